@@ -1,0 +1,193 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { randomBytes } from 'node:crypto';
+import { ErrorCode, HandshakeError, WebSocketError } from '../protocol/errors.js';
+import {
+  HeadReader,
+  checkUpgradeResponse,
+  formatUpgradeRequest,
+  parseResponseHead,
+  type HeaderInit,
+} from '../protocol/handshake/http1.js';
+import { formatExtensions, isToken } from '../protocol/handshake/negotiate.js';
+import type { ConnectionSettings, WebSocket } from './websocket.js';
+
+export interface ClientOptions extends ConnectionSettings {
+  /** Subprotocols to offer, in order of preference (RFC 6455 §4.1 item 10). */
+  protocols?: readonly string[];
+  /** The Origin header to send (browsers send their page's origin). */
+  origin?: string;
+  /** Extra request headers. */
+  headers?: HeaderInit;
+  /** Time for TCP, TLS and the handshake, in ms (default 10000). */
+  handshakeTimeout?: number;
+  /** Largest response head accepted, in bytes (default 16384). */
+  maxHeaderSize?: number;
+  /** Aborts the handshake (WS_ERR_HANDSHAKE_ABORTED). */
+  signal?: AbortSignal;
+  /** TLS options for wss: (ca, cert, key, rejectUnauthorized, servername, …). */
+  tls?: tls.ConnectionOptions;
+  /** Ping when idle and drop a server that stops answering; off by default on clients. */
+  heartbeat?: { interval?: number } | false;
+}
+
+const MAX_ERROR_BODY = 4096;
+
+/**
+ * Validates the URL and subprotocols, then opens the connection in the background.
+ * Returns the normalized URL.
+ * @throws WebSocketError WS_ERR_INVALID_URL, WS_ERR_INVALID_ARGUMENT
+ */
+export function startClient(ws: WebSocket, input: string | URL, protocols: readonly string[], opts: ClientOptions): string {
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    throw new WebSocketError(ErrorCode.InvalidUrl, `invalid URL: ${String(input)}`);
+  }
+  // WHATWG WebSockets: http(s) map to ws(s); nothing else, and no fragment.
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  else if (url.protocol === 'https:') url.protocol = 'wss:';
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    throw new WebSocketError(ErrorCode.InvalidUrl, `URL scheme must be ws: or wss:, not ${url.protocol}`);
+  }
+  if (url.hash !== '') throw new WebSocketError(ErrorCode.InvalidUrl, 'a WebSocket URL has no fragment');
+  // RFC 6455 §4.1 item 10: distinct tokens.
+  if (protocols.some((p) => !isToken(p)) || new Set(protocols).size !== protocols.length) {
+    throw new WebSocketError(ErrorCode.InvalidArgument, 'subprotocols must be distinct tokens');
+  }
+  const secure = url.protocol === 'wss:';
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const port = Number(url.port || (secure ? 443 : 80));
+  const maxHeaderSize = opts.maxHeaderSize ?? 16384;
+  // RFC 6455 §4.1 item 7: a fresh random 16-byte nonce per attempt.
+  const key = randomBytes(16).toString('base64');
+  const request = formatUpgradeRequest({
+    target: (url.pathname || '/') + url.search,
+    host: url.host,
+    key,
+    protocols,
+    ...(opts.origin !== undefined ? { origin: opts.origin } : {}),
+    ...(opts.headers ? { headers: opts.headers } : {}),
+  });
+
+  let socket: net.Socket | undefined;
+  let done = false;
+  let timer: NodeJS.Timeout | undefined;
+  const cleanup = (): void => {
+    done = true;
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onAbort);
+    ws._abortHandshake = undefined;
+  };
+  const fail = (err: WebSocketError): void => {
+    if (done) return;
+    cleanup();
+    socket?.destroy();
+    ws._failHandshake(err);
+  };
+  const onAbort = (): void => fail(new HandshakeError(ErrorCode.HandshakeAborted, 'the handshake was aborted'));
+  ws._abortHandshake = () =>
+    fail(new HandshakeError(ErrorCode.HandshakeAborted, 'closed before the connection was established'));
+
+  if (opts.signal?.aborted) {
+    process.nextTick(onAbort);
+    return url.href;
+  }
+  opts.signal?.addEventListener('abort', onAbort);
+  timer = setTimeout(
+    () => fail(new HandshakeError(ErrorCode.HandshakeTimeout, 'the opening handshake timed out')),
+    opts.handshakeTimeout ?? 10000,
+  );
+
+  const s: net.Socket = secure
+    ? tls.connect({
+        host,
+        port,
+        ...(net.isIP(host) ? {} : { servername: host }),
+        ALPNProtocols: ['http/1.1'],
+        ...opts.tls,
+      })
+    : net.connect({ host, port });
+  socket = s;
+  s.setNoDelay(true);
+  s.once(secure ? 'secureConnect' : 'connect', () => s.write(request));
+
+  const reader = new HeadReader(maxHeaderSize);
+  const onData = (chunk: Buffer): void => {
+    const r = reader.push(chunk);
+    if (r.kind === 'more') return;
+    if (r.kind === 'too-large') {
+      fail(new HandshakeError(ErrorCode.HandshakeHeadersTooLarge, `response head over ${maxHeaderSize} bytes`));
+      return;
+    }
+    s.off('data', onData);
+    let res;
+    try {
+      res = parseResponseHead(r.head);
+    } catch (err) {
+      fail(err as WebSocketError);
+      return;
+    }
+    if (res.status !== 101) {
+      // The body is read to its end, so the server's close is no network error now.
+      s.off('close', onClose);
+      s.off('error', onError);
+      s.on('error', () => {});
+      readBody(s, r.rest, (body) => {
+        try {
+          checkUpgradeResponse(res, key, protocols, [], body);
+        } catch (err) {
+          fail(err as WebSocketError);
+        }
+      });
+      return;
+    }
+    let answer;
+    try {
+      answer = checkUpgradeResponse(res, key, protocols, []);
+    } catch (err) {
+      fail(err as WebSocketError);
+      return;
+    }
+    cleanup();
+    s.off('error', onError);
+    s.off('close', onClose);
+    ws._open(s, r.rest, answer.protocol, formatExtensions(answer.extensions), opts);
+    const hb = opts.heartbeat;
+    if (hb) ws._startHeartbeat(hb.interval ?? 30000);
+  };
+  const onError = (err: Error): void =>
+    fail(new HandshakeError(ErrorCode.HandshakeNetwork, `connection failed: ${err.message}`, { cause: err }));
+  const onClose = (): void => fail(new HandshakeError(ErrorCode.HandshakeNetwork, 'the server closed the connection during the handshake'));
+  s.on('data', onData);
+  s.on('error', onError);
+  s.on('close', onClose);
+  return url.href;
+}
+
+/** Reads at most 4 KiB of an error response's body: until that much, the end, or 500 ms. */
+function readBody(s: net.Socket, first: Uint8Array, then: (body: string) => void): void {
+  const parts: Buffer[] = [Buffer.from(first)];
+  let size = first.length;
+  let finished = false;
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(t);
+    s.off('data', onData);
+    s.off('end', finish);
+    s.off('close', finish);
+    then(Buffer.concat(parts).subarray(0, MAX_ERROR_BODY).toString('utf8'));
+  };
+  const onData = (c: Buffer): void => {
+    parts.push(c);
+    size += c.length;
+    if (size >= MAX_ERROR_BODY) finish();
+  };
+  const t = setTimeout(finish, 500);
+  if (size >= MAX_ERROR_BODY) return finish();
+  s.on('data', onData);
+  s.on('end', finish);
+  s.on('close', finish);
+}

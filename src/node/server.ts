@@ -1,0 +1,387 @@
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import type http from 'node:http';
+import type https from 'node:https';
+import type { Duplex } from 'node:stream';
+import { prepareFrame } from '../protocol/connection.js';
+import { Opcode } from '../protocol/constants.js';
+import { ErrorCode, HandshakeError } from '../protocol/errors.js';
+import {
+  HeadReader,
+  HeaderList,
+  checkUpgradeRequest,
+  formatRejection,
+  formatSwitchingProtocols,
+  parseRequestHead,
+  reject,
+  type HeaderInit,
+} from '../protocol/handshake/http1.js';
+import { selectSubprotocol } from '../protocol/handshake/negotiate.js';
+import { WebSocket, acceptServerSide, toBytes, type ConnectionSettings, type SendData } from './websocket.js';
+
+/** The request of an opening handshake, as hooks see it: an `http.IncomingMessage` when attached. */
+export interface UpgradeRequest {
+  readonly method?: string | undefined;
+  readonly url?: string | undefined;
+  readonly httpVersion: string;
+  /** Lower-case names; repeated fields joined with ", " (as Node does for most). */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly rawHeaders: readonly string[];
+  readonly socket: Duplex;
+}
+
+/** Returned by `beforeUpgrade` to refuse the handshake. */
+export interface Refusal {
+  status: number;
+  headers?: HeaderInit;
+  body?: string;
+}
+
+export interface ServerOptions extends ConnectionSettings {
+  /**
+   * Allowed Origin values (RFC 6455 §10.2): exact origins (ASCII case-insensitive), patterns,
+   * or a function. A request with another Origin is refused with 403. A request without
+   * Origin (not from a browser) passes a list; a function decides for itself.
+   */
+  origins?: ReadonlyArray<string | RegExp> | ((origin: string | undefined, req: UpgradeRequest) => boolean);
+  /**
+   * Subprotocols in server preference order, or a function choosing one of the offered
+   * (RFC 6455 §4.2.2 item 5.4); undefined means none.
+   */
+  protocols?: readonly string[] | ((offered: string[], req: UpgradeRequest) => string | undefined | null);
+  /** Refuse (400) a client that offers none of our subprotocols. Default false: accept without one. */
+  requireProtocol?: boolean;
+  /**
+   * Runs before the 101 (authentication, rate limits): return a Refusal to answer with
+   * that status, `{ headers }` to add headers to the 101, or nothing. A throw answers 500.
+   */
+  beforeUpgrade?: (
+    req: UpgradeRequest,
+    info: { protocol: string | undefined; origin: string | undefined },
+  ) => void | Refusal | { headers: HeaderInit } | Promise<void | Refusal | { headers: HeaderInit }>;
+  /** Extra headers on every 101 (e.g. Set-Cookie), or a function of the request. */
+  headers?: HeaderInit | ((req: UpgradeRequest) => HeaderInit | undefined);
+  /** Time for the whole opening handshake, in ms (default 10000): 408, or 503 if a hook is slow. */
+  handshakeTimeout?: number;
+  /** Largest request head, in bytes (default 16384): 431 beyond. */
+  maxHeaderSize?: number;
+  /** Ping idle clients every `interval` ms and drop those that stay silent for another; false: off. */
+  heartbeat?: { interval?: number } | false;
+  /** Only handle this pathname (others: 404, or left to other 'upgrade' listeners). */
+  path?: string;
+  /** Attach to an existing HTTP(S) server instead of listening. */
+  server?: http.Server | https.Server;
+}
+
+/** Time a refused peer gets to read the answer before its socket is destroyed. */
+const REFUSAL_LINGER = 1000;
+
+const routers = new WeakMap<http.Server | https.Server, Set<WebSocketServer>>();
+
+/**
+ * A WebSocket server: standalone (`listen`), attached to an HTTP server (`server` option;
+ * several on one HTTP server, by `path`), or fed by a framework (`handleUpgrade`).
+ * Events: 'connection' (ws, req), 'handshakeError' (err, req), 'close'.
+ */
+export class WebSocketServer extends EventEmitter {
+  /** Open connections. */
+  readonly clients = new Set<WebSocket>();
+  readonly options: Readonly<ServerOptions>;
+  #net: net.Server | undefined;
+  #pending = new Set<Duplex>();
+  #heartbeat: NodeJS.Timeout | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: ServerOptions = {}) {
+    super();
+    this.options = options;
+    if (options.server) {
+      const srv = options.server;
+      let set = routers.get(srv);
+      if (!set) {
+        const s = new Set<WebSocketServer>();
+        routers.set(srv, (set = s));
+        srv.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
+          WebSocketServer.#route(srv, s, req, socket, head),
+        );
+      }
+      set.add(this);
+    }
+    const hb = options.heartbeat ?? {};
+    if (hb) {
+      this.#heartbeat = setInterval(() => {
+        for (const ws of this.clients) ws._heartbeat();
+      }, hb.interval ?? 30000);
+      this.#heartbeat.unref();
+    }
+  }
+
+  static #route(srv: http.Server | https.Server, set: Set<WebSocketServer>, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const pathname = pathOf(req.url ?? '/');
+    for (const wss of set) {
+      if (wss.options.path === undefined || wss.options.path === pathname) {
+        wss.#fromHttp(req, socket, head, true);
+        return;
+      }
+    }
+    // Another 'upgrade' listener may want it; otherwise nobody serves this path.
+    if (srv.listenerCount('upgrade') > 1) return;
+    socket.on('error', () => {});
+    refuse(socket, reject(404, ErrorCode.NotFound, 'no WebSocket endpoint at this path'));
+  }
+
+  /**
+   * Listens on `port` (0 for any) and `host`, parsing handshakes itself.
+   * @throws the listen error (EADDRINUSE, …) as a rejection
+   */
+  listen(port = 0, host?: string): Promise<net.AddressInfo> {
+    const srv = net.createServer({ noDelay: true }, (socket) => this.#fromSocket(socket));
+    this.#net = srv;
+    return new Promise((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(port, host, () => {
+        srv.off('error', reject);
+        srv.on('error', (err) => this.emit('error', err));
+        resolve(srv.address() as net.AddressInfo);
+      });
+    });
+  }
+
+  /** The listening address (standalone mode). */
+  address(): net.AddressInfo | undefined {
+    return (this.#net?.address() as net.AddressInfo | null) ?? undefined;
+  }
+
+  /**
+   * Completes an upgrade received by a framework's HTTP server. Resolves the open WebSocket
+   * (no 'connection' event); the refusal was already answered when it rejects.
+   * @throws HandshakeError (rejection) with the status it answered
+   */
+  async handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<WebSocket> {
+    const r = await this.#fromHttp(req, socket, head, false);
+    if (r instanceof WebSocket) return r;
+    throw r;
+  }
+
+  #fromHttp(req: http.IncomingMessage, socket: Duplex, head: Buffer, emit: boolean): Promise<WebSocket | HandshakeError> {
+    socket.on('error', () => {});
+    const timer = this.#handshakeTimer(socket, () => true);
+    return this.#upgrade(
+      req,
+      { method: req.method ?? '', httpVersion: req.httpVersion, headers: HeaderList.fromRaw(req.rawHeaders), target: req.url ?? '/' },
+      socket,
+      head,
+      emit,
+    ).finally(() => clearTimeout(timer));
+  }
+
+  /** Standalone: read the request head ourselves, bounded in size and time. */
+  #fromSocket(socket: net.Socket): void {
+    socket.on('error', () => {});
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    const maxHeaderSize = this.options.maxHeaderSize ?? 16384;
+    const reader = new HeadReader(maxHeaderSize);
+    let headDone = false;
+    const timer = this.#handshakeTimer(socket, () => headDone);
+    this.#pending.add(socket);
+    socket.once('close', () => this.#pending.delete(socket));
+    const onData = (chunk: Buffer): void => {
+      const r = reader.push(chunk);
+      if (r.kind === 'more') return;
+      headDone = true;
+      socket.off('data', onData);
+      socket.pause();
+      if (r.kind === 'too-large') {
+        clearTimeout(timer);
+        // RFC 6585 §5.
+        this.#refuse(socket, reject(431, ErrorCode.HeadersTooLarge, `request head over ${maxHeaderSize} bytes`));
+        return;
+      }
+      let head;
+      try {
+        head = parseRequestHead(r.head);
+      } catch (err) {
+        clearTimeout(timer);
+        this.#refuse(socket, err as HandshakeError);
+        return;
+      }
+      const req: UpgradeRequest = {
+        method: head.method,
+        url: head.target,
+        httpVersion: head.httpVersion,
+        headers: head.headers.toObject(),
+        rawHeaders: head.headers.entries.flat(),
+        socket,
+      };
+      if (this.options.path !== undefined && pathOf(head.target) !== this.options.path) {
+        clearTimeout(timer);
+        this.#refuse(socket, reject(404, ErrorCode.NotFound, 'no WebSocket endpoint at this path'), req);
+        return;
+      }
+      void this.#upgrade(req, head, socket, Buffer.from(r.rest), true).finally(() => clearTimeout(timer));
+    };
+    socket.on('data', onData);
+  }
+
+  #handshakeTimer(socket: Duplex, headDone: () => boolean): NodeJS.Timeout {
+    const t = setTimeout(() => {
+      if (socket.destroyed || socket.writableEnded) return;
+      this.#refuse(
+        socket,
+        headDone()
+          ? reject(503, ErrorCode.RequestTimeout, 'the handshake took too long')
+          : reject(408, ErrorCode.RequestTimeout, 'request head not received in time'),
+      );
+    }, this.options.handshakeTimeout ?? 10000);
+    t.unref();
+    return t;
+  }
+
+  /** Decides on a parsed request (RFC 6455 §4.2) and answers 101 or a refusal. */
+  async #upgrade(
+    req: UpgradeRequest,
+    head: { method: string; httpVersion: string; headers: HeaderList; target: string },
+    socket: Duplex,
+    rest: Uint8Array,
+    emit: boolean,
+  ): Promise<WebSocket | HandshakeError> {
+    const o = this.options;
+    try {
+      if (this.#closing) throw reject(503, ErrorCode.Rejected, 'the server is shutting down');
+      const offer = checkUpgradeRequest(head);
+      // RFC 6455 §10.2: a server that serves browsers checks Origin.
+      if (!this.#originAllowed(offer.origin, req)) throw reject(403, ErrorCode.ForbiddenOrigin, 'origin not allowed');
+      let protocol: string | undefined;
+      if (typeof o.protocols === 'function') {
+        protocol = o.protocols(offer.protocols, req) ?? undefined;
+        // RFC 6455 §4.2.2 item 5.4: the selection must be one the client offered.
+        if (protocol !== undefined && !offer.protocols.includes(protocol)) {
+          throw new Error(`protocols() chose ${protocol}, which the client did not offer`);
+        }
+      } else if (o.protocols) {
+        protocol = selectSubprotocol(o.protocols, offer.protocols);
+      }
+      if (protocol === undefined && o.requireProtocol) {
+        throw reject(400, ErrorCode.SubprotocolRequired, 'none of the offered subprotocols is supported');
+      }
+      let extra: HeaderInit | undefined = typeof o.headers === 'function' ? o.headers(req) : o.headers;
+      if (o.beforeUpgrade) {
+        const r = await o.beforeUpgrade(req, { protocol, origin: offer.origin });
+        if (r && 'status' in r) {
+          const status = Number.isInteger(r.status) && r.status >= 400 && r.status <= 599 ? r.status : 500;
+          throw new HandshakeError(ErrorCode.Rejected, `refused by beforeUpgrade with ${status}`, {
+            status,
+            headers: headersObject(r.headers),
+            body: r.body ?? '',
+          });
+        }
+        if (r && 'headers' in r) extra = [...pairs(extra), ...pairs(r.headers)];
+      }
+      if (socket.destroyed || socket.writableEnded) {
+        return reject(499, ErrorCode.Rejected, 'the client went away during the handshake');
+      }
+      socket.write(formatSwitchingProtocols(offer.key, protocol, undefined, extra));
+      const ws = acceptServerSide(socket, head.target, protocol ?? '', o);
+      this.clients.add(ws);
+      ws.once('close', () => this.clients.delete(ws));
+      if (emit) {
+        this.emit('connection', ws, req);
+        ws._start(rest);
+      } else {
+        // handleUpgrade: after the caller's `await` has resumed.
+        setImmediate(() => ws._start(rest));
+      }
+      return ws;
+    } catch (err) {
+      const herr =
+        err instanceof HandshakeError && err.status !== undefined
+          ? err
+          : new HandshakeError(ErrorCode.Internal, 'internal error', { status: 500, body: 'internal error\n', cause: err });
+      this.#refuse(socket, herr, req);
+      return herr;
+    }
+  }
+
+  #originAllowed(origin: string | undefined, req: UpgradeRequest): boolean {
+    const allow = this.options.origins;
+    if (allow === undefined) return true;
+    if (typeof allow === 'function') return allow(origin, req);
+    if (origin === undefined) return true;
+    const o = origin.toLowerCase();
+    return allow.some((a) => (typeof a === 'string' ? a.toLowerCase() === o : a.test(origin)));
+  }
+
+  #refuse(socket: Duplex, err: HandshakeError, req?: UpgradeRequest): void {
+    refuse(socket, err);
+    if (this.listenerCount('handshakeError') > 0) this.emit('handshakeError', err, req);
+  }
+
+  /**
+   * Sends one message to every open client, framed once (RFC 6455 frames from a server are
+   * unmasked, so the same bytes serve all). Returns how many clients it was written to.
+   */
+  broadcast(data: SendData, options: { binary?: boolean; except?: WebSocket } = {}): number {
+    const binary = options.binary ?? typeof data !== 'string';
+    const frame = prepareFrame(binary ? Opcode.Binary : Opcode.Text, toBytes(data));
+    let n = 0;
+    for (const ws of this.clients) if (ws !== options.except && ws._sendPrepared(frame)) n++;
+    return n;
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, send 1001 to every client, wait up to `timeout` ms
+   * (default closeTimeout) for the closing handshakes, then terminate the rest.
+   */
+  close(options: { code?: number; reason?: string; timeout?: number } = {}): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closing = (async () => {
+      clearInterval(this.#heartbeat);
+      const srv = this.#net;
+      const netClosed = srv ? new Promise<void>((r) => srv.close(() => r())) : Promise.resolve();
+      if (this.options.server) routers.get(this.options.server)?.delete(this);
+      for (const s of this.#pending) s.destroy();
+      const open = [...this.clients];
+      const closed = open.map((ws) => new Promise<void>((r) => (ws.readyState === WebSocket.CLOSED ? r() : ws.once('close', () => r()))));
+      for (const ws of open) ws.close(options.code ?? 1001, options.reason ?? 'server shutting down');
+      const t = setTimeout(() => {
+        for (const ws of open) ws.terminate();
+      }, options.timeout ?? this.options.closeTimeout ?? 5000);
+      await Promise.all(closed);
+      clearTimeout(t);
+      await netClosed;
+      this.emit('close');
+    })();
+    return this.#closing;
+  }
+}
+
+function refuse(socket: Duplex, err: HandshakeError): void {
+  if (socket.destroyed || socket.writableEnded) return;
+  socket.end(formatRejection(err));
+  setTimeout(() => socket.destroy(), REFUSAL_LINGER).unref();
+}
+
+function pathOf(target: string): string {
+  const q = target.indexOf('?');
+  return q < 0 ? target : target.slice(0, q);
+}
+
+function pairs(h: HeaderInit | undefined): Array<readonly [string, string]> {
+  if (!h) return [];
+  if (Symbol.iterator in h) return [...(h as Iterable<readonly [string, string]>)];
+  const out: Array<readonly [string, string]> = [];
+  for (const [k, v] of Object.entries(h as Record<string, string | readonly string[]>)) {
+    if (typeof v === 'string') out.push([k, v]);
+    else for (const x of v) out.push([k, x]);
+  }
+  return out;
+}
+
+function headersObject(h: HeaderInit | undefined): Record<string, string> {
+  const o: Record<string, string> = {};
+  for (const [k, v] of pairs(h)) o[k] = k in o ? `${o[k]}, ${v}` : v;
+  return o;
+}

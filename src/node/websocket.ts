@@ -1,0 +1,585 @@
+import { EventEmitter } from 'node:events';
+import { isUtf8 } from 'node:buffer';
+import type { Duplex } from 'node:stream';
+import { Connection, type ConnectionHandler, type PreparedFrame, type WriteCallback } from '../protocol/connection.js';
+import { CloseCode, Opcode } from '../protocol/constants.js';
+import { ErrorCode, WebSocketError } from '../protocol/errors.js';
+import type { MaskSource } from '../protocol/mask.js';
+import { startClient, type ClientOptions } from './client.js';
+import { WsCloseEvent, WsErrorEvent, WsEvent, WsMessageEvent, type EventListenerLike } from './events.js';
+import { randomMaskSource } from './random.js';
+
+export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'blob';
+export type MessageData = string | Buffer | ArrayBuffer | Blob;
+export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView;
+
+export interface SendOptions {
+  /** Send as a binary message even for a string, or as text for bytes (which must be UTF-8). */
+  binary?: boolean;
+  /** False to send a fragment; the message continues with the next sends (RFC 6455 §5.4). */
+  fin?: boolean;
+}
+
+/** Settings of a connection once open, shared by both roles. */
+export interface ConnectionSettings {
+  /** Largest message accepted, in bytes (default 64 MiB); larger closes with 1009. */
+  maxPayload?: number;
+  /** How long to wait for the closing handshake and the TCP close, in ms (default 5000). */
+  closeTimeout?: number;
+  /** Fills 4 mask bytes (client role). For tests; the default draws from a crypto-random pool. */
+  maskSource?: MaskSource;
+}
+
+export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
+export const DEFAULT_CLOSE_TIMEOUT = 5000;
+
+const kInternal = Symbol('ws13.internal');
+
+/** Whether a close code ends `for await` quietly. */
+function isNormalClose(code: number): boolean {
+  return code === CloseCode.Normal || code === CloseCode.GoingAway || code === CloseCode.NoStatus;
+}
+
+function toBuffer(u8: Uint8Array): Buffer {
+  return Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+}
+
+export function toBytes(data: SendData): Uint8Array {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  throw new WebSocketError(ErrorCode.InvalidArgument, 'data must be a string, Buffer, ArrayBuffer or ArrayBufferView');
+}
+
+/**
+ * A WebSocket connection, client or server side. Client: `new WebSocket(url, protocols,
+ * options)` or `await WebSocket.connect(url, options)`. Server: from `WebSocketServer`.
+ *
+ * It runs over any Node `Duplex` (a TCP or TLS socket, or an HTTP/2 stream).
+ */
+export class WebSocket extends EventEmitter {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSING = 2;
+  static readonly CLOSED = 3;
+  readonly CONNECTING = 0;
+  readonly OPEN = 1;
+  readonly CLOSING = 2;
+  readonly CLOSED = 3;
+
+  /** The URL connected to (client), or the request target (server). */
+  readonly url: string;
+  /** The subprotocol agreed in the handshake, or ''. */
+  protocol = '';
+  /** The extensions agreed in the handshake, as in Sec-WebSocket-Extensions, or ''. */
+  extensions = '';
+  binaryType: BinaryType = 'nodebuffer';
+
+  #readyState = 0;
+  #conn: Connection | undefined;
+  #socket: Duplex | undefined;
+  #closeTimeout = DEFAULT_CLOSE_TIMEOUT;
+  #closeTimer: NodeJS.Timeout | undefined;
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #corked = false;
+  #error: WebSocketError | undefined;
+  #closeEmitted = false;
+  /** Any frame arrived since the last heartbeat tick. */
+  #alive = true;
+  #pingOutstanding = false;
+  #handlers: Record<string, ((ev: WsEvent) => void) | null> = {};
+  #wrapped = new Map<EventListenerLike, Map<string, (...args: unknown[]) => void>>();
+
+  /**
+   * Opens a client connection (RFC 6455 §4.1). Failures arrive as an 'error' event (when
+   * listened to) and a 'close' event with code 1006.
+   * @throws WebSocketError WS_ERR_INVALID_URL for a URL that is not ws:, wss:, http: or https:
+   *   or has a fragment; WS_ERR_INVALID_ARGUMENT for subprotocols that are not distinct tokens.
+   */
+  constructor(url: string | URL, protocols?: string | string[] | ClientOptions, options?: ClientOptions) {
+    super();
+    if ((url as unknown) === kInternal) {
+      this.url = '';
+      this.#readyState = WebSocket.OPEN;
+      return;
+    }
+    let opts: ClientOptions = options ?? {};
+    let protos: string[] = [];
+    if (typeof protocols === 'string') protos = [protocols];
+    else if (Array.isArray(protocols)) protos = protocols;
+    else if (protocols) opts = protocols;
+    if (opts.protocols && protos.length === 0) protos = [...opts.protocols];
+    this.url = startClient(this, url, protos, opts);
+  }
+
+  /**
+   * Connects and resolves once open.
+   * @throws HandshakeError (rejection) with a WS_ERR_HANDSHAKE_* code.
+   */
+  static connect(url: string | URL, options: ClientOptions = {}): Promise<WebSocket> {
+    return new Promise((resolve, reject) => {
+      let ws: WebSocket;
+      try {
+        ws = new WebSocket(url, [...(options.protocols ?? [])], options);
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      const onOpen = (): void => {
+        ws.off('close', onClose);
+        resolve(ws);
+      };
+      const onClose = (): void => {
+        ws.off('open', onOpen);
+        reject(ws.#error ?? new WebSocketError(ErrorCode.HandshakeNetwork, 'connection closed during the handshake'));
+      };
+      ws.once('open', onOpen);
+      ws.once('close', onClose);
+    });
+  }
+
+  /** @internal Creates the server side of a connection over `socket` after a 101. */
+  static _accept(socket: Duplex, url: string, protocol: string, settings: ConnectionSettings): WebSocket {
+    const ws = new WebSocket(kInternal as unknown as string);
+    (ws as { url: string }).url = url;
+    ws.protocol = protocol;
+    ws.#attach(socket, 'server', settings);
+    return ws;
+  }
+
+  /** @internal Called by the client once the server's 101 was checked. */
+  _open(socket: Duplex, rest: Uint8Array, protocol: string, extensions: string, settings: ConnectionSettings): void {
+    this.protocol = protocol;
+    this.extensions = extensions;
+    this.#readyState = WebSocket.OPEN;
+    this.#attach(socket, 'client', settings);
+    this.#dispatch('open');
+    // After `await WebSocket.connect()` has returned too, so that frames that came with
+    // the 101 reach listeners attached then.
+    setImmediate(() => this._start(rest));
+  }
+
+  /** @internal Called by the client when the handshake fails. */
+  _failHandshake(err: WebSocketError): void {
+    if (this.#readyState === WebSocket.CLOSED) return;
+    this.#error = err;
+    this.#readyState = WebSocket.CLOSED;
+    this.#emitError(err);
+    this.#emitClose(CloseCode.Abnormal, '', false);
+  }
+
+  get readyState(): number {
+    return this.#readyState;
+  }
+
+  /** Bytes queued for the transport and not yet handed to the OS. */
+  get bufferedAmount(): number {
+    return this.#socket?.writableLength ?? 0;
+  }
+
+  /** Whether reading is paused (`pause()`). */
+  get isPaused(): boolean {
+    return this.#conn?.isPaused ?? false;
+  }
+
+  #attach(socket: Duplex, role: 'client' | 'server', settings: ConnectionSettings): void {
+    this.#socket = socket;
+    this.#closeTimeout = settings.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+    const handler: ConnectionHandler = {
+      write: (data, done) => this.#write(data, done),
+      message: (data, text) => this.#onMessage(data, text),
+      ping: (payload) => this.#dispatch('ping', toBuffer(payload)),
+      pong: (payload) => {
+        this.#pingOutstanding = false;
+        this.#dispatch('pong', toBuffer(payload));
+      },
+      error: (err) => {
+        this.#error = err;
+        this.#emitError(err);
+      },
+      shutdown: () => this.#shutdown(),
+    };
+    this.#conn = new Connection(
+      {
+        role,
+        maxPayload: settings.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+        maskSource: settings.maskSource ?? (role === 'client' ? randomMaskSource : undefined),
+        isUtf8,
+      },
+      handler,
+    );
+    const s = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void };
+    s.setNoDelay?.(true);
+    s.setTimeout?.(0);
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('close', this.#onSocketClose);
+    socket.on('error', this.#onSocketError);
+  }
+
+  /**
+   * @internal Starts reading: first the bytes that came with the handshake, then the
+   * transport. Called once the application could attach its listeners, so that no message
+   * is lost.
+   */
+  _start(head: Uint8Array): void {
+    const conn = this.#conn;
+    if (!conn) return;
+    if (head.length > 0) conn.receiveData(head);
+    if (!conn.isPaused) this.#socket?.resume();
+  }
+
+  #onData = (chunk: Buffer): void => {
+    this.#alive = true;
+    this.#conn!.receiveData(chunk);
+  };
+
+  #onEnd = (): void => {
+    this.#conn!.receiveEof();
+  };
+
+  #onSocketError = (err: Error): void => {
+    // The 'close' that follows reports 1006; keep the cause for `for await`.
+    this.#error ??= new WebSocketError(ErrorCode.Abnormal, `transport error: ${err.message}`, {
+      closeCode: CloseCode.Abnormal,
+      cause: err,
+    });
+  };
+
+  #onSocketClose = (): void => {
+    const conn = this.#conn!;
+    conn.receiveEof();
+    clearTimeout(this.#closeTimer);
+    clearInterval(this.#heartbeatTimer);
+    this.#readyState = WebSocket.CLOSED;
+    const st = conn.state;
+    let code: number = CloseCode.Abnormal;
+    let reason = '';
+    let clean = false;
+    if (st.kind === 'closed' && st.received) {
+      // RFC 6455 §7.1.5: the close code is the one in the peer's close frame (1005 if none).
+      code = st.received.code;
+      reason = st.received.reason;
+      clean = st.sent !== undefined;
+    }
+    this.#emitClose(code, reason, clean);
+  };
+
+  /** The core has nothing more to say: close the transport as the role requires (RFC 6455 §7.1.1). */
+  #shutdown(): void {
+    if (this.#readyState === WebSocket.OPEN) this.#readyState = WebSocket.CLOSING;
+    const socket = this.#socket!;
+    // §7.1.1: the server closes the TCP connection first; the client waits for it.
+    if (this.#conn!.role === 'server') socket.end();
+    this.#armCloseTimer();
+  }
+
+  #armCloseTimer(): void {
+    if (this.#closeTimer || !this.#socket || this.#socket.destroyed) return;
+    this.#closeTimer = setTimeout(() => this.#socket?.destroy(), this.#closeTimeout);
+    this.#closeTimer.unref?.();
+  }
+
+  #write(data: Uint8Array, done?: WriteCallback): void {
+    const socket = this.#socket!;
+    if (!socket.writable) {
+      if (done) process.nextTick(done, new WebSocketError(ErrorCode.InvalidState, 'the transport is closed'));
+      return;
+    }
+    // Writes in one tick leave in one system call (writev).
+    if (!this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(this.#uncork);
+    }
+    socket.write(data, done);
+  }
+
+  #uncork = (): void => {
+    this.#corked = false;
+    this.#socket?.uncork();
+  };
+
+  #onMessage(data: Uint8Array, text: boolean): void {
+    let value: MessageData;
+    if (text) value = toBuffer(data).toString('utf8');
+    else if (this.binaryType === 'nodebuffer') value = toBuffer(data);
+    else if (this.binaryType === 'arraybuffer') value = data.slice().buffer as ArrayBuffer;
+    else value = new Blob([data]);
+    this.#dispatch('message', value, !text);
+  }
+
+  /**
+   * Sends a message: strings as text, bytes as binary, unless `options.binary` says
+   * otherwise. `callback` runs when the data was written (or with the error).
+   * @throws WebSocketError WS_ERR_INVALID_STATE while CONNECTING; WS_ERR_INVALID_ARGUMENT for
+   *   bytes sent as text that are not UTF-8.
+   */
+  send(data: SendData, options?: SendOptions | WriteCallback, callback?: WriteCallback): void {
+    if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    }
+    if (this.#readyState === WebSocket.CONNECTING) {
+      throw new WebSocketError(ErrorCode.InvalidState, 'the WebSocket is still connecting');
+    }
+    const conn = this.#conn;
+    if (this.#readyState !== WebSocket.OPEN || !conn || conn.state.kind !== 'open') {
+      if (callback) process.nextTick(callback, new WebSocketError(ErrorCode.InvalidState, 'the WebSocket is not open'));
+      return;
+    }
+    const binary = options?.binary ?? typeof data !== 'string';
+    const bytes = toBytes(data);
+    const fin = options?.fin ?? true;
+    if (!binary && typeof data !== 'string' && fin && !isUtf8(bytes)) {
+      throw new WebSocketError(ErrorCode.InvalidArgument, 'text messages must be valid UTF-8');
+    }
+    conn.send(binary ? Opcode.Binary : Opcode.Text, bytes, fin, callback);
+  }
+
+  /** Like `send`, and resolves once the data was written to the transport. */
+  sendAsync(data: SendData, options?: SendOptions): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.send(data, options ?? {}, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  /** @internal Writes a frame prepared once for a broadcast. */
+  _sendPrepared(frame: PreparedFrame): boolean {
+    const conn = this.#conn;
+    if (this.#readyState !== WebSocket.OPEN || !conn || conn.state.kind !== 'open') return false;
+    conn.sendPrepared(frame);
+    return true;
+  }
+
+  /**
+   * Sends a ping (RFC 6455 §5.5.2); the peer answers with a pong ('pong' event).
+   * @throws WebSocketError WS_ERR_INVALID_ARGUMENT over 125 bytes; WS_ERR_INVALID_STATE while CONNECTING.
+   */
+  ping(data: SendData = '', callback?: WriteCallback): void {
+    this.#control(Opcode.Ping, data, callback);
+  }
+
+  /** Sends an unsolicited pong (RFC 6455 §5.5.3). @throws as `ping`. */
+  pong(data: SendData = '', callback?: WriteCallback): void {
+    this.#control(Opcode.Pong, data, callback);
+  }
+
+  #control(opcode: number, data: SendData, callback?: WriteCallback): void {
+    if (this.#readyState === WebSocket.CONNECTING) throw new WebSocketError(ErrorCode.InvalidState, 'the WebSocket is still connecting');
+    const bytes = toBytes(data);
+    if (bytes.length > 125) throw new WebSocketError(ErrorCode.InvalidArgument, 'control frame payload over 125 bytes');
+    const conn = this.#conn;
+    if (!conn || conn.state.kind !== 'open') {
+      if (callback) process.nextTick(callback, new WebSocketError(ErrorCode.InvalidState, 'the WebSocket is not open'));
+      return;
+    }
+    if (opcode === Opcode.Ping) conn.ping(bytes, callback);
+    else conn.pong(bytes, callback);
+  }
+
+  /**
+   * Starts the closing handshake (RFC 6455 §7.1.2); 'close' follows once TCP is closed,
+   * or after `closeTimeout`.
+   * @throws WebSocketError WS_ERR_INVALID_CLOSE_CODE (not 1000–1003, 1007–1014, 3000–4999),
+   *   WS_ERR_INVALID_CLOSE_REASON (over 123 UTF-8 bytes, or a reason without a code)
+   */
+  close(code?: number, reason?: string): void {
+    const conn = this.#conn;
+    if (this.#readyState === WebSocket.CLOSED) return;
+    if (!conn) {
+      // Still connecting: give up the handshake (WHATWG: fail the connection).
+      this._abortHandshake?.();
+      return;
+    }
+    conn.close(code, reason ?? '');
+    if (this.#readyState === WebSocket.OPEN) this.#readyState = WebSocket.CLOSING;
+    this.#armCloseTimer();
+  }
+
+  /** @internal Set by the client while connecting. */
+  _abortHandshake: (() => void) | undefined;
+
+  /** Drops the transport now, without a closing handshake ('close' gets 1006). */
+  terminate(): void {
+    if (this.#readyState === WebSocket.CLOSED) return;
+    if (!this.#socket) {
+      this._abortHandshake?.();
+      return;
+    }
+    this.#readyState = WebSocket.CLOSING;
+    this.#socket.destroy();
+  }
+
+  /** Stops reading: no 'message' events and no reads from the transport until `resume()`. */
+  pause(): void {
+    this.#conn?.pause();
+    this.#socket?.pause();
+  }
+
+  resume(): void {
+    if (!this.#conn) return;
+    this.#socket?.resume();
+    this.#conn.resume();
+  }
+
+  /**
+   * @internal One heartbeat tick: a peer that sent nothing since the last tick, though
+   * pinged then, is dropped; an idle one is pinged.
+   */
+  _heartbeat(): void {
+    const conn = this.#conn;
+    if (!conn || conn.state.kind !== 'open') return;
+    if (this.#alive) {
+      this.#alive = false;
+      this.#pingOutstanding = false;
+      return;
+    }
+    if (this.#pingOutstanding) {
+      const err = new WebSocketError(ErrorCode.HeartbeatTimeout, 'the peer did not answer a ping', {
+        closeCode: CloseCode.Abnormal,
+      });
+      this.#error = err;
+      this.#emitError(err);
+      this.terminate();
+      return;
+    }
+    this.#pingOutstanding = true;
+    conn.ping();
+  }
+
+  /** @internal Starts a per-connection heartbeat (client side). */
+  _startHeartbeat(interval: number): void {
+    this.#heartbeatTimer = setInterval(() => this._heartbeat(), interval);
+    this.#heartbeatTimer.unref?.();
+  }
+
+  // ---- events --------------------------------------------------------------------------
+
+  #emitError(err: Error): void {
+    this.#dispatch('error', err);
+  }
+
+  #emitClose(code: number, reason: string, wasClean: boolean): void {
+    if (this.#closeEmitted) return;
+    this.#closeEmitted = true;
+    this.#dispatch('close', code, reason, wasClean);
+  }
+
+  /** Emits to EventEmitter listeners, then to the `on…` handler. */
+  #dispatch(type: string, ...args: unknown[]): void {
+    // 'error' without a listener would throw: a peer's mistake must never crash the process.
+    if (type !== 'error' || this.listenerCount('error') > 0) this.emit(type, ...args);
+    const h = this.#handlers[type];
+    if (h) h.call(this, this.#eventFor(type, args));
+  }
+
+  #eventFor(type: string, args: unknown[]): WsEvent {
+    switch (type) {
+      case 'message':
+        return new WsMessageEvent(this, args[0]);
+      case 'close':
+        return new WsCloseEvent(this, args[0] as number, args[1] as string, args[2] as boolean);
+      case 'error':
+        return new WsErrorEvent(this, args[0] as Error);
+      default:
+        return new WsEvent(type, this);
+    }
+  }
+
+  /** WHATWG-style listener: receives an event object (`ev.data`, `ev.code`, …). */
+  addEventListener(type: string, listener: EventListenerLike, options?: { once?: boolean }): void {
+    let byType = this.#wrapped.get(listener);
+    if (byType?.has(type)) return;
+    const call = typeof listener === 'function' ? listener : (ev: WsEvent) => listener.handleEvent(ev);
+    const wrapper = (...args: unknown[]): void => {
+      if (options?.once) this.removeEventListener(type, listener);
+      call.call(this, this.#eventFor(type, args));
+    };
+    if (!byType) this.#wrapped.set(listener, (byType = new Map()));
+    byType.set(type, wrapper);
+    this.on(type, wrapper);
+  }
+
+  removeEventListener(type: string, listener: EventListenerLike): void {
+    const byType = this.#wrapped.get(listener);
+    const wrapper = byType?.get(type);
+    if (!wrapper) return;
+    byType!.delete(type);
+    this.off(type, wrapper);
+  }
+
+  get onopen(): ((ev: WsEvent) => void) | null {
+    return this.#handlers.open ?? null;
+  }
+  set onopen(f: ((ev: WsEvent) => void) | null) {
+    this.#handlers.open = f;
+  }
+  get onmessage(): ((ev: WsMessageEvent) => void) | null {
+    return (this.#handlers.message as ((ev: WsMessageEvent) => void) | undefined) ?? null;
+  }
+  set onmessage(f: ((ev: WsMessageEvent) => void) | null) {
+    this.#handlers.message = f as ((ev: WsEvent) => void) | null;
+  }
+  get onclose(): ((ev: WsCloseEvent) => void) | null {
+    return (this.#handlers.close as ((ev: WsCloseEvent) => void) | undefined) ?? null;
+  }
+  set onclose(f: ((ev: WsCloseEvent) => void) | null) {
+    this.#handlers.close = f as ((ev: WsEvent) => void) | null;
+  }
+  get onerror(): ((ev: WsErrorEvent) => void) | null {
+    return (this.#handlers.error as ((ev: WsErrorEvent) => void) | undefined) ?? null;
+  }
+  set onerror(f: ((ev: WsErrorEvent) => void) | null) {
+    this.#handlers.error = f as ((ev: WsEvent) => void) | null;
+  }
+
+  /**
+   * Messages in order until the connection closes. Ends quietly on 1000, 1001 or 1005;
+   * otherwise throws the WebSocketError that closed it. Reading pauses while 64 messages
+   * wait to be taken.
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<MessageData, void, undefined> {
+    const queue: MessageData[] = [];
+    let closed: { code: number } | undefined;
+    let wake: (() => void) | undefined;
+    const onMessage = (data: MessageData): void => {
+      queue.push(data);
+      if (queue.length >= 64) this.pause();
+      wake?.();
+    };
+    const onClose = (code: number): void => {
+      closed = { code };
+      wake?.();
+    };
+    this.on('message', onMessage);
+    this.on('close', onClose);
+    if (this.#readyState === WebSocket.CLOSED) closed = { code: CloseCode.Abnormal };
+    try {
+      for (;;) {
+        if (queue.length > 0) {
+          const m = queue.shift()!;
+          if (queue.length < 16 && this.isPaused) this.resume();
+          yield m;
+          continue;
+        }
+        if (closed) {
+          if (isNormalClose(closed.code)) return;
+          throw this.#error ?? new WebSocketError(ErrorCode.Abnormal, `connection closed with ${closed.code}`, { closeCode: closed.code });
+        }
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+      }
+    } finally {
+      this.off('message', onMessage);
+      this.off('close', onClose);
+      if (this.isPaused) this.resume();
+    }
+  }
+}
+
+/** @internal The server side of a connection over `socket`, after the 101 was written. */
+export function acceptServerSide(socket: Duplex, url: string, protocol: string, settings: ConnectionSettings): WebSocket {
+  return WebSocket._accept(socket, url, protocol, settings);
+}

@@ -1,0 +1,497 @@
+import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode, isValidCloseCode, type Role } from './constants.js';
+import { ErrorCode, WebSocketError, protocolError } from './errors.js';
+import { FrameParser, encodeHeader, encodeMaskedFrame, type FrameSink } from './frame.js';
+import { pooledMaskSource, type MaskSource } from './mask.js';
+import { Utf8Validator, isValidUtf8 } from './utf8.js';
+
+/** Called when written bytes have left (or failed to leave) the process. */
+export type WriteCallback = (err?: Error | null) => void;
+
+/**
+ * What the host (the I/O layer) provides. The core calls these synchronously; it never
+ * touches a socket itself.
+ */
+export interface ConnectionHandler {
+  /** Write `data` to the transport, after everything written before. */
+  write(data: Uint8Array, done?: WriteCallback): void;
+  /** A complete message. `data` may be a view into received chunks: copy it to keep it past this call if needed. */
+  message(data: Uint8Array, text: boolean): void;
+  ping(payload: Uint8Array): void;
+  pong(payload: Uint8Array): void;
+  /** The connection failed (RFC 6455 §7.1.7); `shutdown()` follows. */
+  error(err: WebSocketError): void;
+  /**
+   * Nothing more will be sent or parsed: the closing handshake completed, or the connection
+   * failed. The host now closes the transport as its role requires (RFC 6455 §7.1.1): a
+   * server closes TCP at once; a client waits for the server to, with a timeout.
+   */
+  shutdown(): void;
+}
+
+export interface ConnectionOptions {
+  role: Role;
+  /** Largest message (sum of its frames' payloads) accepted; larger closes with 1009. */
+  maxPayload?: number;
+  /** Mask key source for the client role. Defaults to a pool filled by `crypto.getRandomValues`. */
+  maskSource?: MaskSource;
+  /** A fast whole-buffer UTF-8 check (e.g. Node's `buffer.isUtf8`) for single-part messages. */
+  isUtf8?: (data: Uint8Array) => boolean;
+}
+
+/** A close frame's content. `code` is 1005 when the frame carried none. */
+export interface CloseFrame {
+  readonly code: number;
+  readonly reason: string;
+}
+
+/** The connection's state (RFC 6455 §4.1 _The WebSocket Connection is established_ onwards). */
+export type ConnectionState =
+  | { readonly kind: 'open' }
+  /** We sent a close frame and wait for the peer's. */
+  | { readonly kind: 'closing'; readonly sent: CloseFrame }
+  /** No more frames either way: the closing handshake completed, or the connection failed. */
+  | {
+      readonly kind: 'closed';
+      readonly sent: CloseFrame | undefined;
+      readonly received: CloseFrame | undefined;
+      /** The peer's close frame came before ours (only meaningful when both exist). */
+      readonly receivedFirst: boolean;
+      readonly error: WebSocketError | undefined;
+    };
+
+/** A frame encoded once, to be written to many server-side connections (a broadcast). */
+export interface PreparedFrame {
+  readonly opcode: number;
+  readonly header: Uint8Array;
+  readonly payload: Uint8Array;
+}
+
+/** Encodes an unmasked, final data frame for `Connection.sendPrepared` (server role). */
+export function prepareFrame(opcode: number, payload: Uint8Array): PreparedFrame {
+  return { opcode, header: encodeHeader(opcode, payload.length, true, 0, undefined), payload };
+}
+
+const EMPTY = new Uint8Array(0);
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+/** Below this size a header and payload are copied into one buffer instead of two writes. */
+const COPY_THRESHOLD = 1024;
+
+let defaultMask: MaskSource | undefined;
+function getDefaultMask(): MaskSource {
+  return (defaultMask ??= pooledMaskSource((b) => globalThis.crypto.getRandomValues(b)));
+}
+
+/**
+ * The WebSocket protocol after the opening handshake (RFC 6455 §5–§7), free of I/O:
+ * bytes go in through `receiveData`/`receiveEof`, and out through the handler.
+ */
+export class Connection implements FrameSink {
+  readonly role: Role;
+  private _state: ConnectionState = { kind: 'open' };
+  private readonly parser: FrameParser;
+  private readonly handler: ConnectionHandler;
+  private readonly maxPayload: number;
+  private readonly mask: MaskSource | undefined;
+  private readonly isUtf8: (data: Uint8Array) => boolean;
+  private paused = false;
+  private parsing = false;
+
+  // Current incoming frame.
+  private frameOpcode = 0;
+  private frameFin = false;
+  private controlParts: Uint8Array[] = [];
+  // Current incoming message (data frames).
+  /** Opcode of the message being received, 0 when none. */
+  private messageOpcode = 0;
+  private messageParts: Uint8Array[] = [];
+  private messageLength = 0;
+  private readonly utf8 = new Utf8Validator();
+  /** Whether the incremental validator has seen this message (vs. the fast whole check). */
+  private utf8Streaming = false;
+  // Outgoing fragmentation: opcode of the message being sent in fragments, 0 when none.
+  private sendingOpcode = 0;
+
+  constructor(options: ConnectionOptions, handler: ConnectionHandler) {
+    this.role = options.role;
+    this.handler = handler;
+    this.maxPayload = options.maxPayload ?? Infinity;
+    // RFC 6455 §5.3: a client MUST mask every frame; a server MUST NOT.
+    this.mask = options.role === 'client' ? (options.maskSource ?? getDefaultMask()) : undefined;
+    this.isUtf8 = options.isUtf8 ?? isValidUtf8;
+    this.parser = new FrameParser(this);
+  }
+
+  get state(): ConnectionState {
+    return this._state;
+  }
+
+  /** Bytes received and not yet parsed (while paused, for instance). */
+  get receiveBuffered(): number {
+    return this.parser.bufferedAmount;
+  }
+
+  // ---- input -------------------------------------------------------------------------
+
+  /** Feeds bytes read from the transport. */
+  receiveData(data: Uint8Array): void {
+    if (this._state.kind === 'closed') return;
+    this.parser.push(data);
+    this.run();
+  }
+
+  /**
+   * The transport's read side ended. If the closing handshake did not complete, the
+   * connection closed abnormally (RFC 6455 §7.1.5: code 1006).
+   */
+  receiveEof(): void {
+    if (this._state.kind === 'closed') return;
+    const sent = this._state.kind === 'closing' ? this._state.sent : undefined;
+    this.parser.stop();
+    this._state = { kind: 'closed', sent, received: undefined, receivedFirst: false, error: undefined };
+    this.handler.shutdown();
+  }
+
+  /** Stops handing out messages until `resume()`; incoming bytes stay buffered. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.run();
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  private run(): void {
+    if (this.parsing || this.paused) return;
+    this.parsing = true;
+    try {
+      this.parser.parse();
+    } catch (err) {
+      this.fail(
+        err instanceof WebSocketError
+          ? err
+          : new WebSocketError(ErrorCode.Internal, 'internal error', { closeCode: CloseCode.InternalError, cause: err }),
+      );
+    } finally {
+      this.parsing = false;
+    }
+  }
+
+  // ---- FrameSink ---------------------------------------------------------------------
+
+  /** @internal Validates a frame header (RFC 6455 §5.2–§5.5) before any payload is read. */
+  frameHeader(fin: boolean, rsv: number, opcode: number, length: number, masked: boolean): boolean {
+    if (this._state.kind === 'closed') return false;
+    // §5.2: RSV bits MUST be 0 unless an extension defines them.
+    if (rsv !== 0) return this.failWith(protocolError(ErrorCode.UnexpectedRsv, 'reserved bits set'));
+    // §5.1: a server MUST close on an unmasked frame; a client on a masked one.
+    if (masked !== (this.role === 'server')) {
+      return this.failWith(
+        this.role === 'server'
+          ? protocolError(ErrorCode.ExpectedMask, 'client frame not masked')
+          : protocolError(ErrorCode.UnexpectedMask, 'server frame masked'),
+      );
+    }
+    if (opcode >= 0x8) {
+      // §5.5: control frames are 0x8–0xA, at most 125 bytes, and MUST NOT be fragmented.
+      if (opcode > Opcode.Pong) return this.failWith(protocolError(ErrorCode.InvalidOpcode, `reserved opcode ${opcode}`));
+      if (!fin) return this.failWith(protocolError(ErrorCode.FragmentedControl, 'fragmented control frame'));
+      if (length > MAX_CONTROL_PAYLOAD) return this.failWith(protocolError(ErrorCode.ControlTooLong, 'control frame too long'));
+    } else if (opcode === Opcode.Continuation) {
+      // §5.4: a continuation frame continues a message that was started.
+      if (this.messageOpcode === 0) return this.failWith(protocolError(ErrorCode.UnexpectedContinuation, 'continuation without a message'));
+    } else if (opcode === Opcode.Text || opcode === Opcode.Binary) {
+      // §5.4: fragments of one message MUST NOT be interleaved with another message.
+      if (this.messageOpcode !== 0) return this.failWith(protocolError(ErrorCode.ExpectedContinuation, 'new message inside a fragmented one'));
+      this.messageOpcode = opcode;
+      this.messageLength = 0;
+      this.utf8Streaming = false;
+    } else {
+      return this.failWith(protocolError(ErrorCode.InvalidOpcode, `reserved opcode ${opcode}`));
+    }
+    if (opcode < 0x8) {
+      // §10.4: limits are checked from the header, before the payload is buffered.
+      this.messageLength += length;
+      if (this.messageLength > this.maxPayload) {
+        return this.failWith(
+          new WebSocketError(ErrorCode.MessageTooBig, 'message too big', { closeCode: CloseCode.MessageTooBig }),
+        );
+      }
+    }
+    this.frameOpcode = opcode;
+    this.frameFin = fin;
+    return true;
+  }
+
+  /** @internal */
+  framePayload(data: Uint8Array): boolean {
+    if (this.frameOpcode >= 0x8) {
+      this.controlParts.push(data);
+      return true;
+    }
+    if (this.messageOpcode === Opcode.Text) {
+      // §8.1: fail as soon as a byte cannot be UTF-8, even mid-frame. A message that arrives
+      // in one part takes the fast whole-buffer check instead.
+      const whole = this.frameFin && this.messageParts.length === 0 && data.length === this.messageLength;
+      if (whole && !this.utf8Streaming) {
+        if (!this.isUtf8(data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
+      } else {
+        this.utf8Streaming = true;
+        if (!this.utf8.push(data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
+      }
+    }
+    this.messageParts.push(data);
+    return true;
+  }
+
+  /** @internal */
+  frameEnd(): boolean {
+    const opcode = this.frameOpcode;
+    if (opcode >= 0x8) {
+      const payload = concat(this.controlParts, -1);
+      this.controlParts = [];
+      return this.control(opcode, payload);
+    }
+    if (!this.frameFin) return true;
+    const text = this.messageOpcode === Opcode.Text;
+    if (text && this.utf8Streaming && !this.utf8.finish()) {
+      return this.failWith(invalidUtf8('text message ends inside a UTF-8 sequence'));
+    }
+    const data = concat(this.messageParts, this.messageLength);
+    this.messageParts = [];
+    this.messageOpcode = 0;
+    this.messageLength = 0;
+    this.handler.message(data, text);
+    return this.canContinue();
+  }
+
+  private control(opcode: number, payload: Uint8Array): boolean {
+    if (opcode === Opcode.Ping) {
+      // §5.5.2: answer with a pong carrying the same payload, unless already closing.
+      if (this._state.kind === 'open') this.sendFrame(Opcode.Pong, copy(payload), true);
+      this.handler.ping(payload);
+      return this.canContinue();
+    }
+    if (opcode === Opcode.Pong) {
+      this.handler.pong(payload);
+      return this.canContinue();
+    }
+    return this.closeFrame(payload);
+  }
+
+  /** A close frame arrived (RFC 6455 §5.5.1). */
+  private closeFrame(payload: Uint8Array): boolean {
+    let received: CloseFrame;
+    if (payload.length === 0) {
+      received = { code: CloseCode.NoStatus, reason: '' };
+    } else if (payload.length === 1) {
+      return this.failWith(protocolError(ErrorCode.InvalidClosePayload, 'close frame with a 1-byte payload'));
+    } else {
+      const code = (payload[0]! << 8) | payload[1]!;
+      // §7.4: only defined or registered codes may appear on the wire.
+      if (!isValidCloseCode(code)) return this.failWith(protocolError(ErrorCode.InvalidCloseCode, `invalid close code ${code}`));
+      const reasonBytes = payload.subarray(2);
+      // §5.5.1: the reason is UTF-8.
+      if (!isValidUtf8(reasonBytes)) return this.failWith(invalidUtf8('invalid UTF-8 in close reason'));
+      received = { code, reason: textDecoder.decode(reasonBytes) };
+    }
+    const state = this._state;
+    let sent: CloseFrame | undefined;
+    if (state.kind === 'open') {
+      // §5.5.1: reply with a close frame, echoing the status code received.
+      sent = received.code === CloseCode.NoStatus ? { code: CloseCode.NoStatus, reason: '' } : { code: received.code, reason: '' };
+      this.writeClose(sent.code, EMPTY);
+    } else if (state.kind === 'closing') {
+      sent = state.sent;
+    } else {
+      return false;
+    }
+    this.parser.stop();
+    this._state = { kind: 'closed', sent, received, receivedFirst: state.kind === 'open', error: undefined };
+    this.handler.shutdown();
+    return false;
+  }
+
+  private canContinue(): boolean {
+    return this._state.kind !== 'closed' && !this.paused;
+  }
+
+  // ---- output ------------------------------------------------------------------------
+
+  /**
+   * Sends a data frame. With `fin` false the message continues in later calls with the
+   * same opcode (RFC 6455 §5.4); control frames may be sent in between.
+   * @throws WebSocketError WS_ERR_INVALID_STATE after a close frame was sent or received.
+   */
+  send(opcode: typeof Opcode.Text | typeof Opcode.Binary, data: Uint8Array, fin = true, done?: WriteCallback): void {
+    this.assertCanSend();
+    let wire: number = opcode;
+    if (this.sendingOpcode !== 0) {
+      if (opcode !== this.sendingOpcode) {
+        throw new WebSocketError(ErrorCode.InvalidState, 'a fragmented message of the other type is being sent');
+      }
+      wire = Opcode.Continuation;
+    }
+    this.sendingOpcode = fin ? 0 : opcode;
+    this.sendFrame(wire, data, fin, done);
+  }
+
+  /** Sends a text message from a string. */
+  sendText(text: string, done?: WriteCallback): void {
+    this.send(Opcode.Text, textEncoder.encode(text), true, done);
+  }
+
+  /** Writes a frame prepared once for many connections (server role only). */
+  sendPrepared(frame: PreparedFrame, done?: WriteCallback): void {
+    this.assertCanSend();
+    if (this.role !== 'server') throw new WebSocketError(ErrorCode.InvalidState, 'prepared frames are unmasked: server only');
+    if (this.sendingOpcode !== 0) throw new WebSocketError(ErrorCode.InvalidState, 'a fragmented message is being sent');
+    this.writeParts(frame.header, frame.payload, done);
+  }
+
+  /**
+   * @throws WebSocketError WS_ERR_INVALID_ARGUMENT for more than 125 bytes (RFC 6455 §5.5),
+   * WS_ERR_INVALID_STATE once closing.
+   */
+  ping(payload: Uint8Array = EMPTY, done?: WriteCallback): void {
+    this.control_(Opcode.Ping, payload, done);
+  }
+
+  /** An unsolicited pong is a heartbeat (RFC 6455 §5.5.3). @throws as `ping`. */
+  pong(payload: Uint8Array = EMPTY, done?: WriteCallback): void {
+    this.control_(Opcode.Pong, payload, done);
+  }
+
+  private control_(opcode: number, payload: Uint8Array, done?: WriteCallback): void {
+    this.assertCanSend();
+    if (payload.length > MAX_CONTROL_PAYLOAD) {
+      throw new WebSocketError(ErrorCode.InvalidArgument, 'control frame payload over 125 bytes');
+    }
+    this.sendFrame(opcode, payload, true, done);
+  }
+
+  /**
+   * Starts the closing handshake (RFC 6455 §7.1.2). Without a code, the close frame has no
+   * body (the peer sees 1005). Does nothing when already closing or closed.
+   * @throws WebSocketError WS_ERR_INVALID_CLOSE_CODE for a code not allowed on the wire,
+   * WS_ERR_INVALID_CLOSE_REASON for a reason over 123 UTF-8 bytes or without a code.
+   */
+  close(code?: number, reason = ''): void {
+    const reasonBytes = validateClose(code, reason);
+    if (this._state.kind !== 'open') return;
+    const c = code ?? CloseCode.NoStatus;
+    this.writeClose(c, reasonBytes);
+    this._state = { kind: 'closing', sent: { code: c, reason } };
+  }
+
+  /**
+   * _Fail the WebSocket Connection_ (RFC 6455 §7.1.7): send a close frame with the error's
+   * code unless one was sent already or the code is 1006, stop parsing, and shut down.
+   */
+  fail(err: WebSocketError): void {
+    const state = this._state;
+    if (state.kind === 'closed') return;
+    this.parser.stop();
+    let sent = state.kind === 'closing' ? state.sent : undefined;
+    const code = err.closeCode ?? CloseCode.InternalError;
+    if (state.kind === 'open' && code !== CloseCode.Abnormal) {
+      // §7.4.1 1011: internal details stay private.
+      const reason = code === CloseCode.InternalError ? '' : err.message;
+      sent = { code, reason };
+      this.writeClose(code, textEncoder.encode(reason.slice(0, 120)));
+    }
+    this._state = { kind: 'closed', sent, received: undefined, receivedFirst: false, error: err };
+    this.handler.error(err);
+    this.handler.shutdown();
+  }
+
+  private failWith(err: WebSocketError): false {
+    this.fail(err);
+    return false;
+  }
+
+  private assertCanSend(): void {
+    // §5.5.1: after sending a close frame, no more data frames.
+    if (this._state.kind !== 'open') throw new WebSocketError(ErrorCode.InvalidState, 'the connection is closing or closed');
+  }
+
+  private writeClose(code: number, reason: Uint8Array): void {
+    if (code === CloseCode.NoStatus) {
+      this.sendFrame(Opcode.Close, EMPTY, true);
+      return;
+    }
+    const body = new Uint8Array(2 + reason.length);
+    body[0] = code >> 8;
+    body[1] = code & 0xff;
+    body.set(reason, 2);
+    this.sendFrame(Opcode.Close, body, true);
+  }
+
+  private sendFrame(opcode: number, payload: Uint8Array, fin: boolean, done?: WriteCallback): void {
+    if (this.mask) {
+      this.handler.write(encodeMaskedFrame(opcode, payload, fin, 0, this.mask), done);
+      return;
+    }
+    this.writeParts(encodeHeader(opcode, payload.length, fin, 0, undefined), payload, done);
+  }
+
+  private writeParts(header: Uint8Array, payload: Uint8Array, done?: WriteCallback): void {
+    if (payload.length === 0) {
+      this.handler.write(header, done);
+    } else if (payload.length < COPY_THRESHOLD) {
+      const out = new Uint8Array(header.length + payload.length);
+      out.set(header);
+      out.set(payload, header.length);
+      this.handler.write(out, done);
+    } else {
+      this.handler.write(header);
+      this.handler.write(payload, done);
+    }
+  }
+}
+
+/**
+ * Checks the arguments of a close (RFC 6455 §7.4, §5.5: a control payload is at most 125
+ * bytes, so a reason at most 123). Returns the reason's UTF-8 bytes.
+ * @throws WebSocketError WS_ERR_INVALID_CLOSE_CODE, WS_ERR_INVALID_CLOSE_REASON
+ */
+export function validateClose(code: number | undefined, reason: string): Uint8Array {
+  if (code === undefined) {
+    if (reason !== '') throw new WebSocketError(ErrorCode.InvalidCloseReason, 'a close reason needs a close code');
+    return EMPTY;
+  }
+  if (!Number.isInteger(code) || !isValidCloseCode(code)) {
+    throw new WebSocketError(ErrorCode.InvalidCloseCode, `close code ${code} may not be sent`);
+  }
+  const bytes = textEncoder.encode(reason);
+  if (bytes.length > 123) throw new WebSocketError(ErrorCode.InvalidCloseReason, 'close reason longer than 123 bytes');
+  return bytes;
+}
+
+function invalidUtf8(message: string): WebSocketError {
+  return new WebSocketError(ErrorCode.InvalidUtf8, message, { closeCode: CloseCode.InvalidPayload });
+}
+
+/** Joins parts; a single part is returned as is (no copy). */
+function concat(parts: Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  if (parts.length === 0) return EMPTY;
+  if (total < 0) total = parts.reduce((n, p) => n + p.length, 0);
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+function copy(data: Uint8Array): Uint8Array {
+  return data.length === 0 ? EMPTY : data.slice();
+}

@@ -1,0 +1,101 @@
+import { CloseCode } from './constants.js';
+
+/**
+ * Stable error codes. Each one either closes a connection with `closeCode`, answers a
+ * handshake with HTTP `status`, or is thrown by the API (neither).
+ */
+export const ErrorCode = {
+  // Framing (RFC 6455 §5): the connection fails with the given close code.
+  InvalidOpcode: 'WS_ERR_INVALID_OPCODE',
+  UnexpectedRsv: 'WS_ERR_UNEXPECTED_RSV',
+  ExpectedMask: 'WS_ERR_EXPECTED_MASK',
+  UnexpectedMask: 'WS_ERR_UNEXPECTED_MASK',
+  InvalidLength: 'WS_ERR_INVALID_LENGTH',
+  ControlTooLong: 'WS_ERR_CONTROL_FRAME_TOO_LONG',
+  FragmentedControl: 'WS_ERR_FRAGMENTED_CONTROL_FRAME',
+  UnexpectedContinuation: 'WS_ERR_UNEXPECTED_CONTINUATION',
+  ExpectedContinuation: 'WS_ERR_EXPECTED_CONTINUATION',
+  InvalidUtf8: 'WS_ERR_INVALID_UTF8',
+  InvalidClosePayload: 'WS_ERR_INVALID_CLOSE_PAYLOAD',
+  InvalidCloseCode: 'WS_ERR_INVALID_CLOSE_CODE',
+  InvalidCloseReason: 'WS_ERR_INVALID_CLOSE_REASON',
+  MessageTooBig: 'WS_ERR_MESSAGE_TOO_BIG',
+  Internal: 'WS_ERR_INTERNAL',
+  // Connection lifecycle.
+  Abnormal: 'WS_ERR_ABNORMAL_CLOSURE',
+  HeartbeatTimeout: 'WS_ERR_HEARTBEAT_TIMEOUT',
+  CloseTimeout: 'WS_ERR_CLOSE_TIMEOUT',
+  InvalidState: 'WS_ERR_INVALID_STATE',
+  InvalidArgument: 'WS_ERR_INVALID_ARGUMENT',
+  // Server side of the opening handshake (RFC 6455 §4.2): answered with `status`.
+  BadRequest: 'WS_ERR_BAD_REQUEST',
+  MethodNotAllowed: 'WS_ERR_METHOD_NOT_ALLOWED',
+  UpgradeRequired: 'WS_ERR_UPGRADE_REQUIRED',
+  InvalidConnectionHeader: 'WS_ERR_INVALID_CONNECTION_HEADER',
+  InvalidKey: 'WS_ERR_INVALID_KEY',
+  UnsupportedVersion: 'WS_ERR_UNSUPPORTED_VERSION',
+  ForbiddenOrigin: 'WS_ERR_FORBIDDEN_ORIGIN',
+  InvalidSubprotocol: 'WS_ERR_INVALID_SUBPROTOCOL',
+  SubprotocolRequired: 'WS_ERR_SUBPROTOCOL_REQUIRED',
+  HeadersTooLarge: 'WS_ERR_HEADERS_TOO_LARGE',
+  RequestTimeout: 'WS_ERR_REQUEST_TIMEOUT',
+  NotFound: 'WS_ERR_NOT_FOUND',
+  Rejected: 'WS_ERR_REJECTED',
+  // Client side of the opening handshake (RFC 6455 §4.1).
+  HandshakeStatus: 'WS_ERR_HANDSHAKE_STATUS',
+  HandshakeUpgrade: 'WS_ERR_HANDSHAKE_UPGRADE',
+  HandshakeConnection: 'WS_ERR_HANDSHAKE_CONNECTION',
+  HandshakeAccept: 'WS_ERR_HANDSHAKE_ACCEPT',
+  HandshakeProtocol: 'WS_ERR_HANDSHAKE_PROTOCOL',
+  HandshakeExtension: 'WS_ERR_HANDSHAKE_EXTENSION',
+  HandshakeMalformed: 'WS_ERR_HANDSHAKE_MALFORMED',
+  HandshakeHeadersTooLarge: 'WS_ERR_HANDSHAKE_HEADERS_TOO_LARGE',
+  HandshakeTimeout: 'WS_ERR_HANDSHAKE_TIMEOUT',
+  HandshakeAborted: 'WS_ERR_HANDSHAKE_ABORTED',
+  HandshakeNetwork: 'WS_ERR_HANDSHAKE_NETWORK',
+  InvalidUrl: 'WS_ERR_INVALID_URL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Every ws13 error: a stable `code`, and the close code or HTTP status it leads to. */
+export class WebSocketError extends Error {
+  override name = 'WebSocketError';
+  readonly code: ErrorCode;
+  /** The close code sent to the peer when this error fails a connection. */
+  readonly closeCode: number | undefined;
+  /** The HTTP status this error answers (server) or received (client) in a handshake. */
+  readonly status: number | undefined;
+
+  constructor(code: ErrorCode, message: string, opts: { closeCode?: number; status?: number; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.code = code;
+    this.closeCode = opts.closeCode;
+    this.status = opts.status;
+  }
+}
+
+/** Makes the error that fails a connection with a protocol error (1002). */
+export function protocolError(code: ErrorCode, message: string): WebSocketError {
+  return new WebSocketError(code, message, { closeCode: CloseCode.ProtocolError });
+}
+
+/**
+ * A failed opening handshake. On the server it says how to answer (`status`, `headers`,
+ * `body`); on the client it carries what the server answered (body at most 4 KiB).
+ */
+export class HandshakeError extends WebSocketError {
+  override name = 'HandshakeError';
+  /** Response headers: to send (server) or received (client, lower-case names). */
+  readonly headers: Record<string, string>;
+  readonly body: string;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { status?: number; headers?: Record<string, string>; body?: string; cause?: unknown } = {},
+  ) {
+    super(code, message, opts);
+    this.headers = opts.headers ?? {};
+    this.body = opts.body ?? '';
+  }
+}

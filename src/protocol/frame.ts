@@ -1,0 +1,252 @@
+import { ErrorCode, WebSocketError, protocolError } from './errors.js';
+import { CloseCode } from './constants.js';
+import { applyMask, type MaskSource } from './mask.js';
+
+/**
+ * Receives frame events from a FrameParser. Each method returns false to stop parsing
+ * (the connection failed or was paused); the parser then keeps its position.
+ */
+export interface FrameSink {
+  /** Header through the payload length is known (RFC 6455 §5.2); the mask key may follow. */
+  frameHeader(fin: boolean, rsv: number, opcode: number, length: number, masked: boolean): boolean;
+  /** Unmasked payload bytes of the current frame, in order, in one or more parts. */
+  framePayload(data: Uint8Array): boolean;
+  /** The current frame's payload is complete. */
+  frameEnd(): boolean;
+}
+
+/** Parser states, named after the header fields of RFC 6455 §5.2. */
+const State = {
+  Header: 0,
+  Length16: 1,
+  Length64: 2,
+  MaskKey: 3,
+  Payload: 4,
+  Stopped: 5,
+} as const;
+type State = (typeof State)[keyof typeof State];
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * An explicit state machine over a list of received chunks. It gives the same events for
+ * any chunking of the input, copies only header bytes that straddle chunks, and hands
+ * payload parts to the sink as sub-arrays of the received chunks, unmasked in place.
+ */
+export class FrameParser {
+  private chunks: Uint8Array[] = [];
+  /** Read position in chunks[0]. */
+  private pos = 0;
+  private buffered = 0;
+  private state: State = State.Header;
+  private readonly scratch = new Uint8Array(8);
+  private readonly maskKey = new Uint8Array(4);
+  private masked = false;
+  /** Payload bytes of the current frame not yet handed to the sink. */
+  private remaining = 0;
+  /** Payload bytes already handed on, for the mask phase. */
+  private done = 0;
+  /** First two header bytes of the frame being parsed. */
+  private b0 = 0;
+  private b1 = 0;
+
+  constructor(private readonly sink: FrameSink) {}
+
+  /** Bytes received and not yet parsed. */
+  get bufferedAmount(): number {
+    return this.buffered;
+  }
+
+  /** Queues `chunk`; call `parse()` to process it. */
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0 || this.state === State.Stopped) return;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+  }
+
+  /** Stops for good and drops what is buffered. */
+  stop(): void {
+    this.state = State.Stopped;
+    this.chunks = [];
+    this.buffered = 0;
+    this.pos = 0;
+  }
+
+  /** Reads `n` (≤ 8) header bytes; the result is valid until the next call. */
+  private take(n: number): Uint8Array {
+    const head = this.chunks[0]!;
+    this.buffered -= n;
+    if (head.length - this.pos > n) {
+      const out = head.subarray(this.pos, this.pos + n);
+      this.pos += n;
+      return out;
+    }
+    // Straddles chunks (or ends one exactly): copy into scratch.
+    let filled = 0;
+    while (filled < n) {
+      const c = this.chunks[0]!;
+      const k = Math.min(n - filled, c.length - this.pos);
+      this.scratch.set(c.subarray(this.pos, this.pos + k), filled);
+      filled += k;
+      this.pos += k;
+      if (this.pos === c.length) {
+        this.chunks.shift();
+        this.pos = 0;
+      }
+    }
+    return this.scratch;
+  }
+
+  /**
+   * Runs the state machine until bytes run short or the sink stops it.
+   * @throws WebSocketError for a malformed length (the caller fails the connection).
+   */
+  parse(): void {
+    for (;;) {
+      switch (this.state) {
+        case State.Header: {
+          if (this.buffered < 2) return;
+          const h = this.take(2);
+          this.b0 = h[0]!;
+          this.b1 = h[1]!;
+          const len7 = this.b1 & 0x7f;
+          if (len7 === 126) this.state = State.Length16;
+          else if (len7 === 127) this.state = State.Length64;
+          else if (!this.header(len7)) return;
+          break;
+        }
+        case State.Length16: {
+          if (this.buffered < 2) return;
+          const h = this.take(2);
+          if (!this.header((h[0]! << 8) | h[1]!)) return;
+          break;
+        }
+        case State.Length64: {
+          if (this.buffered < 8) return;
+          const h = this.take(8);
+          const hi = ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0;
+          const lo = ((h[4]! << 24) | (h[5]! << 16) | (h[6]! << 8) | h[7]!) >>> 0;
+          // RFC 6455 §5.2: "the most significant bit MUST be 0".
+          if (hi & 0x80000000) {
+            this.stop();
+            throw protocolError(ErrorCode.InvalidLength, 'frame length has its most significant bit set');
+          }
+          // Beyond 2^53 no JavaScript number is exact; no limit could allow it anyway.
+          if (hi >= 0x200000) {
+            this.stop();
+            throw new WebSocketError(ErrorCode.MessageTooBig, 'frame length too large', {
+              closeCode: CloseCode.MessageTooBig,
+            });
+          }
+          if (!this.header(hi * 0x100000000 + lo)) return;
+          break;
+        }
+        case State.MaskKey: {
+          if (this.buffered < 4) return;
+          this.maskKey.set(this.take(4));
+          this.state = State.Payload;
+          break;
+        }
+        case State.Payload: {
+          if (this.remaining === 0) {
+            this.state = State.Header;
+            if (!this.sink.frameEnd()) return;
+            break;
+          }
+          if (this.buffered === 0) return;
+          const c = this.chunks[0]!;
+          const n = Math.min(this.remaining, c.length - this.pos);
+          const part = c.subarray(this.pos, this.pos + n);
+          this.pos += n;
+          this.buffered -= n;
+          if (this.pos === c.length) {
+            this.chunks.shift();
+            this.pos = 0;
+          }
+          if (this.masked) applyMask(part, this.maskKey, this.done & 3);
+          this.remaining -= n;
+          this.done += n;
+          if (!this.sink.framePayload(part)) return;
+          break;
+        }
+        case State.Stopped:
+          return;
+      }
+    }
+  }
+
+  /** The length is known: tell the sink, then read the mask key or the payload. */
+  private header(length: number): boolean {
+    this.masked = (this.b1 & 0x80) !== 0;
+    this.remaining = length;
+    this.done = 0;
+    this.state = this.masked ? State.MaskKey : State.Payload;
+    return this.sink.frameHeader((this.b0 & 0x80) !== 0, (this.b0 >> 4) & 7, this.b0 & 0x0f, length, this.masked);
+  }
+}
+
+/**
+ * Encodes a frame header (RFC 6455 §5.2) with the minimal length encoding. When `mask` is
+ * given, four mask bytes are drawn from it and placed in the header.
+ */
+export function encodeHeader(
+  opcode: number,
+  length: number,
+  fin: boolean,
+  rsv: number,
+  mask: MaskSource | undefined,
+): Uint8Array {
+  const lenBytes = length < 126 ? 0 : length < 0x10000 ? 2 : 8;
+  const header = new Uint8Array(2 + lenBytes + (mask ? 4 : 0));
+  header[0] = (fin ? 0x80 : 0) | (rsv << 4) | opcode;
+  writeLength(header, length, lenBytes, mask !== undefined);
+  if (mask) mask(header, 2 + lenBytes);
+  return header;
+}
+
+function writeLength(header: Uint8Array, length: number, lenBytes: number, masked: boolean): void {
+  const m = masked ? 0x80 : 0;
+  if (lenBytes === 0) {
+    header[1] = m | length;
+  } else if (lenBytes === 2) {
+    header[1] = m | 126;
+    header[2] = length >>> 8;
+    header[3] = length & 0xff;
+  } else {
+    header[1] = m | 127;
+    const hi = Math.floor(length / 0x100000000);
+    header[2] = 0;
+    header[3] = 0;
+    header[4] = (hi >>> 8) & 0xff;
+    header[5] = hi & 0xff;
+    header[6] = (length >>> 24) & 0xff;
+    header[7] = (length >>> 16) & 0xff;
+    header[8] = (length >>> 8) & 0xff;
+    header[9] = length & 0xff;
+  }
+}
+
+/**
+ * Encodes a whole masked frame into one buffer (client role): header, then the payload
+ * copied and masked, so the caller's data is never modified.
+ */
+export function encodeMaskedFrame(
+  opcode: number,
+  payload: Uint8Array,
+  fin: boolean,
+  rsv: number,
+  mask: MaskSource,
+): Uint8Array {
+  const length = payload.length;
+  const lenBytes = length < 126 ? 0 : length < 0x10000 ? 2 : 8;
+  const hl = 6 + lenBytes;
+  const out = new Uint8Array(hl + length);
+  out[0] = (fin ? 0x80 : 0) | (rsv << 4) | opcode;
+  writeLength(out, length, lenBytes, true);
+  mask(out, hl - 4);
+  out.set(payload, hl);
+  applyMask(out, out.subarray(hl - 4, hl), 0, hl, hl + length);
+  return out;
+}
+
+export { EMPTY as EMPTY_PAYLOAD };

@@ -1,0 +1,353 @@
+// The HTTP/1.1 opening handshake (RFC 6455 §4), both roles, free of I/O. HTTP/2
+// (RFC 8441) lives beside it; negotiation shared by both is in negotiate.ts.
+import { WEBSOCKET_GUID, WEBSOCKET_VERSION } from '../constants.js';
+import { ErrorCode, HandshakeError } from '../errors.js';
+import { asciiBytes, base64Encode, sha1 } from '../sha1.js';
+import { hasToken, parseExtensions, parseSubprotocols, type ExtensionOffer } from './negotiate.js';
+
+/** Sec-WebSocket-Accept for a key (RFC 6455 §4.2.2 item 5.4): base64(SHA-1(key + GUID)). */
+export function acceptKey(key: string): string {
+  return base64Encode(sha1(asciiBytes(key + WEBSOCKET_GUID)));
+}
+
+/** A key is base64 of 16 bytes: 22 base64 characters and "==" (RFC 6455 §4.1 item 7). */
+export function isValidKey(key: string): boolean {
+  return /^[A-Za-z0-9+/]{22}==$/.test(key);
+}
+
+/** Header fields in order, names lower-cased. */
+export class HeaderList {
+  constructor(readonly entries: ReadonlyArray<readonly [string, string]>) {}
+
+  /** From Node's `rawHeaders` (name, value, name, value, …). */
+  static fromRaw(raw: readonly string[]): HeaderList {
+    const e: Array<[string, string]> = [];
+    for (let i = 0; i + 1 < raw.length; i += 2) e.push([raw[i]!.toLowerCase(), raw[i + 1]!]);
+    return new HeaderList(e);
+  }
+
+  get(name: string): string | undefined {
+    for (const [n, v] of this.entries) if (n === name) return v;
+    return undefined;
+  }
+
+  all(name: string): string[] {
+    const out: string[] = [];
+    for (const [n, v] of this.entries) if (n === name) out.push(v);
+    return out;
+  }
+
+  /** As a plain object; repeated fields joined with ", ". */
+  toObject(): Record<string, string> {
+    const o: Record<string, string> = {};
+    for (const [n, v] of this.entries) o[n] = n in o ? `${o[n]}, ${v}` : v;
+    return o;
+  }
+}
+
+export interface RequestHead {
+  readonly method: string;
+  readonly target: string;
+  /** "1.1", "1.0", … */
+  readonly httpVersion: string;
+  readonly headers: HeaderList;
+}
+
+export interface ResponseHead {
+  readonly httpVersion: string;
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: HeaderList;
+}
+
+/** Result of feeding bytes to a HeadReader. */
+export type HeadResult =
+  | { readonly kind: 'more' }
+  | { readonly kind: 'too-large' }
+  | { readonly kind: 'done'; readonly head: string; readonly rest: Uint8Array };
+
+/**
+ * Collects an HTTP head up to the blank line, bounded by `maxSize` bytes, and returns it
+ * with the bytes that followed (the first WebSocket frames, which must not be lost).
+ */
+export class HeadReader {
+  private buf = new Uint8Array(0);
+  constructor(private readonly maxSize: number) {}
+
+  push(chunk: Uint8Array): HeadResult {
+    const from = Math.max(0, this.buf.length - 3);
+    const joined = new Uint8Array(this.buf.length + chunk.length);
+    joined.set(this.buf);
+    joined.set(chunk, this.buf.length);
+    this.buf = joined;
+    const end = Math.min(joined.length, this.maxSize + 4);
+    for (let i = from; i + 3 < end; i++) {
+      if (joined[i] === 13 && joined[i + 1] === 10 && joined[i + 2] === 13 && joined[i + 3] === 10) {
+        return { kind: 'done', head: latin1(joined.subarray(0, i)), rest: joined.subarray(i + 4) };
+      }
+    }
+    return joined.length > this.maxSize ? { kind: 'too-large' } : { kind: 'more' };
+  }
+}
+
+function latin1(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i += 4096) s += String.fromCharCode(...b.subarray(i, i + 4096));
+  return s;
+}
+
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Field values: visible characters, obs-text, space and tab (RFC 9110 §5.5); no CR, LF, NUL.
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+function parseFields(lines: string[]): HeaderList | undefined {
+  const e: Array<[string, string]> = [];
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) return undefined;
+    const name = line.slice(0, colon);
+    // RFC 9112 §5.1: no white space before the colon; §5.2: obs-fold is rejected.
+    if (!FIELD_NAME.test(name)) return undefined;
+    const value = line.slice(colon + 1).trim();
+    if (!FIELD_VALUE.test(value)) return undefined;
+    e.push([name.toLowerCase(), value]);
+  }
+  return new HeaderList(e);
+}
+
+/**
+ * Parses a request head (without the final blank line).
+ * @throws HandshakeError WS_ERR_BAD_REQUEST (400) for anything malformed.
+ */
+export function parseRequestHead(head: string): RequestHead {
+  const lines = head.split('\r\n');
+  const m = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/(\d)\.(\d)$/.exec(lines[0]!);
+  const headers = m && parseFields(lines.slice(1));
+  if (!m || !headers) throw reject(400, ErrorCode.BadRequest, 'malformed HTTP request');
+  return { method: m[1]!, target: m[2]!, httpVersion: `${m[3]}.${m[4]}`, headers };
+}
+
+/**
+ * Parses a response head (without the final blank line).
+ * @throws HandshakeError WS_ERR_HANDSHAKE_MALFORMED
+ */
+export function parseResponseHead(head: string): ResponseHead {
+  const lines = head.split('\r\n');
+  const m = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/.exec(lines[0]!);
+  const headers = m && parseFields(lines.slice(1));
+  if (!m || !headers) {
+    throw new HandshakeError(ErrorCode.HandshakeMalformed, `malformed HTTP response: ${JSON.stringify(lines[0]!.slice(0, 80))}`);
+  }
+  return { httpVersion: `${m[1]}.${m[2]}`, status: Number(m[3]), statusText: m[4] ?? '', headers };
+}
+
+const REASONS: Record<number, string> = {
+  101: 'Switching Protocols',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  426: 'Upgrade Required',
+  429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export function reasonPhrase(status: number): string {
+  return REASONS[status] ?? 'Error';
+}
+
+/** A server-side refusal to answer with `status`, the reason as plain text body. */
+export function reject(status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}): HandshakeError {
+  return new HandshakeError(code, message, { status, headers, body: `${message}\n` });
+}
+
+/** What a valid upgrade request carries, for the server to decide on. */
+export interface UpgradeOffer {
+  readonly key: string;
+  readonly origin: string | undefined;
+  /** Offered subprotocols, in the client's order. */
+  readonly protocols: string[];
+  readonly extensions: ExtensionOffer[];
+}
+
+/**
+ * Checks a client's opening handshake (RFC 6455 §4.2.1) and returns what it offers.
+ * @throws HandshakeError with the status to answer: 405, 400, 426.
+ */
+export function checkUpgradeRequest(req: { method: string; httpVersion: string; headers: HeaderList }): UpgradeOffer {
+  const h = req.headers;
+  // §4.2.1 item 1: an HTTP/1.1 or higher GET request.
+  if (req.method !== 'GET') {
+    throw reject(405, ErrorCode.MethodNotAllowed, 'a WebSocket handshake is a GET request', { Allow: 'GET' });
+  }
+  const [major, minor] = req.httpVersion.split('.').map(Number) as [number, number];
+  if (major < 1 || (major === 1 && minor < 1)) throw reject(400, ErrorCode.BadRequest, 'HTTP/1.1 or later is required');
+  // §4.2.1 item 2: a Host header field.
+  const hosts = h.all('host');
+  if (hosts.length !== 1 || hosts[0] === '') throw reject(400, ErrorCode.BadRequest, 'missing or repeated Host header');
+  // §4.2.1 item 3: Upgrade lists "websocket" (any case). Without it, the client is asked to upgrade (RFC 9110 §15.5.22).
+  if (!hasToken(h.all('upgrade'), 'websocket')) {
+    throw reject(426, ErrorCode.UpgradeRequired, 'this is a WebSocket endpoint: Upgrade: websocket is required', {
+      Upgrade: 'websocket',
+      'Sec-WebSocket-Version': WEBSOCKET_VERSION,
+    });
+  }
+  // §4.2.1 item 4: Connection lists "Upgrade" (any case).
+  if (!hasToken(h.all('connection'), 'upgrade')) {
+    throw reject(400, ErrorCode.InvalidConnectionHeader, 'the Connection header must list Upgrade');
+  }
+  // §4.2.1 item 6 and §4.2.2 item 4: only version 13; otherwise 426 naming the version we speak.
+  const versions = h.all('sec-websocket-version');
+  if (versions.length !== 1 || versions[0] !== WEBSOCKET_VERSION) {
+    throw reject(426, ErrorCode.UnsupportedVersion, 'unsupported WebSocket version: use 13', {
+      'Sec-WebSocket-Version': WEBSOCKET_VERSION,
+    });
+  }
+  // §4.2.1 item 5, §11.3.1: exactly one key, base64 of 16 bytes.
+  const keys = h.all('sec-websocket-key');
+  if (keys.length !== 1 || !isValidKey(keys[0]!)) {
+    throw reject(400, ErrorCode.InvalidKey, 'Sec-WebSocket-Key must appear once and be base64 of 16 bytes');
+  }
+  const protocols = parseSubprotocols(h.all('sec-websocket-protocol'));
+  if (!protocols) throw reject(400, ErrorCode.InvalidSubprotocol, 'malformed Sec-WebSocket-Protocol header');
+  const extensions = parseExtensions(h.all('sec-websocket-extensions'));
+  if (!extensions) throw reject(400, ErrorCode.BadRequest, 'malformed Sec-WebSocket-Extensions header');
+  const origins = h.all('origin');
+  if (origins.length > 1) throw reject(400, ErrorCode.BadRequest, 'repeated Origin header');
+  return { key: keys[0]!, origin: origins[0], protocols, extensions };
+}
+
+/** Extra response headers given by the application: names and values checked against injection. */
+export type HeaderInit = Record<string, string | readonly string[]> | Iterable<readonly [string, string]>;
+
+function headerLines(headers: HeaderInit | undefined): string {
+  if (!headers) return '';
+  const pairs: Array<readonly [string, string]> = [];
+  if (Symbol.iterator in headers) for (const p of headers as Iterable<readonly [string, string]>) pairs.push(p);
+  else {
+    for (const [k, v] of Object.entries(headers as Record<string, string | readonly string[]>)) {
+      if (typeof v === 'string') pairs.push([k, v]);
+      else for (const x of v) pairs.push([k, x]);
+    }
+  }
+  let s = '';
+  for (const [k, v] of pairs) {
+    if (!FIELD_NAME.test(k) || !FIELD_VALUE.test(v)) throw new TypeError(`invalid header ${JSON.stringify(k)}`);
+    s += `${k}: ${v}\r\n`;
+  }
+  return s;
+}
+
+/** The 101 response (RFC 6455 §4.2.2 item 5). Protocol and extensions only when negotiated. */
+export function formatSwitchingProtocols(
+  key: string,
+  protocol: string | undefined,
+  extensions: string | undefined,
+  extra?: HeaderInit,
+): string {
+  let s =
+    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+    `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n`;
+  if (protocol) s += `Sec-WebSocket-Protocol: ${protocol}\r\n`;
+  if (extensions) s += `Sec-WebSocket-Extensions: ${extensions}\r\n`;
+  return s + headerLines(extra) + '\r\n';
+}
+
+/** A refusal: status line, the error's headers, a plain-text body; the server then closes. */
+export function formatRejection(err: HandshakeError): string {
+  const status = err.status ?? 400;
+  const body = err.body || `${err.message}\n`;
+  const length = new TextEncoder().encode(body).length;
+  return (
+    `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nConnection: close\r\n` +
+    `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${length}\r\n` +
+    headerLines(err.headers) +
+    '\r\n' +
+    body
+  );
+}
+
+export interface ClientRequestInit {
+  /** Path and query. */
+  readonly target: string;
+  /** Host header value (with the port when not the scheme's default). */
+  readonly host: string;
+  readonly key: string;
+  readonly protocols?: readonly string[];
+  readonly extensions?: string;
+  readonly origin?: string;
+  readonly headers?: HeaderInit;
+}
+
+/** The client's opening handshake (RFC 6455 §4.1). */
+export function formatUpgradeRequest(r: ClientRequestInit): string {
+  let s =
+    `GET ${r.target} HTTP/1.1\r\nHost: ${r.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Key: ${r.key}\r\nSec-WebSocket-Version: ${WEBSOCKET_VERSION}\r\n`;
+  if (r.protocols && r.protocols.length > 0) s += `Sec-WebSocket-Protocol: ${r.protocols.join(', ')}\r\n`;
+  if (r.extensions) s += `Sec-WebSocket-Extensions: ${r.extensions}\r\n`;
+  if (r.origin !== undefined) s += `Origin: ${r.origin}\r\n`;
+  return s + headerLines(r.headers) + '\r\n';
+}
+
+/** What the server agreed to. */
+export interface UpgradeAnswer {
+  readonly protocol: string;
+  readonly extensions: ExtensionOffer[];
+}
+
+/**
+ * Checks the server's answer to our handshake (RFC 6455 §4.1, client requirements 1–6).
+ * Any extension in the answer must be one of `offeredExtensions` (by name).
+ * @throws HandshakeError with a WS_ERR_HANDSHAKE_* code
+ */
+export function checkUpgradeResponse(
+  res: ResponseHead,
+  key: string,
+  offeredProtocols: readonly string[],
+  offeredExtensions: readonly string[] = [],
+  body = '',
+): UpgradeAnswer {
+  const h = res.headers;
+  const fail = (code: ErrorCode, message: string): HandshakeError =>
+    new HandshakeError(code, message, { status: res.status, headers: h.toObject(), body });
+  // Item 1: anything but 101 is handled as HTTP, i.e. the WebSocket fails.
+  if (res.status !== 101) return failWith(fail(ErrorCode.HandshakeStatus, `server answered ${res.status} ${res.statusText}`.trim()));
+  // Item 2: Upgrade is "websocket" (any case).
+  const upgrade = h.all('upgrade');
+  if (upgrade.length !== 1 || upgrade[0]!.toLowerCase() !== 'websocket') {
+    return failWith(fail(ErrorCode.HandshakeUpgrade, 'response lacks Upgrade: websocket'));
+  }
+  // Item 3: Connection lists "Upgrade".
+  if (!hasToken(h.all('connection'), 'upgrade')) return failWith(fail(ErrorCode.HandshakeConnection, 'response lacks Connection: Upgrade'));
+  // Item 4 and §11.3.3: exactly one Sec-WebSocket-Accept, equal to the expected value.
+  const accepts = h.all('sec-websocket-accept');
+  if (accepts.length !== 1 || accepts[0] !== acceptKey(key)) {
+    return failWith(fail(ErrorCode.HandshakeAccept, 'missing, repeated or wrong Sec-WebSocket-Accept'));
+  }
+  // Item 5: only extensions that were offered.
+  const exts = parseExtensions(h.all('sec-websocket-extensions'));
+  if (!exts) return failWith(fail(ErrorCode.HandshakeExtension, 'malformed Sec-WebSocket-Extensions'));
+  for (const e of exts) {
+    if (!offeredExtensions.includes(e.name)) return failWith(fail(ErrorCode.HandshakeExtension, `extension ${e.name} was not offered`));
+  }
+  // Item 6 and §11.3.4: at most one subprotocol, one that was offered.
+  const protos = h.all('sec-websocket-protocol');
+  let protocol = '';
+  if (protos.length > 1) return failWith(fail(ErrorCode.HandshakeProtocol, 'repeated Sec-WebSocket-Protocol'));
+  if (protos.length === 1) {
+    protocol = protos[0]!;
+    if (!offeredProtocols.includes(protocol)) {
+      return failWith(fail(ErrorCode.HandshakeProtocol, `subprotocol ${JSON.stringify(protocol)} was not offered`));
+    }
+  }
+  return { protocol, extensions: exts };
+}
+
+function failWith(err: HandshakeError): never {
+  throw err;
+}

@@ -1,0 +1,53 @@
+// ws13/protocol: the I/O-free WebSocket core. No node:* imports: it runs wherever
+// Uint8Array does (Node, Deno, Bun, browsers).
+export { Opcode, CloseCode, WEBSOCKET_GUID, WEBSOCKET_VERSION, MAX_CONTROL_PAYLOAD, isValidCloseCode } from './constants.js';
+export type { Role } from './constants.js';
+export { ErrorCode, WebSocketError, HandshakeError } from './errors.js';
+export { Utf8Validator, isValidUtf8 } from './utf8.js';
+export { applyMask, pooledMaskSource } from './mask.js';
+export type { MaskSource } from './mask.js';
+export { FrameParser, encodeHeader, encodeMaskedFrame } from './frame.js';
+export type { FrameSink } from './frame.js';
+export { Connection, prepareFrame, validateClose } from './connection.js';
+export type {
+  CloseFrame,
+  ConnectionHandler,
+  ConnectionOptions,
+  ConnectionState,
+  PreparedFrame,
+  WriteCallback,
+} from './connection.js';
+export {
+  acceptKey,
+  isValidKey,
+  HeaderList,
+  HeadReader,
+  parseRequestHead,
+  parseResponseHead,
+  checkUpgradeRequest,
+  checkUpgradeResponse,
+  formatSwitchingProtocols,
+  formatRejection,
+  formatUpgradeRequest,
+  reject,
+  reasonPhrase,
+} from './handshake/http1.js';
+export type {
+  RequestHead,
+  ResponseHead,
+  HeadResult,
+  UpgradeOffer,
+  UpgradeAnswer,
+  ClientRequestInit,
+  HeaderInit,
+} from './handshake/http1.js';
+export {
+  isToken,
+  splitList,
+  hasToken,
+  parseSubprotocols,
+  parseExtensions,
+  formatExtensions,
+  selectSubprotocol,
+} from './handshake/negotiate.js';
+export type { ExtensionOffer } from './handshake/negotiate.js';
