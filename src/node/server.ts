@@ -78,6 +78,16 @@ const REFUSAL_LINGER = 1000;
 
 const routers = new WeakMap<http.Server | https.Server, Set<WebSocketServer>>();
 
+export interface WebSocketServer {
+  on(event: 'connection', listener: (ws: WebSocket, req: UpgradeRequest) => void): this;
+  on(event: 'handshakeError', listener: (err: HandshakeError, req: UpgradeRequest | undefined) => void): this;
+  on(event: 'close', listener: () => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  once(event: 'connection', listener: (ws: WebSocket, req: UpgradeRequest) => void): this;
+  once(event: 'handshakeError', listener: (err: HandshakeError, req: UpgradeRequest | undefined) => void): this;
+  once(event: 'close', listener: () => void): this;
+}
+
 /**
  * A WebSocket server: standalone (`listen`), attached to an HTTP server (`server` option;
  * several on one HTTP server, by `path`), or fed by a framework (`handleUpgrade`).

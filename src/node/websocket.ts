@@ -52,6 +52,21 @@ export function toBytes(data: SendData): Uint8Array {
   throw new WebSocketError(ErrorCode.InvalidArgument, 'data must be a string, Buffer, ArrayBuffer or ArrayBufferView');
 }
 
+export interface WebSocket {
+  on(event: 'open', listener: () => void): this;
+  on(event: 'message', listener: (data: MessageData, isBinary: boolean) => void): this;
+  on(event: 'ping' | 'pong', listener: (payload: Buffer) => void): this;
+  on(event: 'close', listener: (code: number, reason: string, wasClean: boolean) => void): this;
+  on(event: 'error', listener: (err: WebSocketError) => void): this;
+  once(event: 'open', listener: () => void): this;
+  once(event: 'message', listener: (data: MessageData, isBinary: boolean) => void): this;
+  once(event: 'ping' | 'pong', listener: (payload: Buffer) => void): this;
+  once(event: 'close', listener: (code: number, reason: string, wasClean: boolean) => void): this;
+  once(event: 'error', listener: (err: WebSocketError) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
 /**
  * A WebSocket connection, client or server side. Client: `new WebSocket(url, protocols,
  * options)` or `await WebSocket.connect(url, options)`. Server: from `WebSocketServer`.
