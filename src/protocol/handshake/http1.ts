@@ -71,22 +71,41 @@ export type HeadResult =
  * with the bytes that followed (the first WebSocket frames, which must not be lost).
  */
 export class HeadReader {
-  private buf = new Uint8Array(0);
+  private parts: Uint8Array[] = [];
+  private size = 0;
+  /** The last bytes seen, to find a CRLFCRLF split across chunks. */
+  private tail = 0;
   constructor(private readonly maxSize: number) {}
 
   push(chunk: Uint8Array): HeadResult {
-    const from = Math.max(0, this.buf.length - 3);
-    const joined = new Uint8Array(this.buf.length + chunk.length);
-    joined.set(this.buf);
-    joined.set(chunk, this.buf.length);
-    this.buf = joined;
-    const end = Math.min(joined.length, this.maxSize + 4);
-    for (let i = from; i + 3 < end; i++) {
-      if (joined[i] === 13 && joined[i + 1] === 10 && joined[i + 2] === 13 && joined[i + 3] === 10) {
-        return { kind: 'done', head: latin1(joined.subarray(0, i)), rest: joined.subarray(i + 4) };
+    const before = this.size;
+    this.parts.push(chunk);
+    this.size += chunk.length;
+    // Scan only the new bytes (linear overall, whatever the chunking).
+    let tail = this.tail;
+    const limit = Math.min(chunk.length, this.maxSize + 4 - before);
+    for (let i = 0; i < limit; i++) {
+      tail = ((tail << 8) | chunk[i]!) >>> 0;
+      if (tail === 0x0d0a0d0a && before + i + 1 >= 4) {
+        const all = this.joined();
+        const end = before + i + 1;
+        return { kind: 'done', head: latin1(all.subarray(0, end - 4)), rest: all.subarray(end) };
       }
     }
-    return joined.length > this.maxSize ? { kind: 'too-large' } : { kind: 'more' };
+    this.tail = tail;
+    return this.size > this.maxSize ? { kind: 'too-large' } : { kind: 'more' };
+  }
+
+  private joined(): Uint8Array {
+    if (this.parts.length === 1) return this.parts[0]!;
+    const out = new Uint8Array(this.size);
+    let off = 0;
+    for (const p of this.parts) {
+      out.set(p, off);
+      off += p.length;
+    }
+    this.parts = [out];
+    return out;
   }
 }
 
