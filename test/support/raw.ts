@@ -127,10 +127,12 @@ export class RawPeer {
   /** Raw bytes received before frame parsing started (e.g. an HTTP head). */
   httpHead: string | undefined;
   private inFrames = false;
+  private received: Buffer[] = [];
 
   constructor(socket: net.Socket) {
     this.socket = socket;
     socket.on('data', (d: Buffer) => {
+      this.received.push(d);
       this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
       this.pump();
     });
@@ -178,6 +180,12 @@ export class RawPeer {
   startFrames(): void {
     this.inFrames = true;
     this.pump();
+  }
+
+  /** Every byte received on this connection so far, in order (HTTP head included). */
+  rawBytes(): Buffer {
+    if (this.received.length > 1) this.received = [Buffer.concat(this.received)];
+    return this.received[0] ?? Buffer.alloc(0);
   }
 
   /** Bytes received but not yet parsed (incomplete frame, or the head before it is complete). */

@@ -1,0 +1,187 @@
+// The server under test for the server conformance suite.
+//
+// Default: ws13 (src/node/index.ts, loaded dynamically so that this suite compiles
+// before the implementation exists). With SUT=ws: the `ws` package, with the ws13
+// options emulated around it, to check the harness itself against a mature server.
+//
+// Either way the server is an echo server: every message is sent back with the
+// same type (`ws.send(data, { binary: isBinary })`).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+export interface SutOptions {
+  maxPayload?: number;
+  origins?: Array<string | RegExp> | ((origin: string, req: unknown) => boolean);
+  protocols?: string[] | ((offered: string[], req: unknown) => string | undefined);
+  requireProtocol?: boolean;
+  maxHeaderSize?: number;
+  handshakeTimeout?: number;
+  beforeUpgrade?: (req: unknown) => BeforeUpgradeResult | Promise<BeforeUpgradeResult>;
+  headers?: Record<string, string> | ((req: unknown) => Record<string, string>);
+}
+
+/** A refusal ({ status, headers?, body? }), extra 101 headers ({ headers }), or nothing. */
+export type BeforeUpgradeResult = undefined | { status?: number; headers?: Record<string, string>; body?: string };
+
+export interface Sut {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Which implementation runs: 'ws13' (default) or 'ws'. */
+export const SUT_NAME: 'ws' | 'ws13' = process.env.SUT === 'ws' ? 'ws' : 'ws13';
+
+export function startServer(options: SutOptions = {}): Promise<Sut> {
+  return SUT_NAME === 'ws' ? startWs(options) : startWs13(options);
+}
+
+/** Runs `p` but gives up after `ms` (server shutdown must never hang a test run). */
+function bounded(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    p.then(
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+    );
+  });
+}
+
+// ---------------------------------------------------------------------------- ws13
+
+/** With SUT_DEBUG=1, server-side errors are printed (to help diagnose a failing case). */
+function debug(what: string): (err: unknown) => void {
+  return process.env.SUT_DEBUG ? (err) => console.error(`[sut] ${what}:`, err) : () => {};
+}
+
+async function startWs13(options: SutOptions): Promise<Sut> {
+  const modulePath = '../../../src/node/index.js';
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const mod: any = await import(modulePath);
+  const server = new mod.WebSocketServer({ ...options, heartbeat: false });
+  server.on('error', debug('server error'));
+  server.on('handshakeError', debug('handshakeError'));
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  server.on('connection', (ws: any) => {
+    ws.on('error', debug('connection error'));
+    ws.on('message', (data: unknown, isBinary: boolean) => {
+      try {
+        ws.send(data, { binary: isBinary });
+      } catch {
+        /* the connection may be closing */
+      }
+    });
+  });
+  const addr: AddressInfo = await server.listen(0, '127.0.0.1');
+  return {
+    port: addr.port,
+    close: () => bounded(Promise.resolve().then(() => server.close()), 8000),
+  };
+}
+
+// ---------------------------------------------------------------------------- ws
+
+function plainResponse(socket: Duplex, status: number, extra: Record<string, string> = {}, body?: string): void {
+  const text = body ?? `${status} ${http.STATUS_CODES[status] ?? ''}\n`;
+  const lines = [`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Unknown'}`];
+  const hasType = Object.keys(extra).some((k) => k.toLowerCase() === 'content-type');
+  if (!hasType) lines.push('Content-Type: text/plain; charset=utf-8');
+  for (const [k, v] of Object.entries(extra)) lines.push(`${k}: ${v}`);
+  lines.push(`Content-Length: ${Buffer.byteLength(text)}`, 'Connection: close', '', '');
+  socket.end(lines.join('\r\n') + text);
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function offeredProtocols(req: http.IncomingMessage): string[] | null | undefined {
+  const raw = req.headers['sec-websocket-protocol'];
+  if (raw === undefined) return undefined;
+  const list = raw.split(',').map((s) => s.trim());
+  if (list.some((s) => !TOKEN.test(s))) return null;
+  return list;
+}
+
+function choose(options: SutOptions, offered: string[], req: unknown): string | undefined {
+  if (!options.protocols) return undefined;
+  if (typeof options.protocols === 'function') return options.protocols(offered, req);
+  return options.protocols.find((p) => offered.includes(p));
+}
+
+function originAllowed(options: SutOptions, origin: string | undefined, req: unknown): boolean {
+  if (!options.origins) return true;
+  if (origin === undefined) return false;
+  if (typeof options.origins === 'function') return options.origins(origin, req);
+  return options.origins.some((o) => (typeof o === 'string' ? o === origin : o.test(origin)));
+}
+
+async function startWs(options: SutOptions): Promise<Sut> {
+  const { WebSocketServer } = await import('ws');
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: options.maxPayload ?? 64 * 1024 * 1024,
+    handleProtocols: (set: Set<string>, req: http.IncomingMessage) => choose(options, [...set], req) ?? false,
+  });
+  const extraHeaders = new WeakMap<http.IncomingMessage, Record<string, string>>();
+  wss.on('headers', (headers: string[], req: http.IncomingMessage) => {
+    const h = typeof options.headers === 'function' ? options.headers(req) : options.headers;
+    for (const [k, v] of Object.entries({ ...(h ?? {}), ...(extraHeaders.get(req) ?? {}) })) headers.push(`${k}: ${v}`);
+  });
+  wss.on('connection', (ws) => {
+    ws.on('error', () => {});
+    ws.on('message', (data, isBinary) => {
+      ws.send(data as Buffer, { binary: isBinary });
+    });
+  });
+  const timeout = options.handshakeTimeout ?? 10_000;
+  const server = http.createServer({
+    ...(options.maxHeaderSize !== undefined ? { maxHeaderSize: options.maxHeaderSize } : {}),
+    headersTimeout: timeout,
+    requestTimeout: timeout,
+    connectionsCheckingInterval: Math.min(100, timeout),
+  });
+  server.on('request', (_req, res) => {
+    res.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket', Connection: 'close' });
+    res.end('426 Upgrade Required\n');
+  });
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => {});
+    void (async () => {
+      if (!originAllowed(options, req.headers.origin, req)) return plainResponse(socket, 403);
+      const offered = offeredProtocols(req);
+      if (offered === null) return plainResponse(socket, 400);
+      if (options.requireProtocol && choose(options, offered ?? [], req) === undefined) return plainResponse(socket, 400);
+      if (options.beforeUpgrade) {
+        const r = await options.beforeUpgrade(req);
+        if (r && r.status !== undefined) return plainResponse(socket, r.status, r.headers, r.body);
+        if (r && r.headers) extraHeaders.set(req, r.headers);
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    })();
+  });
+  const sockets = new Set<Duplex>();
+  server.on('connection', (s: Duplex) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    close: () =>
+      bounded(
+        new Promise<void>((resolve) => {
+          for (const c of wss.clients) c.terminate();
+          for (const s of sockets) s.destroy();
+          wss.close();
+          server.close(() => resolve());
+        }),
+        5000,
+      ),
+  };
+}
