@@ -4,7 +4,7 @@ import { FrameParser, encodeHeader, encodeMaskedFrame, type FrameSink } from './
 import { pooledMaskSource, type MaskSource } from './mask.js';
 import { Utf8Validator, isValidUtf8 } from './utf8.js';
 
-/** Called when written bytes have left (or failed to leave) the process. */
+/** Called once written bytes were handed on to the transport (or failed to be). */
 export type WriteCallback = (err?: Error | null) => void;
 
 /**
