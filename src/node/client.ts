@@ -117,6 +117,10 @@ export function startClient(ws: WebSocket, input: string | URL, protocols: reado
   const onData = (chunk: Buffer): void => {
     const r = reader.push(chunk);
     if (r.kind === 'more') return;
+    if (r.kind === 'malformed') {
+      fail(new HandshakeError(ErrorCode.HandshakeMalformed, 'response lines must end with CRLF'));
+      return;
+    }
     if (r.kind === 'too-large') {
       fail(new HandshakeError(ErrorCode.HandshakeHeadersTooLarge, `response head over ${maxHeaderSize} bytes`));
       return;

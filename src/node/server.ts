@@ -204,6 +204,11 @@ export class WebSocketServer extends EventEmitter {
       headDone = true;
       socket.off('data', onData);
       socket.pause();
+      if (r.kind === 'malformed') {
+        clearTimeout(timer);
+        this.#refuse(socket, reject(400, ErrorCode.BadRequest, 'lines must end with CRLF'));
+        return;
+      }
       if (r.kind === 'too-large') {
         clearTimeout(timer);
         // RFC 6585 §5.
@@ -374,7 +379,15 @@ function refuse(socket: Duplex, err: HandshakeError): void {
   setTimeout(() => socket.destroy(), REFUSAL_LINGER).unref();
 }
 
+/** The path of a request target, origin-form or absolute-form (RFC 9112 §3.2). */
 function pathOf(target: string): string {
+  if (!target.startsWith('/')) {
+    try {
+      return new URL(target).pathname;
+    } catch {
+      return target;
+    }
+  }
   const q = target.indexOf('?');
   return q < 0 ? target : target.slice(0, q);
 }

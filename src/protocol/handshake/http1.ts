@@ -64,6 +64,8 @@ export interface ResponseHead {
 export type HeadResult =
   | { readonly kind: 'more' }
   | { readonly kind: 'too-large' }
+  /** A bare LF: lines end with CRLF here (RFC 9112 §2.2). */
+  | { readonly kind: 'malformed' }
   | { readonly kind: 'done'; readonly head: string; readonly rest: Uint8Array };
 
 /**
@@ -85,7 +87,9 @@ export class HeadReader {
     let tail = this.tail;
     const limit = Math.min(chunk.length, this.maxSize + 4 - before);
     for (let i = 0; i < limit; i++) {
-      tail = ((tail << 8) | chunk[i]!) >>> 0;
+      const b = chunk[i]!;
+      if (b === 0x0a && (tail & 0xff) !== 0x0d) return { kind: 'malformed' };
+      tail = ((tail << 8) | b) >>> 0;
       if (tail === 0x0d0a0d0a && before + i + 1 >= 4) {
         const all = this.joined();
         const end = before + i + 1;
@@ -140,7 +144,7 @@ function parseFields(lines: string[]): HeaderList | undefined {
  */
 export function parseRequestHead(head: string): RequestHead {
   const lines = head.split('\r\n');
-  const m = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/(\d)\.(\d)$/.exec(lines[0]!);
+  const m = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/(\d)\.(\d)$/.exec(lines[0]!);
   const headers = m && parseFields(lines.slice(1));
   if (!m || !headers) throw reject(400, ErrorCode.BadRequest, 'malformed HTTP request');
   return { method: m[1]!, target: m[2]!, httpVersion: `${m[3]}.${m[4]}`, headers };
@@ -235,6 +239,11 @@ export function checkUpgradeRequest(req: { method: string; httpVersion: string; 
   if (!protocols) throw reject(400, ErrorCode.InvalidSubprotocol, 'malformed Sec-WebSocket-Protocol header');
   const extensions = parseExtensions(h.all('sec-websocket-extensions'));
   if (!extensions) throw reject(400, ErrorCode.BadRequest, 'malformed Sec-WebSocket-Extensions header');
+  // A GET upgrade has no body: bytes after the head are frames, never a body to smuggle.
+  const lengths = h.all('content-length');
+  if (h.all('transfer-encoding').length > 0 || lengths.some((l) => l !== '0')) {
+    throw reject(400, ErrorCode.BadRequest, 'a handshake request has no body');
+  }
   const origins = h.all('origin');
   if (origins.length > 1) throw reject(400, ErrorCode.BadRequest, 'repeated Origin header');
   return { key: keys[0]!, origin: origins[0], protocols, extensions };
