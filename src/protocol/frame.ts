@@ -94,7 +94,7 @@ export class FrameParser {
         this.pos = 0;
       }
     }
-    return this.scratch;
+    return this.scratch.subarray(0, n);
   }
 
   /**
