@@ -30,9 +30,12 @@ export interface UpgradeRequest {
   readonly socket: Duplex;
 }
 
-/** Returned by `beforeUpgrade` to refuse the handshake. */
+/**
+ * What `beforeUpgrade` decides: with a `status`, refuse with it (and these headers and
+ * body); without, accept and add `headers` to the 101.
+ */
 export interface Refusal {
-  status: number;
+  status?: number;
   headers?: HeaderInit;
   body?: string;
 }
@@ -58,7 +61,7 @@ export interface ServerOptions extends ConnectionSettings {
   beforeUpgrade?: (
     req: UpgradeRequest,
     info: { protocol: string | undefined; origin: string | undefined },
-  ) => void | Refusal | { headers: HeaderInit } | Promise<void | Refusal | { headers: HeaderInit }>;
+  ) => void | undefined | Refusal | Promise<void | undefined | Refusal>;
   /** Extra headers on every 101 (e.g. Set-Cookie), or a function of the request. */
   headers?: HeaderInit | ((req: UpgradeRequest) => HeaderInit | undefined);
   /** Time for the whole opening handshake, in ms (default 10000): 408, or 503 if a hook is slow. */
@@ -285,7 +288,7 @@ export class WebSocketServer extends EventEmitter {
       let extra: HeaderInit | undefined = typeof o.headers === 'function' ? o.headers(req) : o.headers;
       if (o.beforeUpgrade) {
         const r = await o.beforeUpgrade(req, { protocol, origin: offer.origin });
-        if (r && 'status' in r) {
+        if (r && r.status !== undefined) {
           const status = Number.isInteger(r.status) && r.status >= 400 && r.status <= 599 ? r.status : 500;
           throw new HandshakeError(ErrorCode.Rejected, `refused by beforeUpgrade with ${status}`, {
             status,
@@ -293,7 +296,7 @@ export class WebSocketServer extends EventEmitter {
             body: r.body ?? '',
           });
         }
-        if (r && 'headers' in r) extra = [...pairs(extra), ...pairs(r.headers)];
+        if (r?.headers) extra = [...pairs(extra), ...pairs(r.headers)];
       }
       if (socket.destroyed || socket.writableEnded) {
         return reject(499, ErrorCode.Rejected, 'the client went away during the handshake');
@@ -396,9 +399,9 @@ function pairs(h: HeaderInit | undefined): Array<readonly [string, string]> {
   if (!h) return [];
   if (Symbol.iterator in h) return [...(h as Iterable<readonly [string, string]>)];
   const out: Array<readonly [string, string]> = [];
-  for (const [k, v] of Object.entries(h as Record<string, string | readonly string[]>)) {
+  for (const [k, v] of Object.entries(h as Record<string, string | readonly string[] | undefined>)) {
     if (typeof v === 'string') out.push([k, v]);
-    else for (const x of v) out.push([k, x]);
+    else if (v) for (const x of v) out.push([k, x]);
   }
   return out;
 }

@@ -133,7 +133,10 @@ export class Connection implements FrameSink {
 
   // ---- input -------------------------------------------------------------------------
 
-  /** Feeds bytes read from the transport. */
+  /**
+   * Feeds bytes read from the transport. The connection takes ownership of `data`: it
+   * unmasks payloads in place and may hand views of it to `message`.
+   */
   receiveData(data: Uint8Array): void {
     if (this._state.kind === 'closed') return;
     this.parser.push(data);

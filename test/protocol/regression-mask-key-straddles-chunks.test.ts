@@ -33,8 +33,10 @@ test('a mask key split across chunks at every position still unmasks the payload
         shutdown() {},
       },
     );
-    c.receiveData(wire.subarray(0, cut));
-    c.receiveData(wire.subarray(cut));
+    // receiveData owns its input (it unmasks in place): give each run a fresh copy.
+    const copy = Buffer.from(wire);
+    c.receiveData(copy.subarray(0, cut));
+    c.receiveData(copy.subarray(cut));
     assert.deepEqual(errors, [], `cut at ${cut}`);
     assert.deepEqual(got, ['true:fragmented'], `cut at ${cut}`);
   }

@@ -250,16 +250,16 @@ export function checkUpgradeRequest(req: { method: string; httpVersion: string; 
 }
 
 /** Extra response headers given by the application: names and values checked against injection. */
-export type HeaderInit = Record<string, string | readonly string[]> | Iterable<readonly [string, string]>;
+export type HeaderInit = Record<string, string | readonly string[] | undefined> | Iterable<readonly [string, string]>;
 
 function headerLines(headers: HeaderInit | undefined): string {
   if (!headers) return '';
   const pairs: Array<readonly [string, string]> = [];
   if (Symbol.iterator in headers) for (const p of headers as Iterable<readonly [string, string]>) pairs.push(p);
   else {
-    for (const [k, v] of Object.entries(headers as Record<string, string | readonly string[]>)) {
+    for (const [k, v] of Object.entries(headers as Record<string, string | readonly string[] | undefined>)) {
       if (typeof v === 'string') pairs.push([k, v]);
-      else for (const x of v) pairs.push([k, x]);
+      else if (v) for (const x of v) pairs.push([k, x]);
     }
   }
   let s = '';
