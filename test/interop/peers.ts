@@ -192,12 +192,19 @@ export class EventLog {
 /** A FIFO where next() waits (bounded) for the following item. */
 class Queue<T> {
   private items: T[] = [];
-  private waiting: Array<(item: T) => void> = [];
+  private waiting: Array<(item: T | undefined, err?: Error) => void> = [];
+  private ended: Error | undefined;
 
   push(item: T): void {
     const w = this.waiting.shift();
     if (w) w(item);
     else this.items.push(item);
+  }
+
+  /** After this, next() rejects with err once no items are left (the connection closed). */
+  end(err: Error): void {
+    this.ended = err;
+    for (const w of this.waiting.splice(0)) w(undefined, err);
   }
 
   drain(): T[] {
@@ -208,10 +215,12 @@ class Queue<T> {
 
   next(what: string, timeoutMs = STEP_TIMEOUT_MS): Promise<T> {
     if (this.items.length > 0) return Promise.resolve(this.items.shift()!);
+    if (this.ended) return Promise.reject(new Error(`${this.ended.message} while waiting for ${what}`));
     return new Promise<T>((resolve, reject) => {
-      const w = (item: T) => {
+      const w = (item: T | undefined, err?: Error) => {
         clearTimeout(timer);
-        resolve(item);
+        if (err) reject(new Error(`${err.message} while waiting for ${what}`));
+        else resolve(item as T);
       };
       const timer = setTimeout(() => {
         this.waiting = this.waiting.filter((x) => x !== w);
@@ -325,14 +334,20 @@ function serveEcho(sock: NodeSocket, path: string, log: EventLog, opts: EchoServ
     }
     first = false;
     const parts = opts.fragmentEcho ?? 1;
-    if (parts > 1 && buf.length > 0) {
-      // Split at arbitrary byte positions: text fragments may cut a UTF-8 sequence.
-      const chunks = splitBuffer(buf, parts);
-      chunks.forEach((chunk, i) => sock.send(chunk, { binary: isBinary, fin: i === chunks.length - 1 }));
-    } else if (isBinary) {
-      sock.send(buf, { binary: true });
-    } else {
-      sock.send(buf.toString('utf8'), { binary: false });
+    try {
+      if (parts > 1 && buf.length > 0) {
+        // Split at arbitrary byte positions: text fragments may cut a UTF-8 sequence.
+        const chunks = splitBuffer(buf, parts);
+        chunks.forEach((chunk, i) => sock.send(chunk, { binary: isBinary, fin: i === chunks.length - 1 }));
+      } else if (isBinary) {
+        sock.send(buf, { binary: true });
+      } else {
+        sock.send(buf.toString('utf8'), { binary: false });
+      }
+    } catch (err) {
+      // Report it as the server's own failure and end the connection so the client stops waiting.
+      log.push({ event: 'error', message: `echo: send() threw ${String(err)}` });
+      sock.close(1011, 'echo failed');
     }
   });
   sock.on('ping', (payload: Buffer) => log.push({ event: 'ping', hex: Buffer.from(payload).toString('hex') }));
@@ -581,6 +596,9 @@ async function runNodeClient(kind: 'ws' | 'ws13', url: string, opts: ClientOptio
   sock.on('close', (code: number, reason: unknown) => {
     closeInfo = { code, reason: reasonString(reason) };
     closed.push({ event: 'closed', ...closeInfo });
+    const gone = new Error(`the connection closed (code ${code}, reason ${JSON.stringify(closeInfo.reason)})`);
+    messages.end(gone);
+    pongs.end(gone);
   });
   const waitClosed = () => closed.waitFor((ev) => ev.event === 'closed', 'the close event');
 

@@ -123,6 +123,8 @@ const ALL_BYTES = Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 167 + 1
 const CLOSE_CODES = [1000, 1001, 3000, 4999];
 const closeReason = (code: number, by: string) => `bye ${code} from ${by} — ünïcødé ✓ 🚀`;
 
+const ROCKETS = '🚀'.repeat(5);
+
 const PING_FROM_CLIENT = hexOf('ping ✓ from the client');
 const PING_125 = Buffer.from(Array.from({ length: 125 }, (_, i) => (i * 7 + 1) & 0xff)).toString('hex');
 const PING_FROM_SERVER = hexOf('ping ✓ from the server');
@@ -220,12 +222,17 @@ export const SCENARIOS: Scenario[] = [
       { op: 'recv' },
       { op: 'send_pattern', kind: 'text', size: 3200 },
       { op: 'recv' },
+      // 20 bytes in 4 frames of 5 bytes (Node servers split bytes): every frame boundary
+      // falls inside a 4-byte character, and the last frame starts with a continuation byte.
+      { op: 'send', text: ROCKETS },
+      { op: 'recv' },
     ],
     check: ({ client, server }) => {
       const exp = [
         expectText('fragmented echo — ünïcødé 🚀 𝄞 ✓'),
         expectPattern('binary', 1000),
         expectPattern('text', 3200),
+        expectText(ROCKETS),
       ];
       assertMessages(server, exp, 'server');
       assertMessages(client, exp, 'client');
