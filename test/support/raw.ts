@@ -74,6 +74,8 @@ export interface Frame {
   maskKey?: Buffer;
   /** Unmasked payload. */
   payload: Buffer;
+  /** How the payload length was encoded on the wire: 7, 16 or 64 bits (set by parseFrames). */
+  lengthBits?: 7 | 16 | 64;
 }
 
 /** Parses as many whole frames as `buf` holds; returns them and the bytes left over. */
@@ -86,14 +88,17 @@ export function parseFrames(buf: Buffer): { frames: Frame[]; rest: Buffer } {
     const b1 = buf[off + 1]!;
     let len = b1 & 0x7f;
     let p = off + 2;
+    let lengthBits: 7 | 16 | 64 = 7;
     if (len === 126) {
       if (buf.length - p < 2) break;
       len = buf.readUInt16BE(p);
       p += 2;
+      lengthBits = 16;
     } else if (len === 127) {
       if (buf.length - p < 8) break;
       len = Number(buf.readBigUInt64BE(p));
       p += 8;
+      lengthBits = 64;
     }
     const masked = (b1 & 0x80) !== 0;
     let maskKey: Buffer | undefined;
@@ -105,7 +110,15 @@ export function parseFrames(buf: Buffer): { frames: Frame[]; rest: Buffer } {
     if (buf.length - p < len) break;
     const payload = Buffer.from(buf.subarray(p, p + len));
     if (maskKey) for (let i = 0; i < payload.length; i++) payload[i]! ^= maskKey[i & 3]!;
-    frames.push({ fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, masked, ...(maskKey ? { maskKey } : {}), payload });
+    frames.push({
+      fin: (b0 & 0x80) !== 0,
+      rsv: (b0 >> 4) & 7,
+      opcode: b0 & 0x0f,
+      masked,
+      ...(maskKey ? { maskKey } : {}),
+      payload,
+      lengthBits,
+    });
     off = p + len;
   }
   return { frames, rest: buf.subarray(off) };
@@ -250,6 +263,69 @@ export class RawPeer {
 
   destroy(): void {
     this.socket.destroy();
+  }
+}
+
+/**
+ * A raw TCP server on 127.0.0.1 (port 0 by default) for testing clients: every accepted
+ * socket is wrapped in a RawPeer, whose `httpHead` is then the client's request head.
+ */
+export class RawServer {
+  readonly server: net.Server;
+  /** Every peer accepted so far, in order. */
+  readonly peers: RawPeer[] = [];
+  private queue: RawPeer[] = [];
+  private waiters: Array<() => void> = [];
+
+  private constructor(server: net.Server) {
+    this.server = server;
+    server.on('connection', (s: net.Socket) => {
+      s.setNoDelay(true);
+      const peer = new RawPeer(s);
+      this.peers.push(peer);
+      this.queue.push(peer);
+      const w = this.waiters;
+      this.waiters = [];
+      for (const f of w) f();
+    });
+  }
+
+  static listen(port = 0, host = '127.0.0.1'): Promise<RawServer> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer();
+      server.once('error', reject);
+      server.listen(port, host, () => resolve(new RawServer(server)));
+    });
+  }
+
+  get port(): number {
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  /** `ws://127.0.0.1:<port><path>` */
+  url(path = '/'): string {
+    return `ws://127.0.0.1:${this.port}${path}`;
+  }
+
+  /** Resolves with the next accepted connection not yet taken. */
+  accept(timeoutMs = 5000): Promise<RawPeer> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('timed out waiting for a connection')), timeoutMs);
+      const loop = (): void => {
+        const p = this.queue.shift();
+        if (p) {
+          clearTimeout(timer);
+          resolve(p);
+        } else this.waiters.push(loop);
+      };
+      loop();
+    });
+  }
+
+  /** Destroys every accepted socket and stops listening. */
+  close(): Promise<void> {
+    for (const p of this.peers) p.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
   }
 }
 
