@@ -5,6 +5,7 @@ import { Connection, type ConnectionHandler, type PreparedFrame, type WriteCallb
 import { CloseCode, Opcode } from '../protocol/constants.js';
 import { ErrorCode, WebSocketError } from '../protocol/errors.js';
 import type { MaskSource } from '../protocol/mask.js';
+import { Utf8Validator } from '../protocol/utf8.js';
 import { startClient, type ClientOptions } from './client.js';
 import { WsCloseEvent, WsErrorEvent, WsEvent, WsMessageEvent, type EventListenerLike } from './events.js';
 import { randomMaskSource } from './random.js';
@@ -98,6 +99,8 @@ export class WebSocket extends EventEmitter {
   #closeTimer: NodeJS.Timeout | undefined;
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #corked = false;
+  /** UTF-8 state of a text message being sent from bytes in fragments. */
+  #sendUtf8: Utf8Validator | undefined;
   #error: WebSocketError | undefined;
   #closeEmitted = false;
   /** Any frame arrived since the last heartbeat tick. */
@@ -347,10 +350,23 @@ export class WebSocket extends EventEmitter {
     const binary = options?.binary ?? typeof data !== 'string';
     const bytes = toBytes(data);
     const fin = options?.fin ?? true;
-    if (!binary && typeof data !== 'string' && fin && !isUtf8(bytes)) {
+    if (!binary && typeof data !== 'string') this.#checkOutgoingText(bytes, fin);
+    conn.send(binary ? Opcode.Binary : Opcode.Text, bytes, fin, callback);
+  }
+
+  /**
+   * Bytes sent as text must be UTF-8 (RFC 6455 §5.6); a fragment may end inside a
+   * character, so fragments are checked as one stream. Nothing invalid is put on the wire.
+   */
+  #checkOutgoingText(bytes: Uint8Array, fin: boolean): void {
+    if (fin && !this.#sendUtf8 && isUtf8(bytes)) return;
+    const v = (this.#sendUtf8 ??= new Utf8Validator());
+    const ok = v.push(bytes) && (!fin || v.finish());
+    if (fin || !ok) this.#sendUtf8 = undefined;
+    if (!ok) {
+      v.reset();
       throw new WebSocketError(ErrorCode.InvalidArgument, 'text messages must be valid UTF-8');
     }
-    conn.send(binary ? Opcode.Binary : Opcode.Text, bytes, fin, callback);
   }
 
   /** Like `send`, and resolves once the data was written to the transport. */

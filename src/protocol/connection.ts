@@ -307,9 +307,10 @@ export class Connection implements FrameSink {
     const state = this._state;
     let sent: CloseFrame | undefined;
     if (state.kind === 'open') {
-      // §5.5.1: reply with a close frame, echoing the status code received.
-      sent = received.code === CloseCode.NoStatus ? { code: CloseCode.NoStatus, reason: '' } : { code: received.code, reason: '' };
-      this.writeClose(sent.code, EMPTY);
+      // §5.5.1: reply with a close frame, echoing the status code received (and, as
+      // `ws` and Python `websockets` do, the reason, so both ends report the same).
+      sent = received;
+      this.writeClose(received.code, payload.length > 2 ? copy(payload.subarray(2)) : EMPTY);
     } else if (state.kind === 'closing') {
       sent = state.sent;
     } else {
