@@ -67,6 +67,17 @@ for (const [name, opcode] of [
     await expectEcho(p, opcode, data, 30_000);
   });
 
+  test(`9.x ${name} message of 1 MiB sent as 4096 fragments of 256 bytes is echoed as one message`, { timeout: 60_000 }, async () => {
+    const p = await openWs(srv.port);
+    const data = payloadFor(opcode, MiB);
+    const frames: Buffer[] = [];
+    for (let off = 0; off < data.length; off += 256) {
+      frames.push(cf({ opcode: off === 0 ? opcode : OP.CONT, fin: off + 256 >= data.length, payload: data.subarray(off, off + 256) }));
+    }
+    send(p, ...frames);
+    await expectEcho(p, opcode, data, 30_000);
+  });
+
   test(`1.x ${name}: the 16- and 64-bit length boundaries in one write, in order`, T, async () => {
     const p = await openWs(srv.port);
     const list = [0, 125, 126, 127, 65535, 65536, 3].map((n) => payloadFor(opcode, n));

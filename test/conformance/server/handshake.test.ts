@@ -304,8 +304,17 @@ test('handshake: protocols [chat, superchat], no offer -> 101 without Sec-WebSoc
   assert101(await exchange(protos.port, seed()));
 });
 
-for (const offer of ['chat, , superchat', 'chat,', ', chat', 'ch@t', 'chat superchat', 'chat/1', '"chat"']) {
-  test(`handshake: malformed Sec-WebSocket-Protocol ${JSON.stringify(offer)} -> 400`, T, async () => {
+for (const offer of ['ch@t', 'chat superchat', 'chat/1', '"chat"', 'chat, sup{er}chat']) {
+  test(`handshake: malformed Sec-WebSocket-Protocol ${JSON.stringify(offer)} (not a token) -> 400`, T, async () => {
+    assertRefused(await exchange(protos.port, seed({}, [`Sec-WebSocket-Protocol: ${offer}`])), 400);
+  });
+}
+
+// Project decision (brief): an empty list element is malformed -> 400. Note that RFC 9110
+// §5.6.1.2 asks recipients to accept and ignore empty list elements; if the project adopts
+// that reading instead, these expectations change to 101 with "chat".
+for (const offer of ['chat, , superchat', 'chat,', ', chat']) {
+  test(`handshake: Sec-WebSocket-Protocol with an empty element ${JSON.stringify(offer)} -> 400 (project decision)`, T, async () => {
     assertRefused(await exchange(protos.port, seed({}, [`Sec-WebSocket-Protocol: ${offer}`])), 400);
   });
 }
