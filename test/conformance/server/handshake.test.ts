@@ -310,12 +310,10 @@ for (const offer of ['ch@t', 'chat superchat', 'chat/1', '"chat"', 'chat, sup{er
   });
 }
 
-// Project decision (brief): an empty list element is malformed -> 400. Note that RFC 9110
-// §5.6.1.2 asks recipients to accept and ignore empty list elements; if the project adopts
-// that reading instead, these expectations change to 101 with "chat".
+// RFC 9110 §5.6.1.2: a recipient MUST accept empty list elements and ignore them.
 for (const offer of ['chat, , superchat', 'chat,', ', chat']) {
-  test(`handshake: Sec-WebSocket-Protocol with an empty element ${JSON.stringify(offer)} -> 400 (project decision)`, T, async () => {
-    assertRefused(await exchange(protos.port, seed({}, [`Sec-WebSocket-Protocol: ${offer}`])), 400);
+  test(`handshake: Sec-WebSocket-Protocol with an empty element ${JSON.stringify(offer)} -> 101 with chat (RFC 9110 §5.6.1.2)`, T, async () => {
+    assert101(await exchange(protos.port, seed({}, [`Sec-WebSocket-Protocol: ${offer}`])), SEED_KEY, 'chat');
   });
 }
 
