@@ -205,6 +205,7 @@ export class WebSocketServer extends EventEmitter {
       const r = reader.push(chunk);
       if (r.kind === 'more') return;
       headDone = true;
+      this.#pending.delete(socket);
       socket.off('data', onData);
       socket.pause();
       if (r.kind === 'malformed') {
@@ -301,6 +302,7 @@ export class WebSocketServer extends EventEmitter {
       if (socket.destroyed || socket.writableEnded) {
         return reject(499, ErrorCode.Rejected, 'the client went away during the handshake');
       }
+      if (this.#closing) throw reject(503, ErrorCode.Rejected, 'the server is shutting down');
       socket.write(formatSwitchingProtocols(offer.key, protocol, undefined, extra));
       const ws = acceptServerSide(socket, head.target, protocol ?? '', o);
       this.clients.add(ws);

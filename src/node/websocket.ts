@@ -323,7 +323,8 @@ export class WebSocket extends EventEmitter {
     let value: MessageData;
     if (text) value = toBuffer(data).toString('utf8');
     else if (this.binaryType === 'nodebuffer') value = toBuffer(data);
-    else if (this.binaryType === 'arraybuffer') value = data.slice().buffer as ArrayBuffer;
+    // A copy of exactly the message: `data` may be a view into a larger socket buffer.
+    else if (this.binaryType === 'arraybuffer') value = new Uint8Array(data).buffer;
     else value = new Blob([data]);
     this.#dispatch('message', value, !text);
   }
