@@ -230,6 +230,8 @@ export class WebSocket extends EventEmitter {
     const s = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void };
     s.setNoDelay?.(true);
     s.setTimeout?.(0);
+    // Nothing is read until `_start`, so bytes that came with the handshake go first.
+    socket.pause();
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onSocketClose);

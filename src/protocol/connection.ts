@@ -264,7 +264,7 @@ export class Connection implements FrameSink {
     if (!this.frameFin) return true;
     const text = this.messageOpcode === Opcode.Text;
     if (text && this.utf8Streaming && !this.utf8.finish()) {
-      return this.failWith(invalidUtf8('text message ends inside a UTF-8 sequence'));
+      return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
     }
     const data = concat(this.messageParts, this.messageLength);
     this.messageParts = [];
@@ -405,10 +405,10 @@ export class Connection implements FrameSink {
     let sent = state.kind === 'closing' ? state.sent : undefined;
     const code = err.closeCode ?? CloseCode.InternalError;
     if (state.kind === 'open' && code !== CloseCode.Abnormal) {
-      // §7.4.1 1011: internal details stay private.
-      const reason = code === CloseCode.InternalError ? '' : err.message;
-      sent = { code, reason };
-      this.writeClose(code, textEncoder.encode(reason.slice(0, 120)));
+      // §7.4.1 1011: internal details stay private. §5.5: the reason fits in 123 bytes.
+      const reasonBytes = code === CloseCode.InternalError ? EMPTY : truncateUtf8(textEncoder.encode(err.message), 123);
+      sent = { code, reason: textDecoder.decode(reasonBytes) };
+      this.writeClose(code, reasonBytes);
     }
     this._state = { kind: 'closed', sent, received: undefined, receivedFirst: false, error: err };
     this.handler.error(err);
@@ -476,6 +476,14 @@ export function validateClose(code: number | undefined, reason: string): Uint8Ar
   const bytes = textEncoder.encode(reason);
   if (bytes.length > 123) throw new WebSocketError(ErrorCode.InvalidCloseReason, 'close reason longer than 123 bytes');
   return bytes;
+}
+
+/** Cuts UTF-8 bytes to at most `max`, at a character boundary. */
+function truncateUtf8(b: Uint8Array, max: number): Uint8Array {
+  if (b.length <= max) return b;
+  let end = max;
+  while (end > 0 && (b[end]! & 0xc0) === 0x80) end--;
+  return b.subarray(0, end);
 }
 
 function invalidUtf8(message: string): WebSocketError {

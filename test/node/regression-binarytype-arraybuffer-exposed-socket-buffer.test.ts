@@ -1,5 +1,7 @@
 // Regression: binaryType 'arraybuffer' handed out the whole ArrayBuffer behind the socket's
 // read (HTTP head and frame headers included) instead of a copy of the message.
+// Regression too: frames read after the 101 but before `await WebSocket.connect()` returned
+// were dispatched before the caller could listen (the client socket was still flowing).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket, WebSocketServer } from '../../src/node/index.js';

@@ -97,7 +97,8 @@ export class HeadReader {
       }
     }
     this.tail = tail;
-    return this.size > this.maxSize ? { kind: 'too-large' } : { kind: 'more' };
+    // The head may take `maxSize` bytes plus its closing CRLFCRLF, whatever the chunking.
+    return this.size >= this.maxSize + 4 ? { kind: 'too-large' } : { kind: 'more' };
   }
 
   private joined(): Uint8Array {
