@@ -9,7 +9,9 @@ import {
   parseResponseHead,
   type HeaderInit,
 } from '../protocol/handshake/http1.js';
-import { formatExtensions, isToken } from '../protocol/handshake/negotiate.js';
+import { isToken } from '../protocol/handshake/negotiate.js';
+import { PMD, checkDeflateAnswer, formatDeflateOffer } from '../protocol/extensions/permessage-deflate.js';
+import { NodeDeflateCodec, deflateSupported } from './deflate.js';
 import type { ConnectionSettings, WebSocket } from './websocket.js';
 
 export interface ClientOptions extends ConnectionSettings {
@@ -62,11 +64,17 @@ export function startClient(ws: WebSocket, input: string | URL, protocols: reado
   const maxHeaderSize = opts.maxHeaderSize ?? 16384;
   // RFC 6455 §4.1 item 7: a fresh random 16-byte nonce per attempt.
   const key = randomBytes(16).toString('base64');
+  // On by default, offered as browsers offer it (RFC 7692 §5).
+  const pmd = opts.perMessageDeflate ?? true;
+  const pmdOpts = typeof pmd === 'object' ? pmd : {};
+  const offerDeflate = pmd !== false && deflateSupported;
+  const offered = offerDeflate ? [PMD] : [];
   const request = formatUpgradeRequest({
     target: (url.pathname || '/') + url.search,
     host: url.host,
     key,
     protocols,
+    ...(offerDeflate ? { extensions: formatDeflateOffer(pmdOpts) } : {}),
     ...(opts.origin !== undefined ? { origin: opts.origin } : {}),
     ...(opts.headers ? { headers: opts.headers } : {}),
   });
@@ -140,7 +148,7 @@ export function startClient(ws: WebSocket, input: string | URL, protocols: reado
       s.on('error', () => {});
       readBody(s, r.rest, (body) => {
         try {
-          checkUpgradeResponse(res, key, protocols, [], body);
+          checkUpgradeResponse(res, key, protocols, offered, body);
         } catch (err) {
           fail(err as WebSocketError);
         }
@@ -149,15 +157,22 @@ export function startClient(ws: WebSocket, input: string | URL, protocols: reado
     }
     let answer;
     try {
-      answer = checkUpgradeResponse(res, key, protocols, []);
+      answer = checkUpgradeResponse(res, key, protocols, offered);
     } catch (err) {
       fail(err as WebSocketError);
+      return;
+    }
+    // RFC 7692 §7.1: an answer that does not fit the offer fails the connection.
+    const deflate = offerDeflate ? checkDeflateAnswer(answer.extensions, pmdOpts) : undefined;
+    if (typeof deflate === 'string') {
+      fail(new HandshakeError(ErrorCode.HandshakeExtension, deflate, { status: 101, headers: res.headers.toObject() }));
       return;
     }
     cleanup();
     s.off('error', onError);
     s.off('close', onClose);
-    ws._open(s, r.rest, answer.protocol, formatExtensions(answer.extensions), opts);
+    const codec = deflate ? new NodeDeflateCodec(deflate, pmdOpts) : undefined;
+    ws._open(s, r.rest, answer.protocol, deflate?.header ?? '', codec, opts);
     const hb = opts.heartbeat;
     if (hb) ws._startHeartbeat(hb.interval ?? 30000);
   };

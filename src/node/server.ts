@@ -17,6 +17,8 @@ import {
   type HeaderInit,
 } from '../protocol/handshake/http1.js';
 import { selectSubprotocol } from '../protocol/handshake/negotiate.js';
+import { acceptDeflateOffer } from '../protocol/extensions/permessage-deflate.js';
+import { NodeDeflateCodec, deflateSupported } from './deflate.js';
 import { WebSocket, acceptServerSide, toBytes, type ConnectionSettings, type SendData } from './websocket.js';
 
 /** The request of an opening handshake, as hooks see it: an `http.IncomingMessage` when attached. */
@@ -286,6 +288,10 @@ export class WebSocketServer extends EventEmitter {
       if (protocol === undefined && o.requireProtocol) {
         throw reject(400, ErrorCode.SubprotocolRequired, 'none of the offered subprotocols is supported');
       }
+      // RFC 7692 §5.1: the first acceptable permessage-deflate offer, if we compress at all.
+      const pmd = o.perMessageDeflate;
+      const pmdOpts = typeof pmd === 'object' ? pmd : {};
+      const deflate = pmd && deflateSupported ? acceptDeflateOffer(offer.extensions, pmdOpts) : undefined;
       let extra: HeaderInit | undefined = typeof o.headers === 'function' ? o.headers(req) : o.headers;
       if (o.beforeUpgrade) {
         const r = await o.beforeUpgrade(req, { protocol, origin: offer.origin });
@@ -303,8 +309,9 @@ export class WebSocketServer extends EventEmitter {
         return reject(499, ErrorCode.Rejected, 'the client went away during the handshake');
       }
       if (this.#closing) throw reject(503, ErrorCode.Rejected, 'the server is shutting down');
-      socket.write(formatSwitchingProtocols(offer.key, protocol, undefined, extra));
-      const ws = acceptServerSide(socket, head.target, protocol ?? '', o);
+      socket.write(formatSwitchingProtocols(offer.key, protocol, deflate?.header, extra));
+      const codec = deflate ? new NodeDeflateCodec(deflate, pmdOpts) : undefined;
+      const ws = acceptServerSide(socket, head.target, protocol ?? '', deflate?.header ?? '', codec, o);
       this.clients.add(ws);
       ws.once('close', () => this.clients.delete(ws));
       if (emit) {

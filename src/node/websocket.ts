@@ -5,6 +5,8 @@ import { Connection, type ConnectionHandler, type PreparedFrame, type WriteCallb
 import { CloseCode, Opcode } from '../protocol/constants.js';
 import { ErrorCode, WebSocketError } from '../protocol/errors.js';
 import type { MaskSource } from '../protocol/mask.js';
+import type { PerMessageDeflateOptions } from '../protocol/extensions/permessage-deflate.js';
+import type { NodeDeflateCodec } from './deflate.js';
 import { Utf8Validator } from '../protocol/utf8.js';
 import { startClient, type ClientOptions } from './client.js';
 import { WsCloseEvent, WsErrorEvent, WsEvent, WsMessageEvent, type EventListenerLike } from './events.js';
@@ -19,6 +21,8 @@ export interface SendOptions {
   binary?: boolean;
   /** False to send a fragment; the message continues with the next sends (RFC 6455 §5.4). */
   fin?: boolean;
+  /** False to send this message uncompressed when permessage-deflate is in use. */
+  compress?: boolean;
 }
 
 /** Settings of a connection once open, shared by both roles. */
@@ -29,6 +33,8 @@ export interface ConnectionSettings {
   closeTimeout?: number;
   /** Fills 4 mask bytes (client role). For tests; the default draws from a crypto-random pool. */
   maskSource?: MaskSource;
+  /** permessage-deflate (RFC 7692): off on servers and on for clients unless set. */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
@@ -99,6 +105,9 @@ export class WebSocket extends EventEmitter {
   #closeTimer: NodeJS.Timeout | undefined;
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #corked = false;
+  #codec: NodeDeflateCodec | undefined;
+  /** Messages under this many bytes go uncompressed. */
+  #threshold = 1024;
   /** UTF-8 state of a text message being sent from bytes in fragments. */
   #sendUtf8: Utf8Validator | undefined;
   #error: WebSocketError | undefined;
@@ -158,20 +167,35 @@ export class WebSocket extends EventEmitter {
   }
 
   /** @internal Creates the server side of a connection over `socket` after a 101. */
-  static _accept(socket: Duplex, url: string, protocol: string, settings: ConnectionSettings): WebSocket {
+  static _accept(
+    socket: Duplex,
+    url: string,
+    protocol: string,
+    extensions: string,
+    codec: NodeDeflateCodec | undefined,
+    settings: ConnectionSettings,
+  ): WebSocket {
     const ws = new WebSocket(kInternal as unknown as string);
     (ws as { url: string }).url = url;
     ws.protocol = protocol;
-    ws.#attach(socket, 'server', settings);
+    ws.extensions = extensions;
+    ws.#attach(socket, 'server', settings, codec);
     return ws;
   }
 
   /** @internal Called by the client once the server's 101 was checked. */
-  _open(socket: Duplex, rest: Uint8Array, protocol: string, extensions: string, settings: ConnectionSettings): void {
+  _open(
+    socket: Duplex,
+    rest: Uint8Array,
+    protocol: string,
+    extensions: string,
+    codec: NodeDeflateCodec | undefined,
+    settings: ConnectionSettings,
+  ): void {
     this.protocol = protocol;
     this.extensions = extensions;
     this.#readyState = WebSocket.OPEN;
-    this.#attach(socket, 'client', settings);
+    this.#attach(socket, 'client', settings, codec);
     this.#dispatch('open');
     // After `await WebSocket.connect()` has returned too, so that frames that came with
     // the 101 reach listeners attached then.
@@ -201,8 +225,11 @@ export class WebSocket extends EventEmitter {
     return this.#conn?.isPaused ?? false;
   }
 
-  #attach(socket: Duplex, role: 'client' | 'server', settings: ConnectionSettings): void {
+  #attach(socket: Duplex, role: 'client' | 'server', settings: ConnectionSettings, codec: NodeDeflateCodec | undefined): void {
     this.#socket = socket;
+    this.#codec = codec;
+    const pmd = settings.perMessageDeflate;
+    this.#threshold = (typeof pmd === 'object' ? pmd.threshold : undefined) ?? 1024;
     this.#closeTimeout = settings.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     const handler: ConnectionHandler = {
       write: (data, done) => this.#write(data, done),
@@ -224,6 +251,7 @@ export class WebSocket extends EventEmitter {
         maxPayload: settings.maxPayload ?? DEFAULT_MAX_PAYLOAD,
         maskSource: settings.maskSource ?? (role === 'client' ? randomMaskSource : undefined),
         isUtf8,
+        ...(codec ? { deflate: codec } : {}),
       },
       handler,
     );
@@ -270,6 +298,7 @@ export class WebSocket extends EventEmitter {
   #onSocketClose = (): void => {
     const conn = this.#conn!;
     conn.receiveEof();
+    this.#codec?.close();
     clearTimeout(this.#closeTimer);
     clearInterval(this.#heartbeatTimer);
     this.#readyState = WebSocket.CLOSED;
@@ -354,7 +383,9 @@ export class WebSocket extends EventEmitter {
     const bytes = toBytes(data);
     const fin = options?.fin ?? true;
     if (!binary && typeof data !== 'string') this.#checkOutgoingText(bytes, fin);
-    conn.send(binary ? Opcode.Binary : Opcode.Text, bytes, fin, callback);
+    const compress =
+      this.#codec !== undefined && this.#codec.canCompress && options?.compress !== false && bytes.length >= this.#threshold;
+    conn.send(binary ? Opcode.Binary : Opcode.Text, bytes, fin, callback, compress);
   }
 
   /**
@@ -614,6 +645,13 @@ export class WebSocket extends EventEmitter {
 }
 
 /** @internal The server side of a connection over `socket`, after the 101 was written. */
-export function acceptServerSide(socket: Duplex, url: string, protocol: string, settings: ConnectionSettings): WebSocket {
-  return WebSocket._accept(socket, url, protocol, settings);
+export function acceptServerSide(
+  socket: Duplex,
+  url: string,
+  protocol: string,
+  extensions: string,
+  codec: NodeDeflateCodec | undefined,
+  settings: ConnectionSettings,
+): WebSocket {
+  return WebSocket._accept(socket, url, protocol, extensions, codec, settings);
 }

@@ -3,6 +3,7 @@ import { ErrorCode, WebSocketError, protocolError } from './errors.js';
 import { FrameParser, encodeHeader, encodeMaskedFrame, type FrameSink } from './frame.js';
 import { pooledMaskSource, type MaskSource } from './mask.js';
 import { Utf8Validator, isValidUtf8 } from './utf8.js';
+import { InflateLimitError, type DeflateCodec } from './extensions/permessage-deflate.js';
 
 /** Called once written bytes were handed on to the transport (or failed to be). */
 export type WriteCallback = (err?: Error | null) => void;
@@ -36,6 +37,8 @@ export interface ConnectionOptions {
   maskSource?: MaskSource;
   /** A fast whole-buffer UTF-8 check (e.g. Node's `buffer.isUtf8`) for single-part messages. */
   isUtf8?: (data: Uint8Array) => boolean;
+  /** The permessage-deflate codec, when that extension was negotiated (RFC 7692). */
+  deflate?: DeflateCodec;
 }
 
 /** A close frame's content. `code` is 1005 when the frame carried none. */
@@ -72,8 +75,11 @@ export function prepareFrame(opcode: number, payload: Uint8Array): PreparedFrame
 }
 
 const EMPTY = new Uint8Array(0);
+const EMPTY_INPUT = EMPTY;
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
+/** RSV1: "Per-Message Compressed" (RFC 7692 §6). */
+const RSV1 = 4;
 /** Below this size a header and payload are copied into one buffer instead of two writes. */
 const COPY_THRESHOLD = 1024;
 
@@ -94,8 +100,11 @@ export class Connection implements FrameSink {
   private readonly maxPayload: number;
   private readonly mask: MaskSource | undefined;
   private readonly isUtf8: (data: Uint8Array) => boolean;
+  private readonly codec: DeflateCodec | undefined;
   private paused = false;
   private parsing = false;
+  /** Waiting for the codec: parsing resumes in its callback. */
+  private inflating = false;
 
   // Current incoming frame.
   private frameOpcode = 0;
@@ -105,12 +114,25 @@ export class Connection implements FrameSink {
   /** Opcode of the message being received, 0 when none. */
   private messageOpcode = 0;
   private messageParts: Uint8Array[] = [];
+  /** Payload bytes on the wire so far (compressed, for a compressed message). */
   private messageLength = 0;
+  /** RSV1 was set on the message's first frame. */
+  private messageCompressed = false;
+  private inflatedLength = 0;
+  /** The compressed message's end (and the 00 00 ff ff tail) went to the codec. */
+  private inflateFed = false;
   private readonly utf8 = new Utf8Validator();
   /** Whether the incremental validator has seen this message (vs. the fast whole check). */
   private utf8Streaming = false;
   // Outgoing fragmentation: opcode of the message being sent in fragments, 0 when none.
   private sendingOpcode = 0;
+  /** The message being sent is compressed. */
+  private sendingCompressed = false;
+  /**
+   * While a compression is under way, later writes wait here, in order. Each runs with
+   * true, or with false when the connection failed and it is dropped.
+   */
+  private sendQueue: Array<(go: boolean) => void> | undefined;
 
   constructor(options: ConnectionOptions, handler: ConnectionHandler) {
     this.role = options.role;
@@ -119,6 +141,7 @@ export class Connection implements FrameSink {
     // RFC 6455 §5.3: a client MUST mask every frame; a server MUST NOT.
     this.mask = options.role === 'client' ? (options.maskSource ?? getDefaultMask()) : undefined;
     this.isUtf8 = options.isUtf8 ?? isValidUtf8;
+    this.codec = options.deflate;
     this.parser = new FrameParser(this);
   }
 
@@ -151,6 +174,7 @@ export class Connection implements FrameSink {
     if (this._state.kind === 'closed') return;
     const sent = this._state.kind === 'closing' ? this._state.sent : undefined;
     this.parser.stop();
+    this.dropQueue();
     this._state = { kind: 'closed', sent, received: undefined, receivedFirst: false, error: undefined };
     this.handler.shutdown();
   }
@@ -171,7 +195,7 @@ export class Connection implements FrameSink {
   }
 
   private run(): void {
-    if (this.parsing || this.paused) return;
+    if (this.parsing || this.paused || this.inflating) return;
     this.parsing = true;
     try {
       this.parser.parse();
@@ -191,8 +215,14 @@ export class Connection implements FrameSink {
   /** @internal Validates a frame header (RFC 6455 §5.2–§5.5) before any payload is read. */
   frameHeader(fin: boolean, rsv: number, opcode: number, length: number, masked: boolean): boolean {
     if (this._state.kind === 'closed') return false;
-    // §5.2: RSV bits MUST be 0 unless an extension defines them.
-    if (rsv !== 0) return this.failWith(protocolError(ErrorCode.UnexpectedRsv, 'reserved bits set'));
+    // RFC 6455 §5.2: RSV bits MUST be 0 unless an extension defines them. RFC 7692 §6:
+    // permessage-deflate defines RSV1, on the first frame of a data message only.
+    if (rsv !== 0) {
+      const firstDataFrame = (opcode === Opcode.Text || opcode === Opcode.Binary) && this.messageOpcode === 0;
+      if (rsv !== RSV1 || !this.codec || !firstDataFrame) {
+        return this.failWith(protocolError(ErrorCode.UnexpectedRsv, 'reserved bits set'));
+      }
+    }
     // §5.1: a server MUST close on an unmasked frame; a client on a masked one.
     if (masked !== (this.role === 'server')) {
       return this.failWith(
@@ -215,6 +245,9 @@ export class Connection implements FrameSink {
       this.messageOpcode = opcode;
       this.messageLength = 0;
       this.utf8Streaming = false;
+      this.messageCompressed = rsv === RSV1;
+      this.inflatedLength = 0;
+      this.inflateFed = false;
     } else {
       return this.failWith(protocolError(ErrorCode.InvalidOpcode, `reserved opcode ${opcode}`));
     }
@@ -233,10 +266,15 @@ export class Connection implements FrameSink {
   }
 
   /** @internal */
-  framePayload(data: Uint8Array): boolean {
+  framePayload(data: Uint8Array, last: boolean): boolean {
     if (this.frameOpcode >= 0x8) {
       this.controlParts.push(data);
       return true;
+    }
+    if (this.messageCompressed) {
+      const fin = last && this.frameFin;
+      this.inflateFed = fin;
+      return this.inflate(data, fin, false);
     }
     if (this.messageOpcode === Opcode.Text) {
       // §8.1: fail as soon as a byte cannot be UTF-8, even mid-frame. A message that arrives
@@ -262,16 +300,76 @@ export class Connection implements FrameSink {
       return this.control(opcode, payload);
     }
     if (!this.frameFin) return true;
+    if (this.messageCompressed && !this.inflateFed) {
+      // The last frame was empty: the codec still needs the message's end.
+      this.inflateFed = true;
+      return this.inflate(EMPTY_INPUT, true, true);
+    }
+    return this.finishMessage();
+  }
+
+  /** Delivers the message just completed. */
+  private finishMessage(): boolean {
     const text = this.messageOpcode === Opcode.Text;
     if (text && this.utf8Streaming && !this.utf8.finish()) {
       return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
     }
-    const data = concat(this.messageParts, this.messageLength);
+    const data = concat(this.messageParts, this.messageCompressed ? this.inflatedLength : this.messageLength);
     this.messageParts = [];
     this.messageOpcode = 0;
     this.messageLength = 0;
     this.handler.message(data, text);
     return this.canContinue();
+  }
+
+  /**
+   * Hands compressed bytes to the codec. Returns true to go on parsing (the codec answered
+   * at once); false when it failed or will answer later (RFC 7692 §7.2.2).
+   */
+  private inflate(data: Uint8Array, fin: boolean, finishAfter: boolean): boolean {
+    let sync = true;
+    let ok = false;
+    this.inflating = true;
+    this.codec!.decompress(data, fin, this.maxPayload - this.inflatedLength, (err, out) => {
+      this.inflating = false;
+      if (this._state.kind === 'closed') return;
+      ok = this.inflated(err, out, fin) && (!finishAfter || this.finishMessage());
+      if (sync) return;
+      // Answered later: go on where parsing stopped.
+      if (ok) this.run();
+    });
+    sync = false;
+    if (this.inflating) return false;
+    return ok && this.canContinue();
+  }
+
+  /** Takes inflated output: limit, UTF-8 (failing fast), and keeps it for the message. */
+  private inflated(err: Error | null, out: Uint8Array[], fin: boolean): boolean {
+    if (err) {
+      return this.failWith(
+        err instanceof InflateLimitError
+          ? new WebSocketError(ErrorCode.MessageTooBig, 'message too big once inflated', { closeCode: CloseCode.MessageTooBig })
+          : new WebSocketError(ErrorCode.InvalidCompressedData, 'invalid compressed data', { closeCode: CloseCode.InvalidPayload }),
+      );
+    }
+    const text = this.messageOpcode === Opcode.Text;
+    for (const chunk of out) {
+      this.inflatedLength += chunk.length;
+      if (this.inflatedLength > this.maxPayload) {
+        return this.failWith(new WebSocketError(ErrorCode.MessageTooBig, 'message too big once inflated', { closeCode: CloseCode.MessageTooBig }));
+      }
+      if (text) {
+        const whole = fin && !this.utf8Streaming && this.messageParts.length === 0 && out.length === 1;
+        if (whole) {
+          if (!this.isUtf8(chunk)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
+        } else {
+          this.utf8Streaming = true;
+          if (!this.utf8.push(chunk)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
+        }
+      }
+      this.messageParts.push(chunk);
+    }
+    return true;
   }
 
   private control(opcode: number, payload: Uint8Array): boolean {
@@ -318,7 +416,8 @@ export class Connection implements FrameSink {
     }
     this.parser.stop();
     this._state = { kind: 'closed', sent, received, receivedFirst: state.kind === 'open', error: undefined };
-    this.handler.shutdown();
+    // After any message still being compressed, and our close frame, are written.
+    this.afterSends(() => this.handler.shutdown());
     return false;
   }
 
@@ -333,7 +432,13 @@ export class Connection implements FrameSink {
    * same opcode (RFC 6455 §5.4); control frames may be sent in between.
    * @throws WebSocketError WS_ERR_INVALID_STATE after a close frame was sent or received.
    */
-  send(opcode: typeof Opcode.Text | typeof Opcode.Binary, data: Uint8Array, fin = true, done?: WriteCallback): void {
+  send(
+    opcode: typeof Opcode.Text | typeof Opcode.Binary,
+    data: Uint8Array,
+    fin = true,
+    done?: WriteCallback,
+    compress = false,
+  ): void {
     this.assertCanSend();
     let wire: number = opcode;
     if (this.sendingOpcode !== 0) {
@@ -342,8 +447,61 @@ export class Connection implements FrameSink {
       }
       wire = Opcode.Continuation;
     }
+    const first = wire === opcode;
     this.sendingOpcode = fin ? 0 : opcode;
-    this.sendFrame(wire, data, fin, done);
+    // A message is compressed or not as a whole, as its first fragment decided (RFC 7692 §6).
+    if (first) this.sendingCompressed = compress && this.codec !== undefined;
+    if (this.sendingCompressed) this.sendCompressed(wire, data, fin, first, done);
+    else this.sendFrame(wire, data, fin, done);
+  }
+
+  /** Whether permessage-deflate is in use. */
+  get compression(): boolean {
+    return this.codec !== undefined;
+  }
+
+  /**
+   * Compresses and sends a message or one fragment of it, RSV1 on the first frame only
+   * (RFC 7692 §7.2.1, §6).
+   */
+  private sendCompressed(opcode: number, data: Uint8Array, fin: boolean, first: boolean, done?: WriteCallback): void {
+    if (this.sendQueue) {
+      this.sendQueue.push((go) => (go ? this.sendCompressed(opcode, data, fin, first, done) : dropped(done)));
+      return;
+    }
+    const queue: Array<(go: boolean) => void> = [];
+    this.sendQueue = queue;
+    this.codec!.compress(data, fin, (err, out) => {
+      // The connection failed meanwhile: nothing more goes out.
+      if (this.sendQueue !== queue) return dropped(done);
+      this.sendQueue = undefined;
+      if (err) {
+        dropped(done);
+        this.fail(new WebSocketError(ErrorCode.Internal, 'compression failed', { closeCode: CloseCode.InternalError, cause: err }));
+        return;
+      }
+      this.writeFrame(opcode, concat(out, -1), fin, done, first ? RSV1 : 0);
+      for (let i = 0; i < queue.length; i++) {
+        if (this.sendQueue) {
+          (this.sendQueue as Array<(go: boolean) => void>).push(...queue.slice(i));
+          return;
+        }
+        queue[i]!(true);
+      }
+    });
+  }
+
+  /** Runs `f` once every write queued behind a compression has gone out. */
+  private afterSends(f: () => void): void {
+    if (this.sendQueue) this.sendQueue.push((go) => go && f());
+    else f();
+  }
+
+  /** Drops the writes waiting behind a compression, telling their callbacks. */
+  private dropQueue(): void {
+    const q = this.sendQueue;
+    this.sendQueue = undefined;
+    if (q) for (const f of q) f(false);
   }
 
   /** Sends a text message from a string. */
@@ -356,7 +514,8 @@ export class Connection implements FrameSink {
     this.assertCanSend();
     if (this.role !== 'server') throw new WebSocketError(ErrorCode.InvalidState, 'prepared frames are unmasked: server only');
     if (this.sendingOpcode !== 0) throw new WebSocketError(ErrorCode.InvalidState, 'a fragmented message is being sent');
-    this.writeParts(frame.header, frame.payload, done);
+    if (this.sendQueue) this.sendQueue.push((go) => (go ? this.writeParts(frame.header, frame.payload, done) : dropped(done)));
+    else this.writeParts(frame.header, frame.payload, done);
   }
 
   /**
@@ -402,6 +561,8 @@ export class Connection implements FrameSink {
     const state = this._state;
     if (state.kind === 'closed') return;
     this.parser.stop();
+    // Failing: what waits behind a compression is dropped; the close frame goes now.
+    this.dropQueue();
     let sent = state.kind === 'closing' ? state.sent : undefined;
     const code = err.closeCode ?? CloseCode.InternalError;
     if (state.kind === 'open' && code !== CloseCode.Abnormal) {
@@ -438,11 +599,16 @@ export class Connection implements FrameSink {
   }
 
   private sendFrame(opcode: number, payload: Uint8Array, fin: boolean, done?: WriteCallback): void {
+    if (this.sendQueue) this.sendQueue.push((go) => (go ? this.writeFrame(opcode, payload, fin, done, 0) : dropped(done)));
+    else this.writeFrame(opcode, payload, fin, done, 0);
+  }
+
+  private writeFrame(opcode: number, payload: Uint8Array, fin: boolean, done: WriteCallback | undefined, rsv: number): void {
     if (this.mask) {
-      this.handler.write(encodeMaskedFrame(opcode, payload, fin, 0, this.mask), done);
+      this.handler.write(encodeMaskedFrame(opcode, payload, fin, rsv, this.mask), done);
       return;
     }
-    this.writeParts(encodeHeader(opcode, payload.length, fin, 0, undefined), payload, done);
+    this.writeParts(encodeHeader(opcode, payload.length, fin, rsv, undefined), payload, done);
   }
 
   private writeParts(header: Uint8Array, payload: Uint8Array, done?: WriteCallback): void {
@@ -484,6 +650,11 @@ function truncateUtf8(b: Uint8Array, max: number): Uint8Array {
   let end = max;
   while (end > 0 && (b[end]! & 0xc0) === 0x80) end--;
   return b.subarray(0, end);
+}
+
+/** Tells a write's callback that the write was dropped. */
+function dropped(done: WriteCallback | undefined): void {
+  done?.(new WebSocketError(ErrorCode.InvalidState, 'the connection failed before this was sent'));
 }
 
 function invalidUtf8(message: string): WebSocketError {

@@ -16,6 +16,7 @@ export const ErrorCode = {
   UnexpectedContinuation: 'WS_ERR_UNEXPECTED_CONTINUATION',
   ExpectedContinuation: 'WS_ERR_EXPECTED_CONTINUATION',
   InvalidUtf8: 'WS_ERR_INVALID_UTF8',
+  InvalidCompressedData: 'WS_ERR_INVALID_COMPRESSED_DATA',
   InvalidClosePayload: 'WS_ERR_INVALID_CLOSE_PAYLOAD',
   InvalidCloseCode: 'WS_ERR_INVALID_CLOSE_CODE',
   InvalidCloseReason: 'WS_ERR_INVALID_CLOSE_REASON',

@@ -9,8 +9,8 @@ import { applyMask, type MaskSource } from './mask.js';
 export interface FrameSink {
   /** Header through the payload length is known (RFC 6455 §5.2); the mask key may follow. */
   frameHeader(fin: boolean, rsv: number, opcode: number, length: number, masked: boolean): boolean;
-  /** Unmasked payload bytes of the current frame, in order, in one or more parts. */
-  framePayload(data: Uint8Array): boolean;
+  /** Unmasked payload bytes of the current frame, in order, in one or more parts; `last` on the frame's last part. */
+  framePayload(data: Uint8Array, last: boolean): boolean;
   /** The current frame's payload is complete. */
   frameEnd(): boolean;
 }
@@ -166,7 +166,7 @@ export class FrameParser {
           if (this.masked) applyMask(part, this.maskKey, this.done & 3);
           this.remaining -= n;
           this.done += n;
-          if (!this.sink.framePayload(part)) return;
+          if (!this.sink.framePayload(part, this.remaining === 0)) return;
           break;
         }
         case State.Stopped:

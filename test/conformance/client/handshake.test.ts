@@ -174,8 +174,9 @@ const cases: FailureCase[] = [
     respond: (peer, req) => peer.write(response101(req, { extra: ['Sec-WebSocket-Protocol: chat, superchat'] })),
   },
   {
-    name: 'Sec-WebSocket-Extensions: permessage-deflate when none was offered',
+    name: 'Sec-WebSocket-Extensions: permessage-deflate when none was offered (perMessageDeflate: false)',
     code: 'WS_ERR_HANDSHAKE_EXTENSION',
+    options: { perMessageDeflate: false },
     respond: (peer, req) => {
       assert.deepEqual(req.all('sec-websocket-extensions'), [], 'precondition: client offered no extension');
       peer.write(response101(req, { extra: ['Sec-WebSocket-Extensions: permessage-deflate'] }));

@@ -107,7 +107,12 @@ test(`[${CUT_NAME}] extra headers are passed through`, T, async (t) => {
   assert.equal(req.all('upgrade').length, 1);
 });
 
-test(`[${CUT_NAME}] no extension is offered by default`, T, async (t) => {
+test(`[${CUT_NAME}] by default permessage-deflate is offered as browsers offer it (RFC 7692 §5)`, T, async (t) => {
   const req = await requestOf(t, {});
+  assert.deepEqual(req.all('sec-websocket-extensions'), ['permessage-deflate; client_max_window_bits']);
+});
+
+test(`[${CUT_NAME}] no extension is offered with perMessageDeflate: false`, T, async (t) => {
+  const req = await requestOf(t, { perMessageDeflate: false });
   assert.deepEqual(req.all('sec-websocket-extensions'), []);
 });

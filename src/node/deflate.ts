@@ -1,0 +1,255 @@
+// permessage-deflate for Node (RFC 7692), on node:zlib.
+//
+// Where `ws` loses its time: it drives zlib through the stream API, so every message costs
+// a round trip through libuv's thread pool (capped at 10 at once), stream bookkeeping and
+// several callbacks; for a 1 KiB message that overhead is many times the compression. Here
+// zlib runs synchronously on the zlib handle that node:zlib itself uses (`_handle.writeSync`,
+// the call behind zlib.deflateRawSync), keeping the stream state between messages, which
+// the public sync API cannot (it closes the handle after each call). Large messages are
+// compressed in slices with a turn of the event loop between them, so no single step
+// blocks for long.
+//
+// Memory: a connection whose peer keeps its context (the browser default) holds one
+// inflater, made on its first compressed message: 2^windowBits bytes of window plus about
+// 7 KiB. A compressor with context takeover adds 2^(windowBits+2) + 2^(memLevel+9) bytes
+// (256 KiB at 15/8). Without context takeover (the server's default for its own side)
+// connections share one compressor (and one decompressor), so they hold none.
+import zlib from 'node:zlib';
+import {
+  InflateLimitError,
+  type CodecCallback,
+  type DeflateCodec,
+  type DeflateParams,
+  type PerMessageDeflateOptions,
+} from '../protocol/extensions/permessage-deflate.js';
+
+const { Z_SYNC_FLUSH, Z_NO_FLUSH } = zlib.constants;
+/** RFC 7692 §7.2.1/§7.2.2: the tail a sync flush ends with, removed on the wire. */
+const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+/** Larger inputs are compressed in slices of this size, one per turn of the event loop. */
+const SLICE = 256 * 1024;
+/** Output is written into pooled buffers of this size; messages get views of them. */
+const POOL_SIZE = 64 * 1024;
+
+/** The parts of a node:zlib object used here (present in Node 20 to 24). */
+interface ZlibInternals {
+  _handle: {
+    writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
+    reset(): void;
+    close(): void;
+  } | null;
+  _writeState: Uint32Array;
+  errored?: Error | null;
+  destroyed: boolean;
+  on(event: 'error', f: (err: Error) => void): unknown;
+  close(): void;
+}
+type Zlib = zlib.DeflateRaw & ZlibInternals;
+
+let pool = Buffer.allocUnsafe(POOL_SIZE);
+let poolOff = 0;
+
+/**
+ * Runs `input` through zlib with `flush`, synchronously, keeping the stream open. Returns
+ * the output (views into pooled buffers), or an error; stops as soon as more than `limit`
+ * bytes were produced, so a decompression bomb never holds more than that.
+ */
+function run(z: Zlib, input: Uint8Array, flush: number, limit: number): Buffer[] | Error {
+  const h = z._handle;
+  if (!h) return new Error('zlib stream closed');
+  const state = z._writeState;
+  const out: Buffer[] = [];
+  let total = 0;
+  let inOff = 0;
+  let inLen = input.length;
+  for (;;) {
+    if (POOL_SIZE - poolOff < 1024) {
+      pool = Buffer.allocUnsafe(POOL_SIZE);
+      poolOff = 0;
+    }
+    const avail = POOL_SIZE - poolOff;
+    h.writeSync(flush, input, inOff, inLen, pool, poolOff, avail);
+    if (z.errored || z.destroyed) return z.errored ?? new Error('zlib error');
+    const availOutAfter = state[0]!;
+    const availInAfter = state[1]!;
+    const have = avail - availOutAfter;
+    if (have > 0) {
+      out.push(pool.subarray(poolOff, poolOff + have));
+      poolOff += have;
+      total += have;
+      if (total > limit) return new InflateLimitError(`inflated size over ${limit} bytes`);
+    }
+    inOff += inLen - availInAfter;
+    inLen = availInAfter;
+    // zlib stops when the output space is full; otherwise it took all it could.
+    if (availOutAfter !== 0) return out;
+  }
+}
+
+/** Whether this Node's zlib exposes what `run` needs; if not, compression is not offered. */
+export const deflateSupported: boolean = (() => {
+  try {
+    const z = zlib.createDeflateRaw() as Zlib;
+    const ok = typeof z._handle?.writeSync === 'function' && z._writeState instanceof Uint32Array;
+    z.close();
+    return ok;
+  } catch {
+    return false;
+  }
+})();
+
+function newDeflate(windowBits: number, level: number, memLevel: number): Zlib {
+  const z = zlib.createDeflateRaw({ windowBits, level, memLevel }) as Zlib;
+  z.on('error', () => {});
+  return z;
+}
+
+function newInflate(windowBits: number): Zlib {
+  // zlib inflates any window up to its own; a 9-bit floor also covers peers whose "8" is 9.
+  const z = zlib.createInflateRaw({ windowBits: Math.max(9, windowBits) }) as unknown as Zlib;
+  z.on('error', () => {});
+  return z;
+}
+
+/** Compressors and decompressors shared by every connection without context takeover. */
+const shared = new Map<string, Zlib>();
+
+function sharedZlib(key: string, make: () => Zlib): Zlib {
+  let z = shared.get(key);
+  if (!z || !z._handle || z.destroyed) {
+    z = make();
+    shared.set(key, z);
+  }
+  return z;
+}
+
+function dropShared(key: string, z: Zlib): void {
+  if (shared.get(key) === z) shared.delete(key);
+  z.close();
+}
+
+function stripTail(out: Buffer[]): Buffer[] {
+  // Z_SYNC_FLUSH output ends with 00 00 ff ff, possibly split across two views.
+  let cut = 4;
+  while (cut > 0 && out.length > 0) {
+    const last = out[out.length - 1]!;
+    if (last.length <= cut) {
+      cut -= last.length;
+      out.pop();
+    } else {
+      out[out.length - 1] = last.subarray(0, last.length - cut);
+      cut = 0;
+    }
+  }
+  return out;
+}
+
+/** One connection's permessage-deflate codec. */
+export class NodeDeflateCodec implements DeflateCodec {
+  readonly #params: DeflateParams;
+  readonly #level: number;
+  readonly #memLevel: number;
+  #deflate: Zlib | undefined;
+  #inflate: Zlib | undefined;
+  /** A message is being inflated across several calls. */
+  #inMessage = false;
+  /** A message is being compressed fragment by fragment. */
+  #fragmenting = false;
+
+  constructor(params: DeflateParams, opts: PerMessageDeflateOptions) {
+    this.#params = params;
+    this.#level = opts.level ?? zlib.constants.Z_DEFAULT_COMPRESSION;
+    this.#memLevel = opts.memLevel ?? 8;
+  }
+
+  /**
+   * Whether we compress at all: zlib refuses an 8-bit raw window (it would use 9, which a
+   * peer that asked for 8 may not inflate), so with 8 our messages go uncompressed.
+   */
+  get canCompress(): boolean {
+    return this.#params.localMaxWindowBits > 8;
+  }
+
+  decompress(data: Uint8Array, fin: boolean, limit: number, done: CodecCallback): void {
+    const p = this.#params;
+    // A whole message from a peer without context takeover: the shared decompressor.
+    if (p.remoteNoContextTakeover && fin && !this.#inMessage) {
+      const key = `i${p.remoteMaxWindowBits}`;
+      const z = sharedZlib(key, () => newInflate(p.remoteMaxWindowBits));
+      const out = this.#inflateWith(z, data, limit);
+      if (out instanceof Error) dropShared(key, z);
+      else if (z._handle) z._handle.reset();
+      else dropShared(key, z);
+      return out instanceof Error ? done(out, []) : done(null, out);
+    }
+    const z = (this.#inflate ??= newInflate(p.remoteMaxWindowBits));
+    this.#inMessage = !fin;
+    const out = fin ? this.#inflateWith(z, data, limit) : run(z, data, Z_SYNC_FLUSH, limit);
+    if (out instanceof Error || !z._handle || (fin && p.remoteNoContextTakeover)) {
+      // Failed, ended its stream (BFINAL), or keeps no context: start afresh next time.
+      z.close();
+      this.#inflate = undefined;
+    }
+    if (out instanceof Error) done(out, []);
+    else done(null, out);
+  }
+
+  #inflateWith(z: Zlib, data: Uint8Array, limit: number): Buffer[] | Error {
+    const out = run(z, data, Z_SYNC_FLUSH, limit);
+    if (out instanceof Error) return out;
+    // A stream that ended with BFINAL has closed its handle: the tail is not needed.
+    if (!z._handle) return out;
+    const rest = run(z, TAIL, Z_SYNC_FLUSH, limit - out.reduce((n, b) => n + b.length, 0));
+    if (rest instanceof Error) return rest;
+    for (const b of rest) out.push(b);
+    return out;
+  }
+
+  compress(data: Uint8Array, fin: boolean, done: CodecCallback): void {
+    const p = this.#params;
+    const whole = fin && !this.#fragmenting;
+    if (data.length <= SLICE && whole && p.localNoContextTakeover) {
+      // A whole message, no context kept: the shared compressor, reset after.
+      const key = `d${p.localMaxWindowBits}:${this.#level}:${this.#memLevel}`;
+      const z = sharedZlib(key, () => newDeflate(p.localMaxWindowBits, this.#level, this.#memLevel));
+      const out = run(z, data, Z_SYNC_FLUSH, Infinity);
+      if (out instanceof Error || !z._handle) dropShared(key, z);
+      else z._handle.reset();
+      return out instanceof Error ? done(out, []) : done(null, stripTail(out));
+    }
+    // Our own compressor: kept for context takeover, or for the fragments of one message.
+    const z = (this.#deflate ??= newDeflate(p.localMaxWindowBits, this.#level, this.#memLevel));
+    this.#fragmenting = !fin;
+    const finish = (out: Buffer[] | Error): void => {
+      if (out instanceof Error || (fin && p.localNoContextTakeover)) {
+        z.close();
+        if (this.#deflate === z) this.#deflate = undefined;
+      }
+      if (out instanceof Error) return done(out, []);
+      // Fragments before the last keep their 00 00 ff ff: it is part of the stream.
+      done(null, fin ? stripTail(out) : out);
+    };
+    if (data.length <= SLICE) return finish(run(z, data, Z_SYNC_FLUSH, Infinity));
+    // Large: slice by slice, yielding to the event loop between slices.
+    const out: Buffer[] = [];
+    let off = 0;
+    const step = (): void => {
+      const end = Math.min(data.length, off + SLICE);
+      const last = end === data.length;
+      const r = run(z, data.subarray(off, end), last ? Z_SYNC_FLUSH : Z_NO_FLUSH, Infinity);
+      if (r instanceof Error) return finish(r);
+      for (const b of r) out.push(b);
+      off = end;
+      if (last) finish(out);
+      else setImmediate(step);
+    };
+    step();
+  }
+
+  close(): void {
+    this.#deflate?.close();
+    this.#inflate?.close();
+    this.#deflate = undefined;
+    this.#inflate = undefined;
+  }
+}
