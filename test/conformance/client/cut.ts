@@ -16,6 +16,8 @@ export interface CutOptions {
   maxPayload?: number;
   closeTimeout?: number;
   maxHeaderSize?: number;
+  /** permessage-deflate as ws13 takes it (passed to ws as is, level/memLevel mapped). */
+  perMessageDeflate?: boolean | Record<string, unknown>;
 }
 
 export interface Message {
@@ -50,7 +52,7 @@ export interface Client {
   readonly events: Events;
   readonly protocol: string;
   readonly readyState: number;
-  send(data: string | Buffer, options?: { binary?: boolean }): void;
+  send(data: string | Buffer, options?: { binary?: boolean; compress?: boolean }): void;
   ping(data?: Buffer | string): void;
   close(code?: number, reason?: string): void;
   terminate(): void;
@@ -195,7 +197,7 @@ class Wrapped implements Client {
     return this.ws.readyState;
   }
 
-  send(data: string | Buffer, options?: { binary?: boolean }): void {
+  send(data: string | Buffer, options?: { binary?: boolean; compress?: boolean }): void {
     if (options) this.ws.send(data, options);
     else this.ws.send(data);
   }
@@ -247,6 +249,18 @@ function wsOptions(o: CutOptions): Record<string, unknown> {
   if (o.signal !== undefined) r.signal = o.signal;
   if (o.maxPayload !== undefined) r.maxPayload = o.maxPayload;
   if (o.maxHeaderSize !== undefined) r.maxHeaderSize = o.maxHeaderSize;
+  if (o.perMessageDeflate !== undefined) {
+    if (typeof o.perMessageDeflate !== 'object') r.perMessageDeflate = o.perMessageDeflate;
+    else {
+      const { level, memLevel, ...rest } = o.perMessageDeflate;
+      r.perMessageDeflate = {
+        ...rest,
+        ...(level !== undefined || memLevel !== undefined
+          ? { zlibDeflateOptions: { ...(level !== undefined ? { level } : {}), ...(memLevel !== undefined ? { memLevel } : {}) } }
+          : {}),
+      };
+    }
+  }
   // ws has no closeTimeout option (fixed at 30 s).
   return r;
 }

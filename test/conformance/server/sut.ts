@@ -19,6 +19,23 @@ export interface SutOptions {
   handshakeTimeout?: number;
   beforeUpgrade?: (req: unknown) => BeforeUpgradeResult | Promise<BeforeUpgradeResult>;
   headers?: Record<string, string> | ((req: unknown) => Record<string, string>);
+  /** permessage-deflate settings as ws13 takes them (mapped onto ws's options for SUT=ws). */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /**
+   * Replaces the echo: called for every message with a `send(data, options)` bound to the
+   * connection (options as ws13/ws take them: binary, compress).
+   */
+  onMessage?: (send: (data: unknown, options: { binary?: boolean; compress?: boolean }) => void, data: unknown, isBinary: boolean) => void;
+}
+
+export interface PerMessageDeflateOptions {
+  serverNoContextTakeover?: boolean;
+  clientNoContextTakeover?: boolean;
+  serverMaxWindowBits?: number;
+  clientMaxWindowBits?: number;
+  level?: number;
+  memLevel?: number;
+  threshold?: number;
 }
 
 /** A refusal ({ status, headers?, body? }), extra 101 headers ({ headers }), or nothing. */
@@ -64,7 +81,8 @@ async function startWs13(options: SutOptions): Promise<Sut> {
   const modulePath = '../../../src/node/index.js';
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const mod: any = await import(modulePath);
-  const server = new mod.WebSocketServer({ ...options, heartbeat: false });
+  const { onMessage, ...serverOptions } = options;
+  const server = new mod.WebSocketServer({ ...serverOptions, heartbeat: false });
   server.on('error', debug('server error'));
   server.on('handshakeError', debug('handshakeError'));
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -72,7 +90,8 @@ async function startWs13(options: SutOptions): Promise<Sut> {
     ws.on('error', debug('connection error'));
     ws.on('message', (data: unknown, isBinary: boolean) => {
       try {
-        ws.send(data, { binary: isBinary });
+        if (onMessage) onMessage((d, o) => ws.send(d, o), data, isBinary);
+        else ws.send(data, { binary: isBinary });
       } catch {
         /* the connection may be closing */
       }
@@ -120,10 +139,29 @@ function originAllowed(options: SutOptions, origin: string | undefined, req: unk
   return options.origins.some((o) => (typeof o === 'string' ? o === origin : o.test(origin)));
 }
 
+/** ws13's permessage-deflate options (and defaults) expressed as ws's. */
+function wsDeflateOptions(o: SutOptions['perMessageDeflate']): false | Record<string, unknown> {
+  if (!o) return false;
+  const d: PerMessageDeflateOptions = o === true ? {} : o;
+  const r: Record<string, unknown> = {
+    serverNoContextTakeover: d.serverNoContextTakeover ?? true,
+    clientNoContextTakeover: d.clientNoContextTakeover ?? false,
+    threshold: d.threshold ?? 1024,
+  };
+  // ws declines offers that do not allow its configured windows; 15 is the default anyway.
+  if (d.serverMaxWindowBits !== undefined && d.serverMaxWindowBits !== 15) r.serverMaxWindowBits = d.serverMaxWindowBits;
+  if (d.clientMaxWindowBits !== undefined && d.clientMaxWindowBits !== 15) r.clientMaxWindowBits = d.clientMaxWindowBits;
+  if (d.level !== undefined || d.memLevel !== undefined) {
+    r.zlibDeflateOptions = { ...(d.level !== undefined ? { level: d.level } : {}), ...(d.memLevel !== undefined ? { memLevel: d.memLevel } : {}) };
+  }
+  return r;
+}
+
 async function startWs(options: SutOptions): Promise<Sut> {
   const { WebSocketServer } = await import('ws');
   const wss = new WebSocketServer({
     noServer: true,
+    perMessageDeflate: wsDeflateOptions(options.perMessageDeflate),
     maxPayload: options.maxPayload ?? 64 * 1024 * 1024,
     handleProtocols: (set: Set<string>, req: http.IncomingMessage) => choose(options, [...set], req) ?? false,
   });
@@ -135,7 +173,8 @@ async function startWs(options: SutOptions): Promise<Sut> {
   wss.on('connection', (ws) => {
     ws.on('error', () => {});
     ws.on('message', (data, isBinary) => {
-      ws.send(data as Buffer, { binary: isBinary });
+      if (options.onMessage) options.onMessage((d, o) => ws.send(d as Buffer, o), data, isBinary);
+      else ws.send(data as Buffer, { binary: isBinary });
     });
   });
   const timeout = options.handshakeTimeout ?? 10_000;
