@@ -46,6 +46,10 @@ interface ZlibInternals {
 }
 type Zlib = zlib.DeflateRaw & ZlibInternals;
 
+/** Pieces up to this size are inflated with their tail in one zlib call. */
+const SMALL_INPUT = 16 * 1024;
+const small = Buffer.allocUnsafe(SMALL_INPUT + 4);
+
 let pool = Buffer.allocUnsafe(POOL_SIZE);
 let poolOff = 0;
 
@@ -144,6 +148,18 @@ function stripTail(out: Buffer[]): Buffer[] {
   return out;
 }
 
+/**
+ * The end of a compressed message: without its 00 00 ff ff. When nothing is left (an empty
+ * message, or an empty last fragment after a flush, where zlib writes nothing at all) the
+ * payload is one 0x00 byte, an empty stored block's header (RFC 7692 §7.2.3.6): an empty
+ * payload plus the receiver's tail would not inflate.
+ */
+function messageEnd(out: Buffer[]): Buffer[] {
+  const rest = stripTail(out);
+  return rest.some((b) => b.length > 0) ? rest : [ZERO];
+}
+const ZERO = Buffer.from([0]);
+
 /** One connection's permessage-deflate codec. */
 export class NodeDeflateCodec implements DeflateCodec {
   readonly #params: DeflateParams;
@@ -194,7 +210,15 @@ export class NodeDeflateCodec implements DeflateCodec {
     else done(null, out);
   }
 
+  /** Inflates the last piece of a message with the 00 00 ff ff tail (RFC 7692 §7.2.2). */
   #inflateWith(z: Zlib, data: Uint8Array, limit: number): Buffer[] | Error {
+    if (data.length <= SMALL_INPUT) {
+      // One zlib call: copy the piece and the tail into scratch space.
+      const input = small.subarray(0, data.length + 4);
+      input.set(data);
+      input.set(TAIL, data.length);
+      return run(z, input, Z_SYNC_FLUSH, limit);
+    }
     const out = run(z, data, Z_SYNC_FLUSH, limit);
     if (out instanceof Error) return out;
     // A stream that ended with BFINAL has closed its handle: the tail is not needed.
@@ -215,7 +239,7 @@ export class NodeDeflateCodec implements DeflateCodec {
       const out = run(z, data, Z_SYNC_FLUSH, Infinity);
       if (out instanceof Error || !z._handle) dropShared(key, z);
       else z._handle.reset();
-      return out instanceof Error ? done(out, []) : done(null, stripTail(out));
+      return out instanceof Error ? done(out, []) : done(null, messageEnd(out));
     }
     // Our own compressor: kept for context takeover, or for the fragments of one message.
     const z = (this.#deflate ??= newDeflate(p.localMaxWindowBits, this.#level, this.#memLevel));
@@ -227,7 +251,7 @@ export class NodeDeflateCodec implements DeflateCodec {
       }
       if (out instanceof Error) return done(out, []);
       // Fragments before the last keep their 00 00 ff ff: it is part of the stream.
-      done(null, fin ? stripTail(out) : out);
+      done(null, fin ? messageEnd(out) : out);
     };
     if (data.length <= SLICE) return finish(run(z, data, Z_SYNC_FLUSH, Infinity));
     // Large: slice by slice, yielding to the event loop between slices.

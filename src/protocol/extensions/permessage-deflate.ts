@@ -10,8 +10,8 @@ export interface PerMessageDeflateOptions {
   clientNoContextTakeover?: boolean;
   /** 8–15. */
   serverMaxWindowBits?: number;
-  /** 8–15, or true (client: offer without a value). */
-  clientMaxWindowBits?: number | true;
+  /** 8–15; client: true offers it without a value (the default), false not at all. */
+  clientMaxWindowBits?: number | boolean;
   /** zlib compression level, 0–9 (default 6, zlib's). */
   level?: number;
   /** zlib memory level, 1–9 (default 8). */
@@ -117,7 +117,7 @@ function format(p: Parsed): string {
  */
 export function acceptDeflateOffer(offers: readonly ExtensionOffer[], opts: PerMessageDeflateOptions): DeflateParams | undefined {
   const ourServerBits = opts.serverMaxWindowBits ?? 15;
-  const ourClientBits = opts.clientMaxWindowBits === true || opts.clientMaxWindowBits === undefined ? 15 : opts.clientMaxWindowBits;
+  const ourClientBits = typeof opts.clientMaxWindowBits === 'number' ? opts.clientMaxWindowBits : 15;
   for (const offer of offers) {
     if (offer.name !== PMD) continue;
     const o = parseParams(offer.params, false);
@@ -150,13 +150,19 @@ export function acceptDeflateOffer(offers: readonly ExtensionOffer[], opts: PerM
   return undefined;
 }
 
+/** What the client offers for client_max_window_bits: a value, true (no value), or nothing. */
+function offeredClientBits(opts: PerMessageDeflateOptions): number | true | undefined {
+  const v = opts.clientMaxWindowBits ?? true;
+  return v === false ? undefined : v;
+}
+
 /** Client: the Sec-WebSocket-Extensions offer (default: as browsers send it). */
 export function formatDeflateOffer(opts: PerMessageDeflateOptions): string {
   return format({
     serverNoContextTakeover: opts.serverNoContextTakeover ?? false,
     clientNoContextTakeover: opts.clientNoContextTakeover ?? false,
     serverMaxWindowBits: opts.serverMaxWindowBits,
-    clientMaxWindowBits: opts.clientMaxWindowBits ?? true,
+    clientMaxWindowBits: offeredClientBits(opts),
   });
 }
 
@@ -173,11 +179,11 @@ export function checkDeflateAnswer(
   if (ours.length > 1) return 'permessage-deflate answered twice';
   const a = parseParams(ours[0]!.params, true);
   if (!a) return 'invalid permessage-deflate parameters in the answer';
-  const offeredClientBits = opts.clientMaxWindowBits ?? true;
+  const offeredBits = offeredClientBits(opts);
   // §7.1.2.2: client_max_window_bits only if we offered it, and no larger than offered.
   if (a.clientMaxWindowBits !== undefined) {
-    if (offeredClientBits === undefined) return 'client_max_window_bits was not offered';
-    if (offeredClientBits !== true && (a.clientMaxWindowBits as number) > offeredClientBits) {
+    if (offeredBits === undefined) return 'client_max_window_bits was not offered';
+    if (offeredBits !== true && (a.clientMaxWindowBits as number) > offeredBits) {
       return 'client_max_window_bits larger than offered';
     }
   }
@@ -192,7 +198,7 @@ export function checkDeflateAnswer(
   return {
     localNoContextTakeover: a.clientNoContextTakeover || (opts.clientNoContextTakeover ?? false),
     remoteNoContextTakeover: a.serverNoContextTakeover,
-    localMaxWindowBits: (a.clientMaxWindowBits as number | undefined) ?? (typeof offeredClientBits === 'number' ? offeredClientBits : 15),
+    localMaxWindowBits: (a.clientMaxWindowBits as number | undefined) ?? (typeof offeredBits === 'number' ? offeredBits : 15),
     remoteMaxWindowBits: a.serverMaxWindowBits ?? 15,
     header: format(a),
   };
