@@ -49,7 +49,7 @@ export type Step =
   | { op: 'send'; hex: string }
   | { op: 'send_fragments'; text: string[] }
   | { op: 'send_fragments'; hex: string[]; binary: boolean }
-  | { op: 'send_pattern'; kind: 'text' | 'binary'; size: number }
+  | { op: 'send_pattern'; kind: 'text' | 'binary' | 'random'; size: number }
   | { op: 'send_many'; count: number; prefix: string }
   | { op: 'recv' }
   | { op: 'recv_many'; count: number }
@@ -58,7 +58,24 @@ export type Step =
   | { op: 'close'; code: number; reason: string }
   | { op: 'wait_closed' };
 
+/**
+ * permessage-deflate settings (RFC 7692), mapped onto each peer's own options. On a server:
+ * what it asks for in its answer; on a client: what it offers (clientMaxWindowBits true
+ * offers the parameter without a value). Every peer compresses every message (threshold 0).
+ * 'default': the library's own defaults with compression enabled.
+ */
+export type DeflateConfig =
+  | 'default'
+  | {
+      serverNoContextTakeover?: boolean;
+      clientNoContextTakeover?: boolean;
+      serverMaxWindowBits?: number;
+      clientMaxWindowBits?: number | true;
+    };
+
 export interface EchoServerOptions {
+  /** Enable permessage-deflate on the server (off when absent). */
+  deflate?: DeflateConfig;
   /** Subprotocols the server supports, in its order of preference. */
   protocols?: string[];
   maxPayload?: number;
@@ -71,6 +88,8 @@ export interface EchoServerOptions {
 }
 
 export interface ClientOptions {
+  /** Offer permessage-deflate (off when absent, except for ws13's own default). */
+  deflate?: DeflateConfig;
   protocols?: string[];
   maxPayload?: number;
 }
@@ -98,11 +117,30 @@ export const STEP_TIMEOUT_MS = 15_000;
 export const TEXT_UNIT = '0123456789abcdefghijklm\u20ac\u{1F680}\u00e9';
 const BINARY_BLOCK = Buffer.from(Array.from({ length: 256 }, (_, i) => (i * 31 + 7) & 0xff));
 
+/**
+ * Incompressible bytes, the same in python/common.py: xorshift32 from a fixed seed, one
+ * byte (the low 8 bits) per step.
+ */
+function randomBytes(size: number): Buffer {
+  const buf = Buffer.alloc(size);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    buf[i] = x & 0xff;
+  }
+  return buf;
+}
+
 /** The deterministic payload of `size` bytes that python/common.py's pattern() also builds. */
 export function pattern(kind: 'text', size: number): string;
-export function pattern(kind: 'binary', size: number): Buffer;
-export function pattern(kind: 'text' | 'binary', size: number): string | Buffer;
-export function pattern(kind: 'text' | 'binary', size: number): string | Buffer {
+export function pattern(kind: 'binary' | 'random', size: number): Buffer;
+export function pattern(kind: 'text' | 'binary' | 'random', size: number): string | Buffer;
+export function pattern(kind: 'text' | 'binary' | 'random', size: number): string | Buffer {
+  if (kind === 'random') return randomBytes(size);
   if (kind === 'binary') {
     const buf = Buffer.alloc(size);
     if (size > 0) buf.fill(BINARY_BLOCK);
@@ -285,6 +323,48 @@ export function loadWs13(): Promise<Ws13Module> {
 }
 
 // ---------------------------------------------------------------------------------------
+// permessage-deflate options of each peer
+
+/** `ws`'s perMessageDeflate option (client or server). */
+function wsDeflateOptions(d: DeflateConfig | undefined): false | true | Record<string, unknown> {
+  if (!d) return false;
+  if (d === 'default') return true;
+  // ws reads an explicit false as "refuse": a client then fails on a server-imposed
+  // client_no_context_takeover, a server declines offers of server_no_context_takeover.
+  // Only true is passed; absent means ws's default (not asked for, but accepted).
+  const o: Record<string, unknown> = { threshold: 0 };
+  if (d.serverNoContextTakeover) o.serverNoContextTakeover = true;
+  if (d.clientNoContextTakeover) o.clientNoContextTakeover = true;
+  if (d.serverMaxWindowBits !== undefined) o.serverMaxWindowBits = d.serverMaxWindowBits;
+  if (d.clientMaxWindowBits !== undefined) o.clientMaxWindowBits = d.clientMaxWindowBits;
+  return o;
+}
+
+/** ws13's perMessageDeflate option (docs/API.md, "Compression"). */
+function ws13DeflateOptions(d: DeflateConfig): true | Record<string, unknown> {
+  if (d === 'default') return true;
+  const o: Record<string, unknown> = {
+    serverNoContextTakeover: d.serverNoContextTakeover ?? false,
+    clientNoContextTakeover: d.clientNoContextTakeover ?? false,
+    threshold: 0,
+  };
+  if (d.serverMaxWindowBits !== undefined) o.serverMaxWindowBits = d.serverMaxWindowBits;
+  if (d.clientMaxWindowBits !== undefined) o.clientMaxWindowBits = d.clientMaxWindowBits;
+  return o;
+}
+
+/** The --deflate argument of the Python peers: "default" or JSON with RFC 7692 names. */
+function pythonDeflateArg(d: DeflateConfig): string {
+  if (d === 'default') return 'default';
+  return JSON.stringify({
+    server_no_context_takeover: d.serverNoContextTakeover ?? false,
+    client_no_context_takeover: d.clientNoContextTakeover ?? false,
+    server_max_window_bits: d.serverMaxWindowBits ?? null,
+    client_max_window_bits: d.clientMaxWindowBits ?? null,
+  });
+}
+
+// ---------------------------------------------------------------------------------------
 // Node echo server logic, shared by the ws and ws13 servers
 
 /** The common subset of ws's and ws13's WebSocket used by the Node peers. */
@@ -311,12 +391,12 @@ function splitBuffer(buf: Buffer, parts: number): Buffer[] {
   return out;
 }
 
-function serveEcho(sock: NodeSocket, path: string, log: EventLog, opts: EchoServerOptions): void {
+function serveEcho(sock: NodeSocket, path: string, log: EventLog, opts: EchoServerOptions, ext?: string): void {
   log.push({
     event: 'connection',
     subprotocol: sock.protocol || null,
     path,
-    extensions: extensionsString(sock.extensions),
+    extensions: ext ?? extensionsString(sock.extensions),
   });
   let first = true;
   sock.on('message', (data: unknown, isBinary: boolean) => {
@@ -362,12 +442,25 @@ async function startWsEchoServer(opts: EchoServerOptions): Promise<EchoServer> {
   const wss = new WebSocketServer({
     host: '127.0.0.1',
     port: 0,
-    perMessageDeflate: false,
+    perMessageDeflate: wsDeflateOptions(opts.deflate),
     maxPayload: opts.maxPayload ?? 100 * 1024 * 1024,
     // Server preference: the first of ours that the client offered; none if no overlap.
     handleProtocols: (offered: Set<string>) => supported?.find((p) => offered.has(p)) ?? false,
   });
-  wss.on('connection', (ws, req) => serveEcho(ws as unknown as NodeSocket, req.url ?? '', log, opts));
+  // With deflate, report the Sec-WebSocket-Extensions answer ws sent (its `extensions`
+  // property only lists names).
+  const answered = new WeakMap<object, string>();
+  if (opts.deflate) {
+    wss.on('headers', (headers: string[], req: object) => {
+      const line = headers.find((h) => /^sec-websocket-extensions:/i.test(h));
+      answered.set(req, line ? line.slice(line.indexOf(':') + 1).trim() : '');
+    });
+  }
+  wss.on('connection', (ws, req) => {
+    const sock = ws as unknown as NodeSocket;
+    const ext = opts.deflate ? (answered.get(req) ?? '') : undefined;
+    serveEcho(sock, req.url ?? '', log, opts, ext);
+  });
   await withTimeout(
     new Promise<void>((resolve, reject) => {
       wss.once('listening', resolve);
@@ -395,6 +488,7 @@ async function startWs13EchoServer(opts: EchoServerOptions): Promise<EchoServer>
   const options: Record<string, unknown> = { closeTimeout: 2_000 };
   if (opts.protocols) options.protocols = opts.protocols;
   if (opts.maxPayload !== undefined) options.maxPayload = opts.maxPayload;
+  if (opts.deflate) options.perMessageDeflate = ws13DeflateOptions(opts.deflate);
   const server = new Ws13Server(options);
   server.on('connection', (ws: Ws13Socket, req: { url?: string }) =>
     serveEcho(ws as unknown as NodeSocket, req?.url ?? '', log, opts),
@@ -477,6 +571,7 @@ async function startPythonEchoServer(opts: EchoServerOptions): Promise<EchoServe
   if (opts.closeAfterFirst) args.push('--close-after-first', String(opts.closeAfterFirst.code), opts.closeAfterFirst.reason);
   if (opts.pingAfterFirst !== undefined) args.push('--ping-after-first', opts.pingAfterFirst);
   if (opts.fragmentEcho !== undefined) args.push('--fragment-echo', String(opts.fragmentEcho));
+  if (opts.deflate) args.push('--deflate', pythonDeflateArg(opts.deflate));
   const child = spawnPython(PY_ECHO_SERVER, args);
   const stderr = collectStderr(child);
   const log = new EventLog();
@@ -529,6 +624,7 @@ export function runClient(kind: Kind, url: string, opts: ClientOptions, steps: S
 async function runPythonClient(url: string, opts: ClientOptions, steps: Step[]): Promise<ClientRun> {
   const args = [url, '--max-size', String(opts.maxPayload ?? 2 ** 20)];
   if (opts.protocols) args.push('--subprotocols', opts.protocols.join(','));
+  if (opts.deflate) args.push('--deflate', pythonDeflateArg(opts.deflate));
   const child = spawnPython(PY_CLIENT, args);
   const stderr = collectStderr(child);
   const events: Ev[] = [];
@@ -550,7 +646,7 @@ async function runPythonClient(url: string, opts: ClientOptions, steps: Step[]):
 async function makeNodeClient(kind: 'ws' | 'ws13', url: string, opts: ClientOptions): Promise<NodeSocket> {
   if (kind === 'ws') {
     const ws = new WebSocket(url, opts.protocols ?? [], {
-      perMessageDeflate: false,
+      perMessageDeflate: wsDeflateOptions(opts.deflate),
       maxPayload: opts.maxPayload ?? 100 * 1024 * 1024,
     });
     return ws as unknown as NodeSocket;
@@ -558,6 +654,7 @@ async function makeNodeClient(kind: 'ws' | 'ws13', url: string, opts: ClientOpti
   const { WebSocket: Ws13 } = await loadWs13();
   const options: Record<string, unknown> = { closeTimeout: 5_000 };
   if (opts.maxPayload !== undefined) options.maxPayload = opts.maxPayload;
+  if (opts.deflate) options.perMessageDeflate = ws13DeflateOptions(opts.deflate);
   return new Ws13(url, opts.protocols ?? [], options) as unknown as NodeSocket;
 }
 
@@ -582,6 +679,14 @@ async function runNodeClient(kind: 'ws' | 'ws13', url: string, opts: ClientOptio
   let closeInfo: { code: number; reason: string } | undefined;
   const closed = new EventLog();
 
+  // ws reports only extension names: with deflate, record the answer it received instead.
+  let answer: string | undefined;
+  if (kind === 'ws' && opts.deflate) {
+    sock.on('upgrade', (res: { headers: Record<string, string | string[] | undefined> }) => {
+      const h = res.headers['sec-websocket-extensions'];
+      answer = Array.isArray(h) ? h.join(', ') : (h ?? '');
+    });
+  }
   const opened = new Promise<boolean>((resolve) => {
     sock.on('open', () => resolve(true));
     sock.on('close', () => resolve(false));
@@ -608,7 +713,7 @@ async function runNodeClient(kind: 'ws' | 'ws13', url: string, opts: ClientOptio
     record({ event: 'done' });
     return { events, stderr: '' };
   }
-  record({ event: 'open', subprotocol: sock.protocol || null, extensions: extensionsString(sock.extensions) });
+  record({ event: 'open', subprotocol: sock.protocol || null, extensions: answer ?? extensionsString(sock.extensions) });
 
   try {
     for (const step of steps) {
@@ -627,7 +732,7 @@ async function runNodeClient(kind: 'ws' | 'ws13', url: string, opts: ClientOptio
           }
           break;
         case 'send_pattern':
-          sock.send(pattern(step.kind, step.size), { binary: step.kind === 'binary' });
+          sock.send(pattern(step.kind, step.size), { binary: step.kind !== 'text' });
           break;
         case 'send_many':
           for (let i = 0; i < step.count; i++) {

@@ -41,7 +41,7 @@ const MiB = 1024 * 1024;
 const BIG = 16 * MiB;
 const BIG_LIMIT = 32 * MiB;
 
-interface Expected {
+export interface Expected {
   type: 'text' | 'binary';
   length: number;
   sha256: string;
@@ -49,30 +49,30 @@ interface Expected {
   hex?: string;
 }
 
-function expectText(text: string): Expected {
+export function expectText(text: string): Expected {
   const buf = Buffer.from(text, 'utf8');
   const e: Expected = { type: 'text', length: buf.length, sha256: sha256(buf) };
   if (buf.length <= 4096) e.text = text;
   return e;
 }
 
-function expectBinary(buf: Buffer): Expected {
+export function expectBinary(buf: Buffer): Expected {
   const e: Expected = { type: 'binary', length: buf.length, sha256: sha256(buf) };
   if (buf.length <= 4096) e.hex = buf.toString('hex');
   return e;
 }
 
-function expectPattern(kind: 'text' | 'binary', size: number): Expected {
+export function expectPattern(kind: 'text' | 'binary' | 'random', size: number): Expected {
   const data = pattern(kind, size);
   return typeof data === 'string' ? expectText(data) : expectBinary(data);
 }
 
-function messages(events: Ev[]): Ev[] {
+export function messages(events: Ev[]): Ev[] {
   return events.filter((e) => e.event === 'message');
 }
 
 /** Compares received messages with the expected ones (content, type and order). */
-function assertMessages(events: Ev[], expected: Expected[], who: string): void {
+export function assertMessages(events: Ev[], expected: Expected[], who: string): void {
   const got = messages(events).map((m) => {
     const e: Expected = { type: m.type!, length: m.length!, sha256: m.sha256! };
     if (m.text !== undefined) e.text = m.text;
@@ -83,7 +83,7 @@ function assertMessages(events: Ev[], expected: Expected[], who: string): void {
   expected.forEach((exp, i) => assert.deepEqual(got[i], exp, `${who}: message #${i + 1}`));
 }
 
-function only(events: Ev[], name: string, who: string): Ev {
+export function only(events: Ev[], name: string, who: string): Ev {
   const found = events.filter((e) => e.event === name);
   assert.equal(found.length, 1, `${who}: expected exactly one '${name}' event, saw ${found.length}`);
   return found[0]!;
@@ -368,14 +368,14 @@ function brief(ev: Ev): string {
   return JSON.stringify(copy);
 }
 
-function dump(label: string, events: Ev[]): string {
+export function dump(label: string, events: Ev[]): string {
   const lines = events.slice(0, 40).map(brief);
   if (events.length > 40) lines.push(`… ${events.length - 40} more (last: ${brief(events[events.length - 1]!)})`);
   return `${label}:\n  ${lines.join('\n  ')}`;
 }
 
 /** Checks that hold for every scenario: a clean run and, on ws13's side, the documented API types. */
-function assertCommon(r: Result, sc: Scenario): void {
+export function assertCommon(r: Result, sc: Scenario): void {
   if (!sc.clientMayRefuse) {
     const errors = r.client.filter((e) => e.event === 'error');
     assert.deepEqual(errors, [], 'client: no errors');

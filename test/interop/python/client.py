@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """WebSocket client peer for the ws13 interop tests (python3-websockets 10.4).
 
-Usage: client.py URL [--subprotocols a,b] [--max-size N] < steps.json
+Usage: client.py URL [--subprotocols a,b] [--max-size N] [--deflate default|JSON] < steps.json
 
 Reads a JSON array of steps on stdin, connects to URL, runs the steps in order and
 reports on stdout, one JSON object per line:
 
   {"event": "open", "subprotocol": S|null}
+        with --deflate also "extensions" (the server's answer) and "agreed" (see common.py)
   {"event": "message", "type": ..., "length": N, "sha256": H, "text"|"hex": ...}   (recv)
   {"event": "many", "items": ["t:...", "b:<hex>", ...]}                            (recv_many)
   {"event": "ping", "hex": H}       a ping arrived from the server (at any time)
@@ -41,7 +42,15 @@ import websockets  # noqa: E402
 from websockets.frames import OP_CONT, OP_TEXT  # noqa: E402
 from websockets.legacy.client import WebSocketClientProtocol  # noqa: E402
 
-from common import describe, emit, parse_max_size, parse_subprotocols, pattern  # noqa: E402
+from common import (  # noqa: E402
+    deflate_factory,
+    deflate_report,
+    describe,
+    emit,
+    parse_max_size,
+    parse_subprotocols,
+    pattern,
+)
 
 STEP_TIMEOUT = 15.0
 
@@ -143,8 +152,17 @@ async def main():
     parser.add_argument("url")
     parser.add_argument("--subprotocols", default="")
     parser.add_argument("--max-size", default=str(2 ** 20))
+    parser.add_argument("--deflate", default=None, help='"default" or JSON (see common.py)')
     args = parser.parse_args()
     steps = json.loads(sys.stdin.read() or "[]")
+
+    compression = {}
+    if args.deflate is None:
+        compression = {"compression": None}
+    else:
+        extensions = deflate_factory(args.deflate, server=False)
+        if extensions is not None:
+            compression = {"compression": None, "extensions": extensions}
 
     try:
         ws = await asyncio.wait_for(
@@ -152,10 +170,10 @@ async def main():
                 args.url,
                 subprotocols=parse_subprotocols(args.subprotocols),
                 max_size=parse_max_size(args.max_size),
-                compression=None,
                 create_protocol=RecordingClientProtocol,
                 close_timeout=5,
                 ping_interval=None,
+                **compression,
             ),
             STEP_TIMEOUT,
         )
@@ -164,7 +182,10 @@ async def main():
         emit(event="done")
         return 1
 
-    emit(event="open", subprotocol=ws.subprotocol)
+    if args.deflate is None:
+        emit(event="open", subprotocol=ws.subprotocol)
+    else:
+        emit(event="open", subprotocol=ws.subprotocol, **deflate_report(ws, server=False))
     status = 0
     try:
         for step in steps:

@@ -42,8 +42,24 @@ def describe(message):
     return out
 
 
+def random_bytes(size):
+    """Incompressible bytes, the same as randomBytes() in peers.ts: xorshift32 from a
+    fixed seed, one byte (the low 8 bits) per step."""
+    out = bytearray(size)
+    x = 0x9E3779B9
+    for i in range(size):
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        out[i] = x & 0xFF
+    return bytes(out)
+
+
 def pattern(kind, size):
-    """The deterministic test payload of `size` bytes: str for "text", bytes for "binary"."""
+    """The deterministic test payload of `size` bytes: str for "text", bytes for "binary"
+    and "random"."""
+    if kind == "random":
+        return random_bytes(size)
     if kind == "binary":
         reps = size // 256 + 1
         return (BINARY_BLOCK * reps)[:size]
@@ -77,3 +93,51 @@ def parse_subprotocols(value):
     if not value:
         return None
     return [p for p in value.split(",") if p]
+
+
+def deflate_factory(value, server):
+    """The permessage-deflate extension factory for --deflate VALUE: "default" (the
+    library's compression="deflate" defaults) or JSON with the RFC 7692 parameter names
+    (null: not set). Returns a list for the `extensions` argument, or None for defaults."""
+    from websockets.extensions.permessage_deflate import (
+        ClientPerMessageDeflateFactory,
+        ServerPerMessageDeflateFactory,
+    )
+
+    if value == "default":
+        return None
+    cfg = json.loads(value)
+    kwargs = dict(
+        server_no_context_takeover=bool(cfg.get("server_no_context_takeover")),
+        client_no_context_takeover=bool(cfg.get("client_no_context_takeover")),
+        server_max_window_bits=cfg.get("server_max_window_bits"),
+        client_max_window_bits=cfg.get("client_max_window_bits"),
+    )
+    if server:
+        return [ServerPerMessageDeflateFactory(**kwargs)]
+    return [ClientPerMessageDeflateFactory(**kwargs)]
+
+
+def deflate_report(ws, server):
+    """What this side agreed to: the Sec-WebSocket-Extensions answer and the parameters of
+    the permessage-deflate extension object (in RFC 7692 names)."""
+    header = ws.response_headers.get("Sec-WebSocket-Extensions")
+    agreed = None
+    for ext in ws.extensions:
+        if ext.name == "permessage-deflate":
+            local = {
+                "no_context_takeover": ext.local_no_context_takeover,
+                "max_window_bits": ext.local_max_window_bits,
+            }
+            remote = {
+                "no_context_takeover": ext.remote_no_context_takeover,
+                "max_window_bits": ext.remote_max_window_bits,
+            }
+            srv, cli = (local, remote) if server else (remote, local)
+            agreed = {
+                "server_no_context_takeover": srv["no_context_takeover"],
+                "client_no_context_takeover": cli["no_context_takeover"],
+                "server_max_window_bits": srv["max_window_bits"],
+                "client_max_window_bits": cli["max_window_bits"],
+            }
+    return {"extensions": header or "", "agreed": agreed}

@@ -19,6 +19,8 @@ Options:
   --ping-after-first HEX      on the first message, send a ping with this payload (no echo)
   --fragment-echo N           echo each message as a fragmented message of N pieces
   --lifetime S                exit after S seconds whatever happens (safety net)
+  --deflate default|JSON      enable permessage-deflate (see common.py); the connection
+                              event then also has "extensions" and "agreed"
 """
 
 import argparse
@@ -31,7 +33,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import websockets  # noqa: E402
 from websockets.legacy.server import WebSocketServerProtocol  # noqa: E402
 
-from common import describe, emit, parse_max_size, parse_subprotocols, split_evenly  # noqa: E402
+from common import (  # noqa: E402
+    deflate_factory,
+    deflate_report,
+    describe,
+    emit,
+    parse_max_size,
+    parse_subprotocols,
+    split_evenly,
+)
 
 
 class RecordingServerProtocol(WebSocketServerProtocol):
@@ -45,7 +55,10 @@ class RecordingServerProtocol(WebSocketServerProtocol):
 
 def make_handler(args):
     async def handler(ws):
-        emit(event="connection", subprotocol=ws.subprotocol, path=ws.path)
+        if args.deflate is None:
+            emit(event="connection", subprotocol=ws.subprotocol, path=ws.path)
+        else:
+            emit(event="connection", subprotocol=ws.subprotocol, path=ws.path, **deflate_report(ws, server=True))
         first = True
         try:
             async for message in ws:
@@ -87,7 +100,16 @@ async def main():
     parser.add_argument("--ping-after-first", metavar="HEX")
     parser.add_argument("--fragment-echo", type=int, default=1)
     parser.add_argument("--lifetime", type=float, default=120.0)
+    parser.add_argument("--deflate", default=None, help='"default" or JSON (see common.py)')
     args = parser.parse_args()
+
+    compression = {}
+    if args.deflate is None:
+        compression = {"compression": None}
+    else:
+        extensions = deflate_factory(args.deflate, server=True)
+        if extensions is not None:
+            compression = {"compression": None, "extensions": extensions}
 
     async with websockets.serve(
         make_handler(args),
@@ -95,10 +117,10 @@ async def main():
         0,
         subprotocols=parse_subprotocols(args.subprotocols),
         max_size=parse_max_size(args.max_size),
-        compression=None,
         create_protocol=RecordingServerProtocol,
         close_timeout=5,
         ping_interval=None,
+        **compression,
     ) as server:
         port = server.sockets[0].getsockname()[1]
         emit(event="listening", port=port)
