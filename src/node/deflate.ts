@@ -165,6 +165,9 @@ export class NodeDeflateCodec implements DeflateCodec {
   readonly #params: DeflateParams;
   readonly #level: number;
   readonly #memLevel: number;
+  /** Keys of the shared compressor and decompressor this connection would use. */
+  readonly #deflateKey: string;
+  readonly #inflateKey: string;
   #deflate: Zlib | undefined;
   #inflate: Zlib | undefined;
   /** A message is being inflated across several calls. */
@@ -174,8 +177,12 @@ export class NodeDeflateCodec implements DeflateCodec {
 
   constructor(params: DeflateParams, opts: PerMessageDeflateOptions) {
     this.#params = params;
-    this.#level = opts.level ?? zlib.constants.Z_DEFAULT_COMPRESSION;
+    // Level 1 by default: on messages of a few KiB it compresses within a few percent of
+    // zlib's default (6) for about two thirds of the time (bench/RESULTS.md).
+    this.#level = opts.level ?? 1;
     this.#memLevel = opts.memLevel ?? 8;
+    this.#deflateKey = `d${params.localMaxWindowBits}:${this.#level}:${this.#memLevel}`;
+    this.#inflateKey = `i${params.remoteMaxWindowBits}`;
   }
 
   /**
@@ -190,7 +197,7 @@ export class NodeDeflateCodec implements DeflateCodec {
     const p = this.#params;
     // A whole message from a peer without context takeover: the shared decompressor.
     if (p.remoteNoContextTakeover && fin && !this.#inMessage) {
-      const key = `i${p.remoteMaxWindowBits}`;
+      const key = this.#inflateKey;
       const z = sharedZlib(key, () => newInflate(p.remoteMaxWindowBits));
       const out = this.#inflateWith(z, data, limit);
       if (out instanceof Error) dropShared(key, z);
@@ -234,7 +241,7 @@ export class NodeDeflateCodec implements DeflateCodec {
     const whole = fin && !this.#fragmenting;
     if (data.length <= SLICE && whole && p.localNoContextTakeover) {
       // A whole message, no context kept: the shared compressor, reset after.
-      const key = `d${p.localMaxWindowBits}:${this.#level}:${this.#memLevel}`;
+      const key = this.#deflateKey;
       const z = sharedZlib(key, () => newDeflate(p.localMaxWindowBits, this.#level, this.#memLevel));
       const out = run(z, data, Z_SYNC_FLUSH, Infinity);
       if (out instanceof Error || !z._handle) dropShared(key, z);

@@ -12,7 +12,7 @@ export interface PerMessageDeflateOptions {
   serverMaxWindowBits?: number;
   /** 8–15; client: true offers it without a value (the default), false not at all. */
   clientMaxWindowBits?: number | boolean;
-  /** zlib compression level, 0–9 (default 6, zlib's). */
+  /** zlib compression level, 0–9 (default 1). */
   level?: number;
   /** zlib memory level, 1–9 (default 8). */
   memLevel?: number;
@@ -126,7 +126,7 @@ export function acceptDeflateOffer(offers: readonly ExtensionOffer[], opts: PerM
       // §7.1.1.1: must be echoed when offered; may be added (our default, to share a compressor).
       serverNoContextTakeover: o.serverNoContextTakeover || (opts.serverNoContextTakeover ?? true),
       // §7.1.1.2: the server may ask for it whether or not it was offered.
-      clientNoContextTakeover: o.clientNoContextTakeover || (opts.clientNoContextTakeover ?? false),
+      clientNoContextTakeover: o.clientNoContextTakeover || (opts.clientNoContextTakeover ?? true),
       serverMaxWindowBits: undefined,
       clientMaxWindowBits: undefined,
     };

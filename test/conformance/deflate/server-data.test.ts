@@ -24,17 +24,24 @@ interface Mode {
 const MODES: Mode[] = [
   {
     name: 'server and client context takeover',
-    config: { serverNoContextTakeover: false, threshold: 0 },
+    config: { serverNoContextTakeover: false, clientNoContextTakeover: false, threshold: 0 },
     offer: `${PMD}; client_max_window_bits`,
     serverTakeover: true,
     clientTakeover: true,
   },
   {
-    name: 'server no context takeover (server default), client takeover',
-    config: { threshold: 0 },
+    name: 'server no context takeover (server default), client takeover (clientNoContextTakeover: false)',
+    config: { clientNoContextTakeover: false, threshold: 0 },
     offer: `${PMD}; client_max_window_bits`,
     serverTakeover: false,
     clientTakeover: true,
+  },
+  {
+    name: 'server defaults: no context takeover either way (shared compressor and decompressor)',
+    config: { threshold: 0 },
+    offer: `${PMD}; client_max_window_bits`,
+    serverTakeover: false,
+    clientTakeover: false,
   },
   {
     name: 'server takeover, client no context takeover (clientNoContextTakeover: true)',
