@@ -41,6 +41,8 @@ export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
 export const DEFAULT_CLOSE_TIMEOUT = 5000;
 
 const kInternal = Symbol('ws13.internal');
+/** Frames written in one tick up to this many bytes are copied into one buffer. */
+const COALESCE_LIMIT = 64 * 1024;
 
 /** Whether a close code ends `for await` quietly. */
 function isNormalClose(code: number): boolean {
@@ -104,7 +106,11 @@ export class WebSocket extends EventEmitter {
   #closeTimeout = DEFAULT_CLOSE_TIMEOUT;
   #closeTimer: NodeJS.Timeout | undefined;
   #heartbeatTimer: NodeJS.Timeout | undefined;
-  #corked = false;
+  /** Frames written this tick, not yet handed to the transport. */
+  #out: Uint8Array[] = [];
+  #outBytes = 0;
+  #outDone: WriteCallback[] | undefined;
+  #flushQueued = false;
   #codec: NodeDeflateCodec | undefined;
   /** Messages under this many bytes go uncompressed. */
   #threshold = 1024;
@@ -217,7 +223,7 @@ export class WebSocket extends EventEmitter {
 
   /** Bytes queued for the transport and not yet handed to the OS. */
   get bufferedAmount(): number {
-    return this.#socket?.writableLength ?? 0;
+    return this.#outBytes + (this.#socket?.writableLength ?? 0);
   }
 
   /** Whether reading is paused (`pause()`). */
@@ -320,7 +326,10 @@ export class WebSocket extends EventEmitter {
     if (this.#readyState === WebSocket.OPEN) this.#readyState = WebSocket.CLOSING;
     const socket = this.#socket!;
     // §7.1.1: the server closes the TCP connection first; the client waits for it.
-    if (this.#conn!.role === 'server') socket.end();
+    if (this.#conn!.role === 'server') {
+      this.#flush();
+      socket.end();
+    }
     this.#armCloseTimer();
   }
 
@@ -330,24 +339,55 @@ export class WebSocket extends EventEmitter {
     this.#closeTimer.unref?.();
   }
 
+  /**
+   * Frames written in one tick leave together: small ones copied into one buffer and one
+   * `write` (a stream write costs more than copying a few KiB), large ones under cork
+   * (one writev, no copy).
+   */
   #write(data: Uint8Array, done?: WriteCallback): void {
     const socket = this.#socket!;
     if (!socket.writable) {
       if (done) process.nextTick(done, new WebSocketError(ErrorCode.InvalidState, 'the transport is closed'));
       return;
     }
-    // Writes in one tick leave in one system call (writev).
-    if (!this.#corked) {
-      this.#corked = true;
-      socket.cork();
-      process.nextTick(this.#uncork);
+    this.#out.push(data);
+    this.#outBytes += data.length;
+    if (done) (this.#outDone ??= []).push(done);
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      process.nextTick(this.#flush);
     }
-    socket.write(data, done);
   }
 
-  #uncork = (): void => {
-    this.#corked = false;
-    this.#socket?.uncork();
+  #flush = (): void => {
+    this.#flushQueued = false;
+    const parts = this.#out;
+    if (parts.length === 0) return;
+    const size = this.#outBytes;
+    const dones = this.#outDone;
+    this.#out = [];
+    this.#outBytes = 0;
+    this.#outDone = undefined;
+    const socket = this.#socket!;
+    const cb = dones && ((err?: Error | null) => {
+      for (const f of dones) f(err);
+    });
+    if (parts.length === 1) {
+      socket.write(parts[0]!, cb);
+    } else if (size <= COALESCE_LIMIT) {
+      const one = Buffer.allocUnsafe(size);
+      let off = 0;
+      for (const p of parts) {
+        one.set(p, off);
+        off += p.length;
+      }
+      socket.write(one, cb);
+    } else {
+      socket.cork();
+      for (let i = 0; i < parts.length - 1; i++) socket.write(parts[i]!);
+      socket.write(parts[parts.length - 1]!, cb);
+      socket.uncork();
+    }
   };
 
   #onMessage(data: Uint8Array, text: boolean): void {

@@ -13,7 +13,11 @@ export type WriteCallback = (err?: Error | null) => void;
  * touches a socket itself.
  */
 export interface ConnectionHandler {
-  /** Write `data` to the transport, after everything written before. */
+  /**
+   * Write `data` to the transport, after everything written before. A frame comes as two
+   * calls (header, payload) and a send as several frames: hosts should batch the writes of
+   * one turn of their event loop.
+   */
   write(data: Uint8Array, done?: WriteCallback): void;
   /** A complete message. `data` may be a view into received chunks: copy it to keep it past this call if needed. */
   message(data: Uint8Array, text: boolean): void;
@@ -80,8 +84,6 @@ const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 /** RSV1: "Per-Message Compressed" (RFC 7692 §6). */
 const RSV1 = 4;
-/** Below this size a header and payload are copied into one buffer instead of two writes. */
-const COPY_THRESHOLD = 1024;
 
 let defaultMask: MaskSource | undefined;
 function getDefaultMask(): MaskSource {
@@ -281,7 +283,7 @@ export class Connection implements FrameSink {
       // in one part takes the fast whole-buffer check instead.
       const whole = this.frameFin && this.messageParts.length === 0 && data.length === this.messageLength;
       if (whole && !this.utf8Streaming) {
-        if (!this.isUtf8(data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
+        if (!isShortAscii(data) && !this.isUtf8(data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
       } else {
         this.utf8Streaming = true;
         if (!this.utf8.push(data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
@@ -296,7 +298,7 @@ export class Connection implements FrameSink {
     const opcode = this.frameOpcode;
     if (opcode >= 0x8) {
       const payload = concat(this.controlParts, -1);
-      this.controlParts = [];
+      this.controlParts.length = 0;
       return this.control(opcode, payload);
     }
     if (!this.frameFin) return true;
@@ -315,7 +317,7 @@ export class Connection implements FrameSink {
       return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
     }
     const data = concat(this.messageParts, this.messageCompressed ? this.inflatedLength : this.messageLength);
-    this.messageParts = [];
+    this.messageParts.length = 0;
     this.messageOpcode = 0;
     this.messageLength = 0;
     this.handler.message(data, text);
@@ -611,14 +613,10 @@ export class Connection implements FrameSink {
     this.writeParts(encodeHeader(opcode, payload.length, fin, rsv, undefined), payload, done);
   }
 
+  /** Header and payload as two writes, never copied here: the host batches its writes. */
   private writeParts(header: Uint8Array, payload: Uint8Array, done?: WriteCallback): void {
     if (payload.length === 0) {
       this.handler.write(header, done);
-    } else if (payload.length < COPY_THRESHOLD) {
-      const out = new Uint8Array(header.length + payload.length);
-      out.set(header);
-      out.set(payload, header.length);
-      this.handler.write(out, done);
     } else {
       this.handler.write(header);
       this.handler.write(payload, done);
@@ -650,6 +648,14 @@ function truncateUtf8(b: Uint8Array, max: number): Uint8Array {
   let end = max;
   while (end > 0 && (b[end]! & 0xc0) === 0x80) end--;
   return b.subarray(0, end);
+}
+
+/** A short all-ASCII payload: checked here, cheaper than a call out for a few bytes. */
+function isShortAscii(d: Uint8Array): boolean {
+  if (d.length > 64) return false;
+  let acc = 0;
+  for (let i = 0; i < d.length; i++) acc |= d[i]!;
+  return acc < 0x80;
 }
 
 /** Tells a write's callback that the write was dropped. */

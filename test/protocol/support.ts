@@ -155,6 +155,25 @@ export function decodeFrames(bytes: Uint8Array): Decoded[] {
   return out;
 }
 
+/** How many bytes the single frame starting `b` still lacks (0 when complete). */
+function frameBytesMissing(b: Uint8Array): number {
+  if (b.length < 2) return 1;
+  const b1 = b[1]!;
+  let len = b1 & 0x7f;
+  let p = 2;
+  if (len === 126) {
+    if (b.length < 4) return 1;
+    len = (b[2]! << 8) | b[3]!;
+    p = 4;
+  } else if (len === 127) {
+    if (b.length < 10) return 1;
+    len = Number(new DataView(b.buffer, b.byteOffset + 2, 8).getBigUint64(0));
+    p = 10;
+  }
+  if (b1 & 0x80) p += 4;
+  return Math.max(0, p + len - b.length);
+}
+
 export type Call =
   | { kind: 'write'; hex: string }
   | { kind: 'message'; hex: string; text: boolean }
@@ -171,9 +190,22 @@ export class Recorder implements ConnectionHandler {
   /** Optional hook run after a message is recorded (e.g. to pause). */
   onMessage: ((data: Uint8Array, text: boolean) => void) | undefined;
 
+  /**
+   * Records one frame per write call: the core writes a frame's header and payload in two
+   * calls (for the host to batch), so a write that completes a frame begun by the previous
+   * write is joined to it, as a batching host would send it.
+   */
   write(data: Uint8Array, done?: WriteCallback): void {
-    this.writes.push(data.slice());
-    this.calls.push({ kind: 'write', hex: hex(data) });
+    const last = this.calls[this.calls.length - 1];
+    const prev = this.writes[this.writes.length - 1];
+    if (last?.kind === 'write' && prev && frameBytesMissing(prev) > 0) {
+      const joined = concatBytes(prev, data);
+      this.writes[this.writes.length - 1] = joined;
+      last.hex = hex(joined);
+    } else {
+      this.writes.push(data.slice());
+      this.calls.push({ kind: 'write', hex: hex(data) });
+    }
     done?.();
   }
   message(data: Uint8Array, text: boolean): void {
