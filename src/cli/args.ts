@@ -1,0 +1,62 @@
+// Argument handling shared by the commands: usage errors exit 2 with a message on stderr.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** Exit codes shared by every command. */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/** A usage error: printed on stderr, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Prints `ws13: message` on stderr and exits with `code`. */
+export function die(message: string, code: number): never {
+  process.stderr.write(`ws13: ${message}\n`);
+  process.exit(code);
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** parseArgs, with errors turned into UsageErrors that name the command's help. */
+export type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;
+
+export function parse<O extends Options>(command: string, args: string[], options: O, allowPositionals = false): Parsed<O> {
+  try {
+    return parseArgs({ args, options, allowPositionals: allowPositionals as true, strict: true });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\nRun 'ws13 ${command} --help' for the options.`);
+  }
+}
+
+/** A comma-separated list (repeatable options joined), or undefined. */
+export function list(v: string | string[] | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  const all = (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(','));
+  return all.map((s) => s.trim()).filter(Boolean);
+}
+
+/** A whole number within bounds, or a UsageError naming the option. */
+export function int(name: string, v: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`invalid ${name}: ${JSON.stringify(v)} (a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''})`);
+  }
+  return n;
+}
+
+/** Parses repeated `Name: value` header options. */
+export function headers(values: string[] | undefined): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const h of values ?? []) {
+    const i = h.indexOf(':');
+    const name = i > 0 ? h.slice(0, i).trim() : '';
+    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) throw new UsageError(`invalid header ${JSON.stringify(h)}: expected 'Name: value'`);
+    const value = h.slice(i + 1).trim();
+    if (/[\r\n\0]/.test(value)) throw new UsageError(`invalid header value in ${JSON.stringify(h)}`);
+    out.push([name, value]);
+  }
+  return out;
+}
