@@ -53,6 +53,12 @@ function toBuffer(u8: Uint8Array): Buffer {
   return Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
 }
 
+/** Decodes UTF-8 (already validated) straight from any Uint8Array, without a Buffer around it. */
+const utf8Slice = (Buffer.prototype as unknown as { utf8Slice?: (this: Uint8Array, start: number, end: number) => string }).utf8Slice;
+function decodeText(u8: Uint8Array): string {
+  return utf8Slice ? utf8Slice.call(u8, 0, u8.length) : toBuffer(u8).toString('utf8');
+}
+
 export function toBytes(data: SendData): Uint8Array {
   if (typeof data === 'string') return Buffer.from(data, 'utf8');
   if (data instanceof Uint8Array) return data;
@@ -392,7 +398,7 @@ export class WebSocket extends EventEmitter {
 
   #onMessage(data: Uint8Array, text: boolean): void {
     let value: MessageData;
-    if (text) value = toBuffer(data).toString('utf8');
+    if (text) value = decodeText(data);
     else if (this.binaryType === 'nodebuffer') value = toBuffer(data);
     // A copy of exactly the message: `data` may be a view into a larger socket buffer.
     else if (this.binaryType === 'arraybuffer') value = new Uint8Array(data).buffer;

@@ -115,7 +115,10 @@ export class Connection implements FrameSink {
   // Current incoming message (data frames).
   /** Opcode of the message being received, 0 when none. */
   private messageOpcode = 0;
+  /** The message's first part, and any further ones (most messages have one). */
+  private messageFirst: Uint8Array = EMPTY;
   private messageParts: Uint8Array[] = [];
+  private messageCount = 0;
   /** Payload bytes on the wire so far (compressed, for a compressed message). */
   private messageLength = 0;
   /** RSV1 was set on the message's first frame. */
@@ -281,7 +284,7 @@ export class Connection implements FrameSink {
     if (this.messageOpcode === Opcode.Text) {
       // §8.1: fail as soon as a byte cannot be UTF-8, even mid-frame. A message that arrives
       // in one part takes the fast whole-buffer check instead.
-      const whole = this.frameFin && this.messageParts.length === 0 && data.length === this.messageLength;
+      const whole = this.frameFin && this.messageCount === 0 && data.length === this.messageLength;
       if (whole && !this.utf8Streaming) {
         if (!isShortAscii(data) && !this.isUtf8(data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
       } else {
@@ -289,8 +292,32 @@ export class Connection implements FrameSink {
         if (!this.utf8.push(data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
       }
     }
-    this.messageParts.push(data);
+    this.addPart(data);
     return true;
+  }
+
+  /** Keeps a part of the message: the first in a field, more in a list. */
+  private addPart(data: Uint8Array): void {
+    if (this.messageCount++ === 0) this.messageFirst = data;
+    else this.messageParts.push(data);
+  }
+
+  /** The message's bytes: the single part as it is, or the parts joined. */
+  private takeMessage(total: number): Uint8Array {
+    const n = this.messageCount;
+    this.messageCount = 0;
+    const first = this.messageFirst;
+    this.messageFirst = EMPTY;
+    if (n <= 1) return first;
+    const out = new Uint8Array(total);
+    out.set(first);
+    let off = first.length;
+    for (const p of this.messageParts) {
+      out.set(p, off);
+      off += p.length;
+    }
+    this.messageParts.length = 0;
+    return out;
   }
 
   /** @internal */
@@ -316,8 +343,7 @@ export class Connection implements FrameSink {
     if (text && this.utf8Streaming && !this.utf8.finish()) {
       return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
     }
-    const data = concat(this.messageParts, this.messageCompressed ? this.inflatedLength : this.messageLength);
-    this.messageParts.length = 0;
+    const data = this.takeMessage(this.messageCompressed ? this.inflatedLength : this.messageLength);
     this.messageOpcode = 0;
     this.messageLength = 0;
     this.handler.message(data, text);
@@ -361,7 +387,7 @@ export class Connection implements FrameSink {
         return this.failWith(new WebSocketError(ErrorCode.MessageTooBig, 'message too big once inflated', { closeCode: CloseCode.MessageTooBig }));
       }
       if (text) {
-        const whole = fin && !this.utf8Streaming && this.messageParts.length === 0 && out.length === 1;
+        const whole = fin && !this.utf8Streaming && this.messageCount === 0 && out.length === 1;
         if (whole) {
           if (!this.isUtf8(chunk)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
         } else {
@@ -369,7 +395,7 @@ export class Connection implements FrameSink {
           if (!this.utf8.push(chunk)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
         }
       }
-      this.messageParts.push(chunk);
+      this.addPart(chunk);
     }
     return true;
   }

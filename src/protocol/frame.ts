@@ -60,8 +60,19 @@ export class FrameParser {
   /** Queues `chunk`; call `parse()` to process it. */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0 || this.state === State.Stopped) return;
-    this.chunks.push(chunk);
+    // Plain Uint8Array views: sub-arrays of a subclass (such as Node's) cost more.
+    this.chunks.push(chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     this.buffered += chunk.length;
+  }
+
+  /** Moves the read position `n` bytes on within chunks[0] (which holds them). */
+  private advance(n: number): void {
+    this.buffered -= n;
+    this.pos += n;
+    if (this.pos === this.chunks[0]!.length) {
+      this.chunks.shift();
+      this.pos = 0;
+    }
   }
 
   /** Stops for good and drops what is buffered. */
@@ -106,9 +117,17 @@ export class FrameParser {
       switch (this.state) {
         case State.Header: {
           if (this.buffered < 2) return;
-          const h = this.take(2);
-          this.b0 = h[0]!;
-          this.b1 = h[1]!;
+          const c = this.chunks[0]!;
+          const p = this.pos;
+          if (c.length - p >= 2) {
+            this.b0 = c[p]!;
+            this.b1 = c[p + 1]!;
+            this.advance(2);
+          } else {
+            const h = this.take(2);
+            this.b0 = h[0]!;
+            this.b1 = h[1]!;
+          }
           const len7 = this.b1 & 0x7f;
           if (len7 === 126) this.state = State.Length16;
           else if (len7 === 127) this.state = State.Length64;
@@ -143,7 +162,18 @@ export class FrameParser {
         }
         case State.MaskKey: {
           if (this.buffered < 4) return;
-          this.maskKey.set(this.take(4));
+          const c = this.chunks[0]!;
+          const p = this.pos;
+          const k = this.maskKey;
+          if (c.length - p >= 4) {
+            k[0] = c[p]!;
+            k[1] = c[p + 1]!;
+            k[2] = c[p + 2]!;
+            k[3] = c[p + 3]!;
+            this.advance(4);
+          } else {
+            k.set(this.take(4));
+          }
           this.state = State.Payload;
           break;
         }
