@@ -1,125 +1,390 @@
-// Benchmark driver (`npm run bench`): echo servers (ws13, ws, a bare node:net baseline)
-// each in a child process pinned to CPU 1, the load generator pinned to CPU 0, the same
-// workload for each server in interleaved rounds. Prints a Markdown table and writes it to
-// bench/RESULTS.md. Not a test: `npm test` never runs it.
+// Benchmark driver (`npm run bench`): the project's performance suite. Servers (ws13, ws, a
+// bare node:net baseline) each run in a child process pinned to CPU 1; the native load
+// generator (bench/loadgen/loadgen.c, built here with `cc -O2`) runs pinned to CPU 0. Every
+// workload runs in interleaved rounds (ws13, ws, baseline, ws13, …) and is reported as
+// medians, min–max and same-round ratios, because the machine is shared and noisy. Writes
+// bench/RESULTS.md (keeping its "Where the time goes" section). Not a test: `npm test`
+// never runs it.
 //
-// Environment (all optional): BENCH_ROUNDS (3), BENCH_DURATION_MS (5000),
-// BENCH_WARMUP_MS (1000), BENCH_WORKLOADS ("deflate,small").
+// Environment (all optional):
+//   BENCH_WORKLOADS    comma list of small,large,broadcast,handshake,idle,deflate (default: all)
+//   BENCH_ROUNDS       rounds per workload (3)
+//   BENCH_DURATION_MS  measured time per run (2000)
+//   BENCH_WARMUP_MS    warm-up per run, not measured (500)
+//   BENCH_IDLE_CONNECTIONS  connections of the idle-memory workload (10000)
+//   BENCH_RESULTS      where to write the Markdown (bench/RESULTS.md; "-" for stdout only)
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { createInterface } from 'node:readline';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { CONNECTIONS, IN_FLIGHT, JSON_MESSAGE, SMALL_MESSAGE, type Workload } from './common.js';
+import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
+import { JSON_MESSAGE, SMALL_MESSAGE, maskedFrame } from './common.js';
 
 type ServerName = 'ws13' | 'ws' | 'baseline';
+type WorkloadName = 'small' | 'large' | 'broadcast' | 'handshake' | 'idle' | 'deflate';
+const ALL: WorkloadName[] = ['small', 'large', 'broadcast', 'handshake', 'idle', 'deflate'];
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const ROOT = here('../../');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5000);
-const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 1000);
-const WORKLOADS = (process.env.BENCH_WORKLOADS ?? 'deflate,small').split(',') as Workload[];
-const RESULTS = fileURLToPath(new URL('../../bench/RESULTS.md', import.meta.url));
+const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 2000);
+const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 500);
+const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 10_000);
+const WORKLOADS = (process.env.BENCH_WORKLOADS ? process.env.BENCH_WORKLOADS.split(',').map((s) => s.trim()) : ALL) as WorkloadName[];
+for (const w of WORKLOADS) if (!ALL.includes(w)) throw new Error(`unknown workload ${w} (known: ${ALL.join(', ')})`);
+const RESULTS = process.env.BENCH_RESULTS ?? join(ROOT, 'bench/RESULTS.md');
 
-function hasTaskset(): boolean {
+/** 64 KiB of binary data (workload "large"). */
+const LARGE_MESSAGE = Buffer.from(Array.from({ length: 65536 }, (_, i) => (i * 2654435761) >>> 24));
+/** A 64-byte text message (workload "broadcast"). */
+const BROADCAST_MESSAGE = Buffer.from('{"type":"tick","symbol":"WS13","price":4242.42,"seq":1234567890}', 'utf8');
+if (BROADCAST_MESSAGE.length !== 64) throw new Error(`broadcast message is ${BROADCAST_MESSAGE.length} bytes`);
+const MASK = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
+const DEFLATE_OFFER = 'permessage-deflate; client_max_window_bits';
+
+// ---- workloads ----------------------------------------------------------------------------
+
+interface Spec {
+  name: WorkloadName;
+  title: string;
+  servers: ServerName[];
+  /** Unit of the rate (or of the memory figure for "idle"). */
+  unit: string;
+  /** Target for ws13/ws (≥ unless `lowerIsBetter`). */
+  target: number;
+  lowerIsBetter?: boolean;
+  describe: () => string;
+  mode: 'echo' | 'broadcast' | 'handshake' | 'idle';
+  serverArgs: string[];
+  conns: number;
+  inFlight: number;
+  /** The request frame (masked) and what each response must look like. */
+  frame?: Buffer;
+  message?: Buffer;
+  expect?: { opcode: number; rsv1: number; len: number };
+  extensions?: string;
+}
+
+function deflateFrame(): Buffer {
+  // A fresh raw deflate stream per message, sync-flushed, tail removed (RFC 7692 §7.2.1):
+  // valid whether or not the server keeps its inflate context between messages.
+  const z = deflateRawSync(JSON_MESSAGE, { finishFlush: constants.Z_SYNC_FLUSH });
+  if (!z.subarray(z.length - 4).equals(Buffer.from([0, 0, 0xff, 0xff]))) throw new Error('unexpected deflate tail');
+  return maskedFrame(0xc1, z.subarray(0, z.length - 4), MASK);
+}
+
+const SPECS: Record<WorkloadName, Spec> = {
+  small: {
+    name: 'small', title: 'Echo, 32 B text', servers: ['ws13', 'ws', 'baseline'], unit: 'messages/s', target: 5,
+    describe: () => `Echo of a ${SMALL_MESSAGE.length}-byte text message: 100 connections × 16 messages in flight.`,
+    mode: 'echo', serverArgs: ['--mode', 'echo'], conns: 100, inFlight: 16,
+    frame: maskedFrame(0x81, SMALL_MESSAGE, MASK), message: SMALL_MESSAGE, expect: { opcode: 1, rsv1: 0, len: SMALL_MESSAGE.length },
+  },
+  large: {
+    name: 'large', title: 'Echo, 64 KiB binary', servers: ['ws13', 'ws', 'baseline'], unit: 'messages/s', target: 3.2,
+    describe: () => 'Echo of a 65,536-byte binary message: 16 connections × 4 messages in flight.',
+    mode: 'echo', serverArgs: ['--mode', 'echo'], conns: 16, inFlight: 4,
+    frame: maskedFrame(0x82, LARGE_MESSAGE, MASK), message: LARGE_MESSAGE, expect: { opcode: 2, rsv1: 0, len: LARGE_MESSAGE.length },
+  },
+  broadcast: {
+    name: 'broadcast', title: 'Broadcast to 1,000', servers: ['ws13', 'ws', 'baseline'], unit: 'deliveries/s', target: 10,
+    describe: () =>
+      `Broadcast of a ${BROADCAST_MESSAGE.length}-byte text message: 1,000 subscriber connections and one publisher ` +
+      'connection; the server sends each published message to every other client (ws13: `server.broadcast(data, { except })`; ' +
+      'ws: a loop over `wss.clients` calling `send`; baseline: frame once, `write` the same buffer to every socket). ' +
+      'The publisher keeps 8 messages outstanding on average over the subscribers. Rate: messages delivered at the subscribers.',
+    mode: 'broadcast', serverArgs: ['--mode', 'broadcast'], conns: 1000, inFlight: 8,
+    frame: maskedFrame(0x81, BROADCAST_MESSAGE, MASK), message: BROADCAST_MESSAGE, expect: { opcode: 1, rsv1: 0, len: BROADCAST_MESSAGE.length },
+  },
+  handshake: {
+    name: 'handshake', title: 'Handshakes/s', servers: ['ws13', 'ws', 'baseline'], unit: 'handshakes/s', target: 1.5,
+    describe: () =>
+      '64 concurrent clients, each looping: TCP connect, upgrade request, check the 101 and its `Sec-WebSocket-Accept`, ' +
+      'send a masked close frame (1000), read until the server closes TCP. Rate: completed cycles.',
+    mode: 'handshake', serverArgs: ['--mode', 'echo'], conns: 64, inFlight: 0,
+  },
+  idle: {
+    name: 'idle', title: 'Idle memory per connection', servers: ['ws13', 'ws', 'baseline'], unit: 'KiB/connection', target: 0.8, lowerIsBetter: true,
+    describe: () =>
+      `${IDLE_CONNECTIONS.toLocaleString('en-US')} open, idle connections (opened 256 at a time, each handshake checked). Server VmRSS ` +
+      '(/proc/PID/status) after the connections minus before them, each reading after `gc()` (servers run with --expose-gc) ' +
+      'and 1 s of settling, divided by the connections.',
+    mode: 'idle', serverArgs: ['--mode', 'echo'], conns: IDLE_CONNECTIONS, inFlight: 0,
+  },
+  deflate: {
+    name: 'deflate', title: 'Echo, 1 KiB JSON, permessage-deflate', servers: ['ws13', 'ws'], unit: 'messages/s', target: 10,
+    describe: () =>
+      `Echo of a ${JSON_MESSAGE.length}-byte JSON text message with permessage-deflate: 100 connections × 16 in flight. ` +
+      `Client offer \`${DEFLATE_OFFER}\`; servers \`perMessageDeflate: true\`. Request frames pre-compressed once (fresh ` +
+      'stream, sync flush, RSV1); responses must carry RSV1; the first response of each run is inflated and compared. ' +
+      'No baseline (it has no permessage-deflate).',
+    mode: 'echo', serverArgs: ['--mode', 'echo', '--deflate'], conns: 100, inFlight: 16,
+    frame: deflateFrame(), message: JSON_MESSAGE, expect: { opcode: 1, rsv1: 1, len: -1 }, extensions: DEFLATE_OFFER,
+  },
+};
+
+// ---- processes ----------------------------------------------------------------------------
+
+function works(cmd: string, args: string[]): boolean {
   try {
-    execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
-    execFileSync('taskset', ['-c', '1', 'true'], { stdio: 'ignore' });
+    execFileSync(cmd, args, { stdio: 'ignore' });
     return true;
   } catch {
     return false;
   }
 }
-const PINNED = hasTaskset();
+const PINNED = works('taskset', ['-c', '0', 'true']) && works('taskset', ['-c', '1', 'true']);
 
-function clockTicks(): number {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
+/** Descriptor limits: what we have, and what prlimit could raise children to. */
+function nofileLimits(): { soft: number; hard: number; raisedTo: number | undefined; how: string } {
+  const m = /Max open files\s+(\S+)\s+(\S+)/.exec(readFileSync('/proc/self/limits', 'utf8'));
+  const num = (s: string | undefined) => (s === 'unlimited' ? Infinity : Number(s));
+  const soft = num(m?.[1]);
+  const hard = num(m?.[2]);
+  const want = Math.max(IDLE_CONNECTIONS * 2 + 1024, 65_536);
+  if (soft >= want) return { soft, hard, raisedTo: undefined, how: `soft limit ${soft} already enough` };
+  if (works('prlimit', [`--nofile=${want}:${Math.max(want, hard)}`, 'true'])) {
+    return { soft, hard, raisedTo: want, how: `raised to ${want} for the benchmark processes with \`prlimit --nofile\`` };
+  }
+  if (hard > soft && works('prlimit', [`--nofile=${hard}:${hard}`, 'true'])) {
+    return { soft, hard, raisedTo: hard, how: `prlimit could not go past the hard limit (no CAP_SYS_RESOURCE); soft raised to ${hard}` };
+  }
+  if (soft >= IDLE_CONNECTIONS + 1024) {
+    return { soft, hard, raisedTo: undefined, how: `prlimit could not raise it to ${want} (no CAP_SYS_RESOURCE); ${soft} is enough for ${IDLE_CONNECTIONS} connections` };
+  }
+  return { soft, hard, raisedTo: undefined, how: 'prlimit could not raise it; processes raise their soft limit to the hard limit themselves' };
+}
+const NOFILE = nofileLimits();
+
+function pinned(cpu: number, argv: string[]): [string, string[]] {
+  let out = argv;
+  if (PINNED) out = ['taskset', '-c', String(cpu), ...out];
+  if (NOFILE.raisedTo !== undefined) {
+    const hard = NOFILE.hard === Infinity ? NOFILE.raisedTo : Math.max(NOFILE.hard, NOFILE.raisedTo);
+    out = ['prlimit', `--nofile=${NOFILE.raisedTo}:${hard}`, ...out];
+  }
+  return [out[0]!, out.slice(1)];
+}
+
+/** A child process with its stdout read line by line. */
+class Child {
+  readonly proc: ChildProcess;
+  private readonly lines: string[] = [];
+  private waiter: ((line: string | undefined) => void) | undefined;
+  private stderr = '';
+  private closed = false;
+  private readonly rl: Interface;
+
+  constructor(cpu: number, argv: string[], stdin: 'ignore' | 'pipe' = 'ignore') {
+    const [cmd, args] = pinned(cpu, argv);
+    this.proc = spawn(cmd, args, { stdio: [stdin, 'pipe', 'pipe'] });
+    this.proc.stderr!.on('data', (d: Buffer) => {
+      if (this.stderr.length < 4000) this.stderr += d.toString();
+    });
+    this.rl = createInterface({ input: this.proc.stdout! });
+    this.rl.on('line', (line) => {
+      if (this.waiter) {
+        const w = this.waiter;
+        this.waiter = undefined;
+        w(line);
+      } else this.lines.push(line);
+    });
+    this.rl.on('close', () => {
+      this.closed = true;
+      this.waiter?.(undefined);
+    });
+  }
+
+  get pid(): number {
+    return this.proc.pid!;
+  }
+
+  /** The next stdout line. */
+  line(what: string, timeoutMs: number): Promise<string> {
+    const queued = this.lines.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    if (this.closed) return Promise.reject(new Error(`${what}: exited ${this.stderr}`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = undefined;
+        reject(new Error(`${what}: no output within ${timeoutMs} ms ${this.stderr}`));
+      }, timeoutMs);
+      this.waiter = (line) => {
+        clearTimeout(timer);
+        if (line === undefined) reject(new Error(`${what}: exited (${this.proc.exitCode}) ${this.stderr}`));
+        else resolve(line);
+      };
+    });
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (p.exitCode !== null || p.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const hard = setTimeout(() => p.kill('SIGKILL'), 3000);
+      p.once('exit', () => {
+        clearTimeout(hard);
+        resolve();
+      });
+      p.kill('SIGTERM');
+    });
   }
 }
-const CLK_TCK = clockTicks();
 
-/** Spawns node with a script, pinned to `cpu` when taskset works (taskset execs: same PID). */
-function spawnNode(cpu: number, script: string, args: string[]): ChildProcess {
-  const cmd = PINNED ? 'taskset' : process.execPath;
-  const argv = PINNED ? ['-c', String(cpu), process.execPath, script, ...args] : [script, ...args];
-  return spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? NaN);
 }
 
-function firstLine(child: ChildProcess, what: string, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      if (stderr.length < 4000) stderr += d.toString();
-    });
-    const rl = createInterface({ input: child.stdout! });
-    const timer = setTimeout(() => reject(new Error(`${what}: no output within ${timeoutMs} ms ${stderr}`)), timeoutMs);
-    rl.once('line', (line) => {
-      clearTimeout(timer);
-      resolve(line);
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${what} exited (${code}) ${stderr}`));
-    });
-  });
-}
+// ---- one run ------------------------------------------------------------------------------
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  await new Promise<void>((resolve) => {
-    const hard = setTimeout(() => child.kill('SIGKILL'), 2000);
-    child.once('exit', () => {
-      clearTimeout(hard);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-interface Run {
+interface LoadgenOut {
+  fatal?: string;
+  opened: number;
+  failed: number;
+  answer: string | null;
+  setupSeconds: number;
+  seconds: number;
+  messages: number;
   rate: number;
   loadgenCpu: number;
   serverCpu: number;
   coreBusy: number[];
   coreIrq: number[];
-  answer: string | null;
-  sampled: number;
-  sampleFailures: string[];
-  compressedResponses: number;
-  messages: number;
+  checked: number;
+  badFrames: number;
+  resets: number;
+  perSubscriberMin?: number;
+  perSubscriberMax?: number;
+  dumpOpcode: number;
+  dumpRsv1: number;
+  dumpBytes: number;
+  nofile: [number, number];
+  errorCount: number;
   errors: string[];
 }
 
-async function runOnce(server: ServerName, workload: Workload): Promise<Run> {
-  const deflate = workload === 'deflate';
-  const child = spawnNode(1, here(`./servers/${server}.js`), deflate ? ['--deflate'] : []);
+interface Run {
+  /** messages/s, deliveries/s, handshakes/s; or KiB per connection for "idle". */
+  value: number;
+  loadgenCpu: number;
+  serverCpu: number;
+  /** Busy share of core 0 / core 1 not explained by our process there nor interrupts. */
+  other: number;
+  answer: string | null;
+  problems: string[];
+  extra: string;
+}
+
+const LOADGEN = join(ROOT, 'dist/bench/loadgen/loadgen');
+let TMP = '';
+
+function buildLoadgen(): string {
+  mkdirSync(join(ROOT, 'dist/bench/loadgen'), { recursive: true });
+  const src = join(ROOT, 'bench/loadgen/loadgen.c');
+  execFileSync('cc', ['-O2', '-Wall', '-o', LOADGEN, src], { stdio: 'inherit' });
+  return execFileSync('cc', ['--version'], { encoding: 'utf8' }).split('\n')[0]!;
+}
+
+function checkDump(spec: Spec, out: LoadgenOut, dumpPath: string, problems: string[]): void {
+  if (!spec.message) return;
+  if (!existsSync(dumpPath)) {
+    problems.push('no response payload was captured for checking');
+    return;
+  }
+  let payload = readFileSync(dumpPath);
+  rmSync(dumpPath);
   try {
-    const line = await firstLine(child, `${server} server`, 10_000);
-    const port = /^listening (\d+)$/.exec(line)?.[1];
-    if (!port) throw new Error(`${server} server said: ${line}`);
-    const gen = spawnNode(0, here('./loadgen.js'), [
-      '--port', port,
-      '--workload', workload,
-      '--server-pid', String(child.pid),
-      '--clk-tck', String(CLK_TCK),
-      '--warmup', String(WARMUP_MS),
-      '--duration', String(DURATION_MS),
-    ]);
-    try {
-      const out = JSON.parse(await firstLine(gen, 'load generator', WARMUP_MS + DURATION_MS + 20_000)) as Run & { fatal?: string };
-      if (out.fatal) throw new Error(`load generator: ${out.fatal}`);
-      return out;
-    } finally {
-      await stop(gen);
+    if (out.dumpRsv1 === 1) {
+      payload = inflateRawSync(Buffer.concat([payload, Buffer.from([0, 0, 0xff, 0xff])]), { finishFlush: constants.Z_SYNC_FLUSH });
     }
-  } finally {
-    await stop(child);
+    if (!payload.equals(spec.message)) problems.push(`the first response differs from the message (${payload.length} bytes)`);
+  } catch (err) {
+    problems.push(`the first response does not inflate: ${String(err)}`);
   }
 }
+
+async function runOnce(spec: Spec, server: ServerName, round: number): Promise<Run> {
+  const idle = spec.mode === 'idle';
+  const nodeArgs = idle ? ['--expose-gc'] : [];
+  const srv = new Child(1, [process.execPath, ...nodeArgs, here(`./servers/${server}.js`), ...spec.serverArgs]);
+  try {
+    const line = await srv.line(`${server} server`, 10_000);
+    const port = /^listening (\d+)$/.exec(line)?.[1];
+    if (!port) throw new Error(`${server} server said: ${line}`);
+    const dumpPath = join(TMP, `dump-${spec.name}-${server}-${round}`);
+    const args = [
+      LOADGEN, '--mode', spec.mode, '--port', port, '--conns', String(spec.conns), '--inflight', String(spec.inFlight),
+      '--warmup', String(WARMUP_MS), '--duration', String(DURATION_MS), '--server-pid', String(srv.pid),
+    ];
+    if (spec.frame) {
+      const framePath = join(TMP, `frame-${spec.name}`);
+      if (!existsSync(framePath)) writeFileSync(framePath, spec.frame);
+      args.push('--frame-file', framePath, '--dump', dumpPath);
+    }
+    if (spec.expect) args.push('--expect-opcode', String(spec.expect.opcode), '--expect-rsv1', String(spec.expect.rsv1), '--expect-len', String(spec.expect.len));
+    if (spec.extensions) args.push('--extensions', spec.extensions);
+
+    let before = 0;
+    let after = 0;
+    const gcRss = async () => {
+      srv.proc.kill('SIGUSR2');
+      const ack = await srv.line(`${server} server gc`, 10_000);
+      if (ack !== 'gc') throw new Error(`${server} server said ${ack} instead of gc`);
+      return rssKiB(srv.pid);
+    };
+    if (idle) {
+      await sleep(300);
+      before = await gcRss();
+    }
+    const gen = new Child(0, args, idle ? 'pipe' : 'ignore');
+    let out: LoadgenOut;
+    try {
+      if (idle) {
+        const open = JSON.parse(await gen.line('load generator', 90_000)) as { event?: string; fatal?: string };
+        if (open.fatal) throw new Error(`load generator: ${open.fatal}`);
+        await sleep(1000);
+        after = await gcRss();
+        gen.proc.stdin!.end();
+      }
+      out = JSON.parse(await gen.line('load generator', WARMUP_MS + DURATION_MS + 90_000)) as LoadgenOut;
+      if (out.fatal) throw new Error(`load generator: ${out.fatal}`);
+    } finally {
+      await gen.stop();
+    }
+    const problems = [...out.errors];
+    if (out.errorCount > out.errors.length) problems.push(`… ${out.errorCount} problems in all`);
+    if (out.badFrames > 0) problems.push(`${out.badFrames} responses had an unexpected opcode, RSV1 or length`);
+    if (!idle && spec.mode !== 'handshake') checkDump(spec, out, dumpPath, problems);
+    if (spec.extensions && !/permessage-deflate/i.test(out.answer ?? '')) problems.push(`permessage-deflate not negotiated (answer ${JSON.stringify(out.answer)})`);
+    const own = [out.loadgenCpu, out.serverCpu];
+    const other = Math.max(...[0, 1].map((c) => (out.coreBusy[c] ?? 0) - (out.coreIrq[c] ?? 0) - own[c]!));
+    let extra = '';
+    if (spec.mode === 'broadcast') extra = `per subscriber ${out.perSubscriberMin}–${out.perSubscriberMax} messages`;
+    if (spec.mode === 'handshake') extra = `${out.failed} failed cycles, ${out.resets} resets after close`;
+    if (idle) extra = `RSS ${before} → ${after} KiB, ${out.opened} open, opened in ${out.setupSeconds.toFixed(1)} s`;
+    if (idle && out.opened < spec.conns) problems.push(`only ${out.opened} of ${spec.conns} connections opened`);
+    return {
+      value: idle ? (after - before) / Math.max(1, out.opened) : out.rate,
+      // Idle: the CPU figures cover the settle-and-measure window, not meaningful as load.
+      loadgenCpu: out.loadgenCpu,
+      serverCpu: out.serverCpu,
+      other,
+      answer: out.answer,
+      problems,
+      extra,
+    };
+  } finally {
+    await srv.stop();
+  }
+}
+
+// ---- statistics and report ------------------------------------------------------------
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -127,140 +392,166 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 const fmtRate = (x: number) => Math.round(x).toLocaleString('en-US');
+const fmtKiB = (x: number) => x.toFixed(1);
 const fmtPct = (x: number) => `${Math.round(x * 100)}%`;
-const fmtRatio = (x: number) => x.toFixed(2);
+const fmtRatio = (x: number) => (x >= 10 ? x.toFixed(1) : x.toFixed(2));
 const range = (xs: number[], f: (x: number) => string) => `${f(Math.min(...xs))}–${f(Math.max(...xs))}`;
 
-/** Whether ws13 negotiates permessage-deflate with `perMessageDeflate: true` (else: pending). */
-async function ws13HasDeflate(): Promise<{ ok: boolean; why: string }> {
-  try {
-    const run = await runOnceShort();
-    const ok = !!run.answer && /permessage-deflate/i.test(run.answer) && run.errors.length === 0;
-    return { ok, why: ok ? '' : `answer ${JSON.stringify(run.answer)}${run.errors.length ? `, errors: ${run.errors.join('; ')}` : ''}` };
-  } catch (err) {
-    return { ok: false, why: String(err) };
-  }
+interface Outcome {
+  spec: Spec;
+  runs: Map<ServerName, Run[]>;
 }
-async function runOnceShort(): Promise<Run> {
-  const child = spawnNode(1, here('./servers/ws13.js'), ['--deflate']);
+
+function ratios(o: Outcome, a: ServerName, b: ServerName): number[] | undefined {
+  const ra = o.runs.get(a);
+  const rb = o.runs.get(b);
+  if (!ra || !rb || ra.length === 0) return undefined;
+  return ra.map((r, i) => r.value / rb[i]!.value);
+}
+
+function section(o: Outcome): string {
+  const { spec } = o;
+  const f = spec.mode === 'idle' ? fmtKiB : fmtRate;
+  const lines = [
+    `### ${spec.title} (\`${spec.name}\`)`,
+    '',
+    spec.describe(),
+    '',
+    `| server | ${spec.unit} (median) | min–max | server CPU (core 1) | load generator CPU (core 0) | other load on the cores | notes |`,
+    '|---|---:|---:|---:|---:|---:|---|',
+  ];
+  for (const [s, rs] of o.runs) {
+    const note = [rs[0]?.answer ? `negotiated \`${rs[0].answer}\`` : '', rs.map((r) => r.extra).filter(Boolean).join('; ')].filter(Boolean).join('; ');
+    lines.push(
+      `| ${s} | ${f(median(rs.map((r) => r.value)))} | ${range(rs.map((r) => r.value), f)} | ` +
+        `${fmtPct(median(rs.map((r) => r.serverCpu)))} | ${fmtPct(median(rs.map((r) => r.loadgenCpu)))} | ` +
+        `${fmtPct(Math.max(0, median(rs.map((r) => r.other))))} | ${note} |`,
+    );
+  }
+  const rw = ratios(o, 'ws13', 'ws');
+  const rb = ratios(o, 'ws13', 'baseline');
+  lines.push('');
+  if (rw) lines.push(`ws13/ws, same round: median **${fmtRatio(median(rw))}** (rounds: ${rw.map(fmtRatio).join(', ')}); target ${spec.lowerIsBetter ? '≤' : '≥'} ${spec.target}.`);
+  if (rb) lines.push(`ws13/baseline, same round: median ${fmtRatio(median(rb))} (rounds: ${rb.map(fmtRatio).join(', ')}).`);
+  if (spec.mode !== 'idle') {
+    const lg = Math.max(...[...o.runs.values()].flat().map((r) => r.loadgenCpu));
+    const ws13Server = median(o.runs.get('ws13')!.map((r) => r.serverCpu));
+    lines.push(
+      `Load generator: at most ${fmtPct(lg)} of its core in any run, against ${fmtPct(ws13Server)} for the ws13 server (median)` +
+        (lg > 0.85 ? ': **the load generator was near saturation; treat these rates as a floor**.' : ': not the bottleneck.'),
+    );
+  }
+  return lines.join('\n');
+}
+
+function summary(outcomes: Outcome[]): string {
+  const lines = [
+    '| workload | target ws13/ws | ws13/ws (median of same-round ratios) | rounds | met | ws13/baseline | ws13 | ws | baseline |',
+    '|---|---:|---:|---|:---:|---:|---:|---:|---:|',
+  ];
+  for (const o of outcomes) {
+    const { spec } = o;
+    const rw = ratios(o, 'ws13', 'ws');
+    const rb = ratios(o, 'ws13', 'baseline');
+    const f = spec.mode === 'idle' ? (x: number) => `${fmtKiB(x)} KiB` : fmtRate;
+    const med = (s: ServerName) => {
+      const rs = o.runs.get(s);
+      return rs ? f(median(rs.map((r) => r.value))) : '—';
+    };
+    const m = rw ? median(rw) : NaN;
+    const met = rw ? (spec.lowerIsBetter ? m <= spec.target : m >= spec.target) : false;
+    lines.push(
+      `| ${spec.title} | ${spec.lowerIsBetter ? '≤' : '≥'} ${spec.target}× | ${rw ? `**${fmtRatio(m)}**` : '—'} | ${rw ? rw.map(fmtRatio).join(', ') : ''} | ` +
+        `${rw ? (met ? 'yes' : 'no') : ''} | ${rb ? fmtRatio(median(rb)) : '—'} | ${med('ws13')} | ${med('ws')} | ${med('baseline')} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+const WHERE_HEADING = '## Where the time goes';
+function keptWhereSection(): string {
+  const placeholder = `${WHERE_HEADING}\n\n_To be written by the lead developer: profiles of the ws13 server in each workload._\n`;
   try {
-    const line = await firstLine(child, 'ws13 server', 10_000);
-    const port = /^listening (\d+)$/.exec(line)?.[1] ?? '0';
-    const gen = spawnNode(0, here('./loadgen.js'), [
-      '--port', port, '--workload', 'deflate', '--server-pid', String(child.pid), '--clk-tck', String(CLK_TCK),
-      '--warmup', '100', '--duration', '300', '--connections', '2',
-    ]);
-    try {
-      const out = JSON.parse(await firstLine(gen, 'load generator', 15_000)) as Run & { fatal?: string };
-      if (out.fatal) throw new Error(out.fatal);
-      return out;
-    } finally {
-      await stop(gen);
-    }
-  } finally {
-    await stop(child);
+    const old = readFileSync(join(ROOT, 'bench/RESULTS.md'), 'utf8');
+    const at = old.indexOf(WHERE_HEADING);
+    if (at < 0) return placeholder;
+    const rest = old.slice(at);
+    const next = rest.indexOf('\n## ', WHERE_HEADING.length);
+    return (next < 0 ? rest : rest.slice(0, next + 1)).trimEnd() + '\n';
+  } catch {
+    return placeholder;
   }
 }
 
 async function main(): Promise<void> {
   const started = Date.now();
+  TMP = mkdtempSync(join(tmpdir(), 'ws13-bench-'));
+  const ccVersion = buildLoadgen();
   const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? 'unknown';
   const nproc = execFileSync('nproc', { encoding: 'utf8' }).trim();
-  const wsVersion = (JSON.parse(readFileSync(fileURLToPath(new URL('../../node_modules/ws/package.json', import.meta.url)), 'utf8')) as { version: string }).version;
+  const wsVersion = (JSON.parse(readFileSync(join(ROOT, 'node_modules/ws/package.json'), 'utf8')) as { version: string }).version;
   const notes: string[] = [];
   if (!PINNED) notes.push('taskset is not available: servers and load generator ran unpinned.');
 
-  let ws13Deflate = { ok: true, why: '' };
-  if (WORKLOADS.includes('deflate')) {
-    ws13Deflate = await ws13HasDeflate();
-    if (!ws13Deflate.ok) notes.push(`ws13 permessage-deflate: pending (${ws13Deflate.why}); the deflate workload ran for ws only.`);
-  }
-
-  const sections: string[] = [];
-  for (const workload of WORKLOADS) {
-    const servers: ServerName[] =
-      workload === 'deflate' ? (ws13Deflate.ok ? ['ws13', 'ws'] : ['ws']) : ['ws13', 'ws', 'baseline'];
-    const runs = new Map<ServerName, Run[]>(servers.map((s) => [s, []]));
-    for (let round = 1; round <= ROUNDS; round++) {
-      for (const server of servers) {
-        const run = await runOnce(server, workload);
-        runs.get(server)!.push(run);
-        const bad = [...run.errors, ...run.sampleFailures];
-        console.error(
-          `[${workload}] round ${round} ${server}: ${fmtRate(run.rate)} msg/s, server CPU ${fmtPct(run.serverCpu)}, ` +
-            `load generator CPU ${fmtPct(run.loadgenCpu)}, cores busy ${run.coreBusy.map(fmtPct).join('/')} (irq ${run.coreIrq.map(fmtPct).join('/')}), sampled ${run.sampled}` +
-            (bad.length ? `, PROBLEMS: ${bad.join('; ')}` : ''),
-        );
-        if (bad.length) notes.push(`${workload}, round ${round}, ${server}: ${bad.join('; ')}`);
-        // Busy time on a core beyond what our pinned process used there: other processes
-        // (or interrupt work) competed for that core, and the numbers are less reliable.
-        const other = (c: number, own: number) => (run.coreBusy[c] ?? 0) - (run.coreIrq[c] ?? 0) - own;
-        const extra = Math.max(other(0, run.loadgenCpu), other(1, run.serverCpu));
-        if (extra > 0.25) {
-          notes.push(
-            `${workload}, round ${round}, ${server}: a core was ${fmtPct(extra)} busier than our process and interrupt ` +
-              'work on it (other processes on the machine): treat this round as noisy.',
+  const outcomes: Outcome[] = [];
+  try {
+    for (const name of WORKLOADS) {
+      const spec = SPECS[name];
+      const o: Outcome = { spec, runs: new Map(spec.servers.map((s) => [s, []])) };
+      for (let round = 1; round <= ROUNDS; round++) {
+        for (const server of spec.servers) {
+          let run: Run;
+          try {
+            run = await runOnce(spec, server, round);
+          } catch (err) {
+            run = { value: NaN, loadgenCpu: NaN, serverCpu: NaN, other: NaN, answer: null, problems: [String(err)], extra: '' };
+          }
+          o.runs.get(server)!.push(run);
+          const value = spec.mode === 'idle' ? `${fmtKiB(run.value)} KiB/connection` : `${fmtRate(run.value)} ${spec.unit}`;
+          console.error(
+            `[${name}] round ${round} ${server}: ${value}, server CPU ${fmtPct(run.serverCpu)}, load generator CPU ${fmtPct(run.loadgenCpu)}, ` +
+              `other load ${fmtPct(run.other)}${run.extra ? `, ${run.extra}` : ''}${run.problems.length ? `, PROBLEMS: ${run.problems.join('; ')}` : ''}`,
           );
+          if (run.problems.length) notes.push(`${name}, round ${round}, ${server}: ${run.problems.join('; ')}`);
         }
       }
+      outcomes.push(o);
     }
-    const desc =
-      workload === 'deflate'
-        ? `Echo of a ${JSON_MESSAGE.length}-byte JSON text message with permessage-deflate ` +
-          '(client offer `permessage-deflate; client_max_window_bits`, servers `perMessageDeflate: true`)'
-        : `Echo of a ${SMALL_MESSAGE.length}-byte text message, no compression`;
-    const lines = [
-      `### ${workload === 'deflate' ? 'Deflate' : 'Small messages'}: ${desc}`,
-      '',
-      `${CONNECTIONS} connections × ${IN_FLIGHT} messages in flight; ${ROUNDS} interleaved rounds of ` +
-        `${WARMUP_MS / 1000} s warm-up + ${DURATION_MS / 1000} s measured. CPU: share of one core over the measured window ` +
-        '(server: /proc/PID/stat; load generator: process.cpuUsage; core busy: /proc/stat, everything on that core, ' +
-        'of which irq: interrupt and softirq work such as loopback TCP, charged to no process).',
-      '',
-      '| server | messages/s (median) | min–max | server CPU (core 1) | load generator CPU (core 0) | core 0 / core 1 busy | of which irq | negotiated |',
-      '|---|---:|---:|---:|---:|---:|---:|---|',
-    ];
-    for (const s of servers) {
-      const rs = runs.get(s)!;
-      lines.push(
-        `| ${s} | ${fmtRate(median(rs.map((r) => r.rate)))} | ${range(rs.map((r) => r.rate), fmtRate)} | ` +
-          `${fmtPct(median(rs.map((r) => r.serverCpu)))} | ${fmtPct(median(rs.map((r) => r.loadgenCpu)))} | ` +
-          `${[0, 1].map((c) => fmtPct(median(rs.map((r) => r.coreBusy[c] ?? 0)))).join(' / ')} | ` +
-          `${[0, 1].map((c) => fmtPct(median(rs.map((r) => r.coreIrq[c] ?? 0)))).join(' / ')} | ` +
-          `${rs[0]!.answer ? `\`${rs[0]!.answer}\`` : '—'} |`,
-      );
-    }
-    if (workload === 'deflate' && !ws13Deflate.ok) lines.push('| ws13 | pending | | | | | | |');
-    const ratio = (a: ServerName, b: ServerName) => {
-      const ra = runs.get(a);
-      const rb = runs.get(b);
-      if (!ra || !rb) return undefined;
-      return ra.map((r, i) => r.rate / rb[i]!.rate);
-    };
-    const ratios: string[] = [];
-    for (const [a, b] of [
-      ['ws13', 'ws'],
-      ['ws13', 'baseline'],
-    ] as const) {
-      const r = ratio(a, b);
-      if (r) ratios.push(`${a}/${b}: median ${fmtRatio(median(r))} (rounds: ${r.map(fmtRatio).join(', ')})`);
-    }
-    if (ratios.length) lines.push('', `Ratios of messages/s, same round: ${ratios.join('; ')}.`);
-    sections.push(lines.join('\n'));
+  } finally {
+    rmSync(TMP, { recursive: true, force: true });
   }
+
+  const noisy = outcomes.flatMap((o) => [...o.runs.values()].flat().filter((r) => r.other > 0.25)).length;
+  const total = outcomes.reduce((n, o) => n + [...o.runs.values()].flat().length, 0);
+  if (noisy) notes.push(`${noisy} of ${total} runs had a core more than 25% busy with work other than ours (other processes on this shared machine): compare same-round ratios, not absolute rates.`);
 
   const md = [
     '# ws13 benchmark results',
     '',
-    `Machine: ${nproc} CPUs, ${cpuModel}; Node ${process.version}; ws ${wsVersion}. ` +
-      (PINNED ? 'Servers pinned to CPU 1 (`taskset -c 1`), load generator to CPU 0 (`taskset -c 0`).' : 'Unpinned.'),
-    `Generated by \`npm run bench\` on ${new Date().toISOString()} (${Math.round((Date.now() - started) / 1000)} s).`,
+    `Machine: ${nproc} CPUs, ${cpuModel}; Linux ${release()}; Node ${process.version}; ws ${wsVersion}; load generator built with ${ccVersion}.`,
+    PINNED
+      ? 'Servers pinned to CPU 1 (`taskset -c 1`), the native load generator (bench/loadgen/loadgen.c, epoll) to CPU 0 (`taskset -c 0`).'
+      : 'Unpinned.',
+    `Open files: soft ${NOFILE.soft}, hard ${NOFILE.hard}; ${NOFILE.how}.`,
+    `Generated by \`npm run bench\` on ${new Date().toISOString()} in ${Math.round((Date.now() - started) / 1000)} s: ${ROUNDS} interleaved rounds per workload ` +
+      `(${WARMUP_MS} ms warm-up + ${DURATION_MS} ms measured per run); medians, min–max, and ratios of the same round.`,
     '',
-    ...sections.flatMap((s) => [s, '']),
-    ...(notes.length ? ['Notes:', '', ...notes.map((n) => `- ${n}`), ''] : []),
+    'CPU columns: share of one core over the measured window (server: utime+stime from /proc/PID/stat; load generator: its own ' +
+      'getrusage). "Other load": the larger, over both cores, of busy time in /proc/stat not accounted for by our process pinned ' +
+      'there nor by interrupt work (loopback TCP): other tenants of this shared machine.',
+    '',
+    '## Summary',
+    '',
+    summary(outcomes),
+    '',
+    '## Workloads',
+    '',
+    ...outcomes.flatMap((o) => [section(o), '']),
+    ...(notes.length ? ['## Notes', '', ...notes.map((n) => `- ${n}`), ''] : []),
+    keptWhereSection(),
   ].join('\n');
   console.log(md);
-  writeFileSync(RESULTS, md);
+  if (RESULTS !== '-') writeFileSync(RESULTS, md);
 }
 
 main().catch((err: unknown) => {

@@ -1,14 +1,19 @@
-// A bare node:net WebSocket echo server: the floor of what Node costs per message.
-// `node dist/bench/servers/baseline.js`; prints "listening PORT". Minimal on purpose:
-// answers any upgrade request, parses masked client frames, echoes each data frame's
-// payload unmasked with the same opcode, one write per read. No validation, no
-// fragmentation handling, no control frames beyond dropping the connection on close,
-// no permessage-deflate.
+// A bare node:net WebSocket server: the floor of what Node costs per message.
+// `node dist/bench/servers/baseline.js [--mode echo|broadcast]`; prints "listening PORT".
+// Minimal on purpose: answers any upgrade request, parses masked client frames; echo mode
+// sends each data frame's payload back unmasked with the same opcode, one write per read;
+// broadcast mode frames each message once and writes that buffer to every other socket.
+// No validation, no fragmentation handling, no control frames beyond dropping the
+// connection on close, no permessage-deflate. SIGUSR2: gc() (with --expose-gc), prints "gc".
 import { createServer, type Socket } from 'node:net';
 import { acceptKey } from '../common.js';
 
+const broadcast = process.argv.includes('broadcast');
+const sockets = new Set<Socket>();
+
 function serve(sock: Socket): void {
   sock.setNoDelay(true);
+  sock.on('close', () => sockets.delete(sock));
   let head: Buffer | undefined = Buffer.alloc(0);
   let pending = Buffer.alloc(0);
 
@@ -23,6 +28,7 @@ function serve(sock: Socket): void {
         'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
           `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`,
       );
+      sockets.add(sock);
       chunk = head.subarray(end + 4);
       head = undefined;
     }
@@ -68,8 +74,10 @@ function serve(sock: Socket): void {
       off = p + len;
     }
     pending = off < buf.length ? Buffer.from(buf.subarray(off)) : Buffer.alloc(0);
-    if (out.length === 1) sock.write(out[0]!);
-    else if (out.length > 1) sock.write(Buffer.concat(out));
+    if (out.length === 0) return;
+    const data = out.length === 1 ? out[0]! : Buffer.concat(out);
+    if (!broadcast) sock.write(data);
+    else for (const other of sockets) if (other !== sock) other.write(data);
   });
   sock.on('error', () => sock.destroy());
 }
@@ -80,3 +88,7 @@ server.listen(0, '127.0.0.1', () => {
   process.stdout.write(`listening ${typeof addr === 'object' && addr ? addr.port : 0}\n`);
 });
 process.on('SIGTERM', () => process.exit(0));
+process.on('SIGUSR2', () => {
+  (globalThis as { gc?: () => void }).gc?.();
+  process.stdout.write('gc\n');
+});

@@ -1,15 +1,30 @@
-// `ws` echo server for the benchmark: `node dist/bench/servers/ws.js [--deflate]`.
-// Prints "listening PORT" when ready. Deflate: new WebSocketServer({ perMessageDeflate: true }).
+// `ws` server for the benchmark: `node dist/bench/servers/ws.js [--mode echo|broadcast] [--deflate]`.
+// Prints "listening PORT" when ready. Echo: each message back to its sender. Broadcast: each
+// message sent to every other open client in a loop (the usual `ws` idiom). Deflate:
+// `perMessageDeflate: true`. SIGUSR2: gc() (with --expose-gc), then prints "gc".
 import type { AddressInfo } from 'node:net';
-import { WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 
 const deflate = process.argv.includes('--deflate');
+const broadcast = process.argv.includes('broadcast');
 const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: deflate });
 wss.on('connection', (ws) => {
-  ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
+  if (broadcast) {
+    ws.on('message', (data, isBinary) => {
+      for (const client of wss.clients) {
+        if (client !== ws && client.readyState === WebSocket.OPEN) client.send(data as Buffer, { binary: isBinary });
+      }
+    });
+  } else {
+    ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
+  }
   ws.on('error', () => {});
 });
 wss.on('listening', () => {
   process.stdout.write(`listening ${(wss.address() as AddressInfo).port}\n`);
 });
 process.on('SIGTERM', () => process.exit(0));
+process.on('SIGUSR2', () => {
+  (globalThis as { gc?: () => void }).gc?.();
+  process.stdout.write('gc\n');
+});

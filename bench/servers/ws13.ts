@@ -1,5 +1,8 @@
-// ws13 echo server for the benchmark: `node dist/bench/servers/ws13.js [--deflate]`.
-// Prints "listening PORT" when ready. Deflate: new WebSocketServer({ perMessageDeflate: true }).
+// ws13 server for the benchmark: `node dist/bench/servers/ws13.js [--mode echo|broadcast] [--deflate]`.
+// Prints "listening PORT" when ready. Echo: each message back to its sender. Broadcast:
+// each message to every other client with `server.broadcast` (framed once). Deflate:
+// `perMessageDeflate: true`. Everything else at its defaults (heartbeat included).
+// SIGUSR2: runs gc() when started with --expose-gc and prints "gc" (idle-memory workload).
 
 // A variable, not a literal: the bench compiles whatever state src/ is in.
 const ENTRY = '../../src/node/index.js';
@@ -11,16 +14,23 @@ interface Ws13Socket {
 interface Ws13Server {
   listen(port: number, host: string): Promise<{ port: number }>;
   on(event: string, listener: (...args: any[]) => void): unknown;
+  broadcast(data: unknown, options?: { binary?: boolean; except?: Ws13Socket }): number;
 }
 
 const { WebSocketServer } = (await import(ENTRY)) as { WebSocketServer: new (o?: Record<string, unknown>) => Ws13Server };
+const broadcast = process.argv.includes('broadcast');
 const options: Record<string, unknown> = {};
 if (process.argv.includes('--deflate')) options.perMessageDeflate = true;
 const server = new WebSocketServer(options);
 server.on('connection', (ws: Ws13Socket) => {
-  ws.on('message', (data: unknown, isBinary: boolean) => ws.send(data, { binary: isBinary }));
+  if (broadcast) ws.on('message', (data: unknown, isBinary: boolean) => server.broadcast(data, { binary: isBinary, except: ws }));
+  else ws.on('message', (data: unknown, isBinary: boolean) => ws.send(data, { binary: isBinary }));
   ws.on('error', () => {});
 });
 const { port } = await server.listen(0, '127.0.0.1');
 process.stdout.write(`listening ${port}\n`);
 process.on('SIGTERM', () => process.exit(0));
+process.on('SIGUSR2', () => {
+  (globalThis as { gc?: () => void }).gc?.();
+  process.stdout.write('gc\n');
+});

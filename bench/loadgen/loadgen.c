@@ -1,0 +1,676 @@
+/*
+ * ws13 benchmark load generator (native). Built by bench/run.ts with `cc -O2`.
+ *
+ *   loadgen --mode echo|broadcast|handshake|idle --port P [options]
+ *
+ * One thread, epoll (level-triggered), non-blocking sockets. Every connection starts with
+ * a real opening handshake whose Sec-WebSocket-Accept is checked (SHA-1 + base64 below).
+ * Request frames are built once by the caller (masked, written to --frame-file) and
+ * replicated here into one contiguous batch, so a send is one write() of a slice of it.
+ * Responses are parsed down to frame headers only: payloads are skipped, except the first
+ * data frame of connection 0, which can be dumped (--dump) for the caller to check in full.
+ *
+ * Modes:
+ *   echo       --conns N --inflight K: each connection keeps K request frames outstanding;
+ *              every response frame releases one more request. Counts responses.
+ *   broadcast  --conns N subscribers plus one publisher connection (the last one). The
+ *              publisher keeps K messages outstanding on average over the subscribers
+ *              (sent - delivered/N < K). Counts data frames delivered to subscribers.
+ *   handshake  --conns N concurrent slots, each looping: connect, upgrade, verify accept,
+ *              send a masked close frame (1000), read until the server closes, close.
+ *              Counts completed cycles.
+ *   idle       opens --conns N connections, prints {"event":"open",...}, then holds them
+ *              until stdin reaches EOF (or a signal), and prints the final JSON.
+ *
+ * The measured window (after --warmup ms, for --duration ms) records the messages, this
+ * process's CPU (getrusage), the server's CPU (/proc/PID/stat utime+stime, --server-pid)
+ * and each core's busy and interrupt time (/proc/stat). Prints one JSON line.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+/* ---- SHA-1 (FIPS 180-4) and base64, for Sec-WebSocket-Accept ------------------------ */
+
+static uint32_t rol(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
+
+static void sha1(const uint8_t *msg, size_t len, uint8_t out[20]) {
+  uint32_t h[5] = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u, 0xC3D2E1F0u};
+  size_t total = ((len + 8) / 64 + 1) * 64;
+  uint8_t buf[256];
+  if (total > sizeof buf) return; /* keys + GUID are 60 bytes: never */
+  memset(buf, 0, total);
+  memcpy(buf, msg, len);
+  buf[len] = 0x80;
+  uint64_t bits = (uint64_t)len * 8;
+  for (int i = 0; i < 8; i++) buf[total - 1 - i] = (uint8_t)(bits >> (8 * i));
+  for (size_t blk = 0; blk < total; blk += 64) {
+    uint32_t w[80];
+    for (int i = 0; i < 16; i++)
+      w[i] = (uint32_t)buf[blk + 4 * i] << 24 | (uint32_t)buf[blk + 4 * i + 1] << 16 |
+             (uint32_t)buf[blk + 4 * i + 2] << 8 | buf[blk + 4 * i + 3];
+    for (int i = 16; i < 80; i++) w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+    for (int i = 0; i < 80; i++) {
+      uint32_t f, k;
+      if (i < 20) { f = (b & c) | (~b & d); k = 0x5A827999u; }
+      else if (i < 40) { f = b ^ c ^ d; k = 0x6ED9EBA1u; }
+      else if (i < 60) { f = (b & c) | (b & d) | (c & d); k = 0x8F1BBCDCu; }
+      else { f = b ^ c ^ d; k = 0xCA62C1D6u; }
+      uint32_t t = rol(a, 5) + f + e + k + w[i];
+      e = d; d = c; c = rol(b, 30); b = a; a = t;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e;
+  }
+  for (int i = 0; i < 5; i++) {
+    out[4 * i] = (uint8_t)(h[i] >> 24); out[4 * i + 1] = (uint8_t)(h[i] >> 16);
+    out[4 * i + 2] = (uint8_t)(h[i] >> 8); out[4 * i + 3] = (uint8_t)h[i];
+  }
+}
+
+static void base64(const uint8_t *in, size_t n, char *out) {
+  static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t o = 0;
+  for (size_t i = 0; i < n; i += 3) {
+    uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
+    out[o++] = tbl[(v >> 18) & 63];
+    out[o++] = tbl[(v >> 12) & 63];
+    out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+    out[o++] = i + 2 < n ? tbl[v & 63] : '=';
+  }
+  out[o] = 0;
+}
+
+/* ---- options -------------------------------------------------------------------------- */
+
+enum { M_ECHO, M_BROADCAST, M_HANDSHAKE, M_IDLE };
+static int mode = M_ECHO;
+static int port = 0;
+static int nconns = 100;
+static int inflight = 16;
+static long warmup_ms = 500, duration_ms = 2000;
+static int server_pid = 0;
+static const char *extensions = NULL;
+static const char *frame_file = NULL;
+static const char *dump_path = NULL;
+static int expect_opcode = -1, expect_rsv1 = -1;
+static long long expect_len = -1;
+static int connect_concurrency = 256;
+static int source_ips = 200; /* 127.0.0.2 .. : spreads 4-tuples (handshake churn, 10k idle) */
+
+/* ---- state ------------------------------------------------------------------------------ */
+
+enum { S_FREE, S_CONNECTING, S_HS, S_OPEN, S_CLOSING };
+
+typedef struct conn {
+  int fd;
+  int state;
+  int index;
+  int publisher;
+  uint32_t events;      /* current epoll interest */
+  char accept[32];      /* expected Sec-WebSocket-Accept */
+  char *hs;             /* response head being read */
+  int hslen;
+  uint8_t hdr[14];
+  int hlen;
+  uint64_t skip;        /* payload bytes of the current frame still to skip */
+  int dumping;
+  uint64_t pend;        /* request bytes still to write */
+  uint32_t woff;        /* offset in the frame of the next byte to write */
+  uint64_t received;    /* data frames received */
+  double deadline;
+} conn;
+
+static conn *conns;
+static int epfd;
+static uint8_t *frame; static size_t flen;
+static uint8_t *batch; static size_t batchlen;
+static uint8_t rbuf[1 << 20];
+
+static uint64_t messages = 0, handshakes = 0, resets = 0, bad_frames = 0, checked = 0;
+static uint64_t pub_sent = 0;
+static int opened = 0, started = 0, failed = 0, running = 1, finished_setup = 0;
+static char answer[512]; static int have_answer = 0;
+static uint8_t *dump_buf; static size_t dump_len = 0, dump_cap = 0; static int dump_done = 0; static int dump_opcode = -1, dump_rsv1 = -1;
+static char errors[10][200]; static int nerrors = 0; static uint64_t error_count = 0;
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static char request_tail[600];
+
+static void err(const char *fmt, ...) {
+  error_count++;
+  if (nerrors >= 10) return;
+  va_list ap; va_start(ap, fmt);
+  vsnprintf(errors[nerrors++], sizeof errors[0], fmt, ap);
+  va_end(ap);
+}
+
+static double now(void) {
+  struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t rnd(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; }
+
+static void set_events(conn *c, uint32_t ev) {
+  if (c->events == ev) return;
+  struct epoll_event e = {.events = ev, .data.ptr = c};
+  epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &e);
+  c->events = ev;
+}
+
+/* ---- connections ------------------------------------------------------------------------ */
+
+static void start_conn(conn *c) {
+  c->hlen = 0; c->skip = 0; c->pend = 0; c->woff = 0; c->received = 0; c->hslen = 0; c->dumping = 0;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  if (fd < 0) { err("socket: %s", strerror(errno)); c->state = S_FREE; failed++; return; }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  struct sockaddr_in src = {.sin_family = AF_INET};
+  if (source_ips > 0) {
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    src.sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)(started % source_ips));
+    if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0) { /* fall back to the default source */ }
+  }
+  struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  dst.sin_addr.s_addr = htonl(0x7f000001u);
+  started++;
+  c->fd = fd;
+  c->state = S_CONNECTING;
+  c->deadline = now() + 10.0;
+  if (connect(fd, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS) {
+    err("connect: %s", strerror(errno)); close(fd); c->state = S_FREE; failed++; return;
+  }
+  struct epoll_event e = {.events = EPOLLOUT, .data.ptr = c};
+  c->events = EPOLLOUT;
+  epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e);
+}
+
+static void drop(conn *c, int linger0) {
+  if (c->state == S_FREE) return;
+  if (linger0) { struct linger l = {1, 0}; setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l); }
+  epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+  close(c->fd);
+  free(c->hs); c->hs = NULL;
+  c->state = S_FREE;
+}
+
+static void flush(conn *c) {
+  while (c->pend > 0) {
+    size_t n = c->pend < batchlen - c->woff ? c->pend : batchlen - c->woff;
+    ssize_t w = write(c->fd, batch + c->woff, n);
+    if (w < 0) {
+      if (errno == EAGAIN || errno == EINTR) break;
+      if (running) err("connection %d: write: %s", c->index, strerror(errno));
+      drop(c, 1); failed++;
+      return;
+    }
+    c->pend -= (uint64_t)w;
+    c->woff = (uint32_t)((c->woff + (size_t)w) % flen);
+  }
+  set_events(c, c->pend > 0 ? EPOLLIN | EPOLLOUT : EPOLLIN);
+}
+
+static void send_handshake(conn *c) {
+  uint8_t key[16];
+  for (int i = 0; i < 16; i += 8) { uint64_t r = rnd(); memcpy(key + i, &r, 8); }
+  char k64[32]; base64(key, 16, k64);
+  char cat[96]; snprintf(cat, sizeof cat, "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", k64);
+  uint8_t digest[20]; sha1((uint8_t *)cat, strlen(cat), digest);
+  base64(digest, 20, c->accept);
+  char req[1024];
+  int n = snprintf(req, sizeof req,
+                   "GET /bench HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n", port, k64, request_tail);
+  if (write(c->fd, req, (size_t)n) != n) { err("connection %d: request not written at once", c->index); drop(c, 1); failed++; return; }
+  c->hs = malloc(4096); c->hslen = 0;
+  c->state = S_HS;
+  set_events(c, EPOLLIN);
+}
+
+static void on_open(conn *c);
+static void parse(conn *c, const uint8_t *p, size_t n);
+
+/* Case-insensitive search for a header's value in a response head; copies it trimmed. */
+static int header_value(const char *head, const char *name, char *out, size_t cap) {
+  size_t nl = strlen(name);
+  const char *p = head;
+  int found = 0;
+  while ((p = strstr(p, "\r\n")) != NULL) {
+    p += 2;
+    if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+      const char *v = p + nl + 1;
+      while (*v == ' ' || *v == '\t') v++;
+      const char *e = strstr(v, "\r\n");
+      size_t len = e ? (size_t)(e - v) : strlen(v);
+      while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t')) len--;
+      if (len >= cap) len = cap - 1;
+      memcpy(out, v, len); out[len] = 0;
+      found++;
+    }
+  }
+  return found;
+}
+
+static void read_handshake(conn *c) {
+  ssize_t r = read(c->fd, c->hs + c->hslen, 4095 - (size_t)c->hslen);
+  if (r <= 0) {
+    if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    err("connection %d: closed during the handshake (%s)", c->index, r == 0 ? "EOF" : strerror(errno));
+    drop(c, 1); failed++; return;
+  }
+  c->hslen += (int)r;
+  c->hs[c->hslen] = 0;
+  char *end = strstr(c->hs, "\r\n\r\n");
+  if (!end) {
+    if (c->hslen >= 4095) { err("connection %d: response head too long", c->index); drop(c, 1); failed++; }
+    return;
+  }
+  *end = 0;
+  if (strncmp(c->hs, "HTTP/1.1 101", 12) != 0) {
+    char line[80]; snprintf(line, sizeof line, "%s", c->hs); char *nl = strchr(line, '\r'); if (nl) *nl = 0;
+    err("connection %d: refused: %s", c->index, line); drop(c, 1); failed++; return;
+  }
+  char acc[128];
+  if (header_value(c->hs, "Sec-WebSocket-Accept", acc, sizeof acc) != 1 || strcmp(acc, c->accept) != 0) {
+    err("connection %d: wrong Sec-WebSocket-Accept", c->index); drop(c, 1); failed++; return;
+  }
+  if (!have_answer) {
+    have_answer = 1;
+    if (!header_value(c->hs, "Sec-WebSocket-Extensions", answer, sizeof answer)) answer[0] = 0;
+  }
+  size_t head = (size_t)(end - c->hs) + 4;
+  size_t rest = (size_t)c->hslen - head;
+  uint8_t leftover[4096];
+  memcpy(leftover, c->hs + head, rest);
+  free(c->hs); c->hs = NULL;
+  c->state = S_OPEN;
+  on_open(c);
+  if (rest > 0 && c->state == S_OPEN) parse(c, leftover, rest);
+}
+
+/* ---- frames ------------------------------------------------------------------------------ */
+
+static void frame_done(conn *c, int opcode, int fin) {
+  if (opcode >= 8) return;          /* ping/pong: ignored */
+  if (!fin) return;                 /* (the servers do not fragment their messages) */
+  c->received++;
+  if (c->publisher) return;
+  messages++;
+}
+
+/* Parses response bytes down to frame headers; payloads are skipped (or dumped). */
+static void parse(conn *c, const uint8_t *p, size_t n) {
+  size_t off = 0;
+  uint64_t before = c->received;
+  while (off < n) {
+    if (c->skip > 0) {
+      size_t k = c->skip < n - off ? (size_t)c->skip : n - off;
+      if (c->dumping) {
+        if (dump_len + k > dump_cap) { dump_cap = (dump_len + k) * 2; dump_buf = realloc(dump_buf, dump_cap); }
+        memcpy(dump_buf + dump_len, p + off, k); dump_len += k;
+      }
+      c->skip -= k; off += k;
+      if (c->skip == 0) {
+        if (c->dumping) { c->dumping = 0; dump_done = 1; }
+        frame_done(c, c->hdr[0] & 15, c->hdr[0] >> 7);
+      }
+      continue;
+    }
+    c->hdr[c->hlen++] = p[off++];
+    if (c->hlen < 2) continue;
+    int l7 = c->hdr[1] & 0x7f;
+    int need = 2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0);
+    if (c->hlen < need) continue;
+    uint64_t len = (uint64_t)l7;
+    if (l7 == 126) len = (uint64_t)c->hdr[2] << 8 | c->hdr[3];
+    else if (l7 == 127) { len = 0; for (int i = 0; i < 8; i++) len = len << 8 | c->hdr[2 + i]; }
+    c->hlen = 0;
+    int opcode = c->hdr[0] & 15, rsv1 = (c->hdr[0] >> 6) & 1;
+    if (c->hdr[1] & 0x80) { bad_frames++; err("connection %d: masked frame from the server", c->index); }
+    if (opcode == 8) {
+      if (c->state == S_CLOSING) { c->skip = len; continue; }
+      err("connection %d: the server sent a close frame", c->index);
+      drop(c, 1); failed++;
+      return;
+    }
+    if (opcode < 8) {
+      checked++;
+      if ((expect_opcode >= 0 && opcode != expect_opcode) || (expect_rsv1 >= 0 && rsv1 != expect_rsv1) ||
+          (expect_len >= 0 && (long long)len != expect_len)) {
+        if (bad_frames++ < 3) err("connection %d: unexpected frame opcode %d rsv1 %d length %llu", c->index, opcode, rsv1, (unsigned long long)len);
+      }
+      if (!dump_done && !c->dumping && c->index == 0 && dump_path) {
+        c->dumping = 1; dump_opcode = opcode; dump_rsv1 = rsv1;
+        if (len == 0) { c->dumping = 0; dump_done = 1; }
+      }
+    }
+    c->skip = len;
+    if (len == 0) frame_done(c, opcode, c->hdr[0] >> 7);
+  }
+  if (mode == M_ECHO && running) {
+    uint64_t done = c->received - before;
+    if (done > 0) { c->pend += done * flen; flush(c); }
+  }
+}
+
+static const uint8_t close_frame[] = {0x88, 0x82, 0x12, 0x34, 0x56, 0x78, 0x03 ^ 0x12, 0xe8 ^ 0x34};
+
+static void on_open(conn *c) {
+  opened++;
+  if (mode == M_ECHO) {
+    c->pend = (uint64_t)inflight * flen;
+    flush(c);
+  } else if (mode == M_HANDSHAKE) {
+    if (write(c->fd, close_frame, sizeof close_frame) != (ssize_t)sizeof close_frame) {
+      err("connection %d: close frame not written", c->index); drop(c, 1); failed++; return;
+    }
+    c->state = S_CLOSING;
+    c->deadline = now() + 5.0;
+  }
+}
+
+static void read_open(conn *c) {
+  for (;;) {
+    ssize_t r = read(c->fd, rbuf, sizeof rbuf);
+    if (r > 0) {
+      parse(c, rbuf, (size_t)r);
+      if (c->state == S_FREE) return;
+      if ((size_t)r < sizeof rbuf) return;
+      continue;
+    }
+    if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (c->state == S_CLOSING) {
+      if (r < 0) resets++;
+      handshakes++;
+      drop(c, 0);
+      return;
+    }
+    if (running) err("connection %d: closed by the server (%s)", c->index, r == 0 ? "EOF" : strerror(errno));
+    drop(c, 1); failed++;
+    return;
+  }
+}
+
+static void on_event(conn *c, uint32_t ev) {
+  switch (c->state) {
+  case S_CONNECTING: {
+    int e = 0; socklen_t l = sizeof e;
+    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &l);
+    if (e) { err("connection %d: connect: %s", c->index, strerror(e)); drop(c, 1); failed++; return; }
+    send_handshake(c);
+    return;
+  }
+  case S_HS: read_handshake(c); return;
+  case S_OPEN:
+  case S_CLOSING:
+    if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_open(c);
+    if (c->state != S_FREE && (ev & EPOLLOUT)) flush(c);
+    return;
+  }
+}
+
+/* ---- measurement ------------------------------------------------------------------------- */
+
+typedef struct { double t, cpu, user, sys; long long server; uint64_t msgs; long long busy[2], irq[2], total[2]; } snap;
+
+static long long proc_ticks(int pid) {
+  if (!pid) return 0;
+  char path[64], buf[2048];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  FILE *f = fopen(path, "r"); if (!f) return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f); fclose(f); buf[n] = 0;
+  char *p = strrchr(buf, ')'); if (!p) return 0;
+  p += 2;
+  long long ut = 0, st = 0; int field = 3;
+  char *tok = strtok(p, " ");
+  while (tok) { if (field == 14) ut = atoll(tok); if (field == 15) { st = atoll(tok); break; } field++; tok = strtok(NULL, " "); }
+  return ut + st;
+}
+
+static void take(snap *s) {
+  s->t = now();
+  struct rusage ru; getrusage(RUSAGE_SELF, &ru);
+  s->user = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
+  s->sys = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+  s->cpu = s->user + s->sys;
+  s->server = proc_ticks(server_pid);
+  s->msgs = mode == M_HANDSHAKE ? handshakes : messages;
+  FILE *f = fopen("/proc/stat", "r");
+  char line[512];
+  for (int i = 0; i < 2; i++) s->busy[i] = s->irq[i] = s->total[i] = 0;
+  while (f && fgets(line, sizeof line, f)) {
+    int cpu; long long v[10] = {0};
+    if (sscanf(line, "cpu%d %lld %lld %lld %lld %lld %lld %lld %lld", &cpu, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) >= 5 && cpu >= 0 && cpu < 2) {
+      long long tot = 0; for (int i = 0; i < 8; i++) tot += v[i];
+      s->total[cpu] = tot; s->busy[cpu] = tot - v[3] - v[4]; s->irq[cpu] = v[5] + v[6];
+    }
+  }
+  if (f) fclose(f);
+}
+
+static void json_str(FILE *o, const char *s) {
+  fputc('"', o);
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\') fprintf(o, "\\%c", *s);
+    else if ((unsigned char)*s < 0x20) fprintf(o, "\\u%04x", *s);
+    else fputc(*s, o);
+  }
+  fputc('"', o);
+}
+
+static struct rlimit nofile;
+static double setup_seconds = 0;
+
+static void report(const snap *a, const snap *b) {
+  long hz = sysconf(_SC_CLK_TCK);
+  double secs = b->t - a->t;
+  if (secs <= 0) secs = 1e-9;
+  FILE *o = stdout;
+  fprintf(o, "{\"mode\":\"%s\",\"connections\":%d,\"inFlight\":%d,\"frameBytes\":%zu,\"opened\":%d,\"failed\":%d,",
+          mode == M_ECHO ? "echo" : mode == M_BROADCAST ? "broadcast" : mode == M_HANDSHAKE ? "handshake" : "idle",
+          nconns, inflight, flen, opened, failed);
+  fprintf(o, "\"answer\":"); if (have_answer && answer[0]) json_str(o, answer); else fprintf(o, "null");
+  fprintf(o, ",\"setupSeconds\":%.3f,\"seconds\":%.4f,\"messages\":%llu,\"rate\":%.1f,", setup_seconds, secs,
+          (unsigned long long)(b->msgs - a->msgs), (double)(b->msgs - a->msgs) / secs);
+  fprintf(o, "\"loadgenCpu\":%.4f,\"loadgenUser\":%.4f,\"loadgenSys\":%.4f,\"serverCpu\":%.4f,",
+          (b->cpu - a->cpu) / secs, (b->user - a->user) / secs, (b->sys - a->sys) / secs,
+          (double)(b->server - a->server) / (double)hz / secs);
+  fprintf(o, "\"coreBusy\":[");
+  for (int i = 0; i < 2; i++) fprintf(o, "%s%.4f", i ? "," : "", (double)(b->busy[i] - a->busy[i]) / (double)(b->total[i] - a->total[i] > 0 ? b->total[i] - a->total[i] : 1));
+  fprintf(o, "],\"coreIrq\":[");
+  for (int i = 0; i < 2; i++) fprintf(o, "%s%.4f", i ? "," : "", (double)(b->irq[i] - a->irq[i]) / (double)(b->total[i] - a->total[i] > 0 ? b->total[i] - a->total[i] : 1));
+  fprintf(o, "],\"checked\":%llu,\"badFrames\":%llu,\"resets\":%llu,\"published\":%llu,", (unsigned long long)checked,
+          (unsigned long long)bad_frames, (unsigned long long)resets, (unsigned long long)pub_sent);
+  if (mode == M_BROADCAST) {
+    uint64_t mn = UINT64_MAX, mx = 0;
+    for (int i = 0; i < nconns; i++) { uint64_t r = conns[i].received; if (r < mn) mn = r; if (r > mx) mx = r; }
+    fprintf(o, "\"perSubscriberMin\":%llu,\"perSubscriberMax\":%llu,", (unsigned long long)mn, (unsigned long long)mx);
+  }
+  fprintf(o, "\"dumpOpcode\":%d,\"dumpRsv1\":%d,\"dumpBytes\":%zu,", dump_opcode, dump_rsv1, dump_len);
+  fprintf(o, "\"nofile\":[%lld,%lld],\"errorCount\":%llu,\"errors\":[", (long long)nofile.rlim_cur, (long long)nofile.rlim_max,
+          (unsigned long long)error_count);
+  for (int i = 0; i < nerrors; i++) { if (i) fputc(',', o); json_str(o, errors[i]); }
+  fprintf(o, "]}\n");
+  fflush(o);
+}
+
+/* ---- main -------------------------------------------------------------------------------- */
+
+static uint8_t *read_file(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END); long sz = ftell(f); fseek(f, 0, SEEK_SET);
+  uint8_t *b = malloc((size_t)sz + 1);
+  *n = fread(b, 1, (size_t)sz, f); fclose(f);
+  return b;
+}
+
+static void fatal(const char *msg) {
+  printf("{\"fatal\":"); json_str(stdout, msg); printf("}\n"); fflush(stdout); exit(1);
+}
+
+static void check_timeouts(double t) {
+  for (int i = 0; i < nconns + (mode == M_BROADCAST); i++) {
+    conn *c = &conns[i];
+    if ((c->state == S_CONNECTING || c->state == S_HS || c->state == S_CLOSING) && t > c->deadline) {
+      err("connection %d: timed out (state %d)", c->index, c->state);
+      drop(c, 1); failed++;
+    }
+  }
+}
+
+/* Opens connections until `target` are open (or have failed), at most `connect_concurrency` at once. */
+static void establish(int total, double limit) {
+  struct epoll_event evs[512];
+  int next = 0;
+  double last = 0;
+  while (opened + failed < total) {
+    int pending = started - opened - failed;
+    while (next < total && pending < connect_concurrency) { start_conn(&conns[next++]); pending++; }
+    int n = epoll_wait(epfd, evs, 512, 10);
+    for (int i = 0; i < n; i++) on_event(evs[i].data.ptr, evs[i].events);
+    double t = now();
+    if (t - last > 0.1) { check_timeouts(t); last = t; }
+    if (t > limit) { err("setup: only %d of %d connections open in time", opened, total); break; }
+  }
+}
+
+static volatile sig_atomic_t stop_signal = 0;
+static void on_signal(int s) { (void)s; stop_signal = 1; }
+
+int main(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
+#define OPT(name) (strcmp(a, name) == 0 && ++i)
+    if (OPT("--mode")) mode = !strcmp(v, "echo") ? M_ECHO : !strcmp(v, "broadcast") ? M_BROADCAST : !strcmp(v, "handshake") ? M_HANDSHAKE : !strcmp(v, "idle") ? M_IDLE : -1;
+    else if (OPT("--port")) port = atoi(v);
+    else if (OPT("--conns")) nconns = atoi(v);
+    else if (OPT("--inflight")) inflight = atoi(v);
+    else if (OPT("--warmup")) warmup_ms = atol(v);
+    else if (OPT("--duration")) duration_ms = atol(v);
+    else if (OPT("--server-pid")) server_pid = atoi(v);
+    else if (OPT("--extensions")) extensions = v;
+    else if (OPT("--frame-file")) frame_file = v;
+    else if (OPT("--dump")) dump_path = v;
+    else if (OPT("--expect-opcode")) expect_opcode = atoi(v);
+    else if (OPT("--expect-rsv1")) expect_rsv1 = atoi(v);
+    else if (OPT("--expect-len")) expect_len = atoll(v);
+    else if (OPT("--connect-concurrency")) connect_concurrency = atoi(v);
+    else if (OPT("--source-ips")) source_ips = atoi(v);
+    else { fprintf(stderr, "unknown option %s\n", a); fatal("bad arguments"); }
+  }
+  if (mode < 0 || port <= 0 || nconns <= 0) fatal("need --mode and --port");
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGTERM, on_signal);
+  signal(SIGINT, on_signal);
+  rng ^= (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
+
+  /* As many descriptors as the hard limit allows. */
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  if (nofile.rlim_cur < nofile.rlim_max) { nofile.rlim_cur = nofile.rlim_max; setrlimit(RLIMIT_NOFILE, &nofile); getrlimit(RLIMIT_NOFILE, &nofile); }
+  if ((rlim_t)nconns + 64 > nofile.rlim_cur) fatal("RLIMIT_NOFILE too low for --conns");
+
+  if (extensions && *extensions) snprintf(request_tail, sizeof request_tail, "Sec-WebSocket-Extensions: %s\r\n", extensions);
+  if (mode == M_ECHO || mode == M_BROADCAST) {
+    if (!frame_file) fatal("--frame-file is required for echo and broadcast");
+    frame = read_file(frame_file, &flen);
+    if (!frame || flen < 6) fatal("cannot read --frame-file");
+    /* inflight + 1 copies: any window of up to `inflight` frames from any offset in the first is contiguous. */
+    batchlen = flen * (size_t)(inflight + 1);
+    batch = malloc(batchlen);
+    for (int i = 0; i <= inflight; i++) memcpy(batch + (size_t)i * flen, frame, flen);
+  }
+
+  epfd = epoll_create1(0);
+  int total = nconns + (mode == M_BROADCAST ? 1 : 0);
+  conns = calloc((size_t)total, sizeof(conn));
+  for (int i = 0; i < total; i++) { conns[i].index = i; conns[i].state = S_FREE; }
+  if (mode == M_BROADCAST) conns[nconns].publisher = 1;
+
+  double t0 = now();
+  snap a, b;
+  struct epoll_event evs[512];
+
+  if (mode == M_HANDSHAKE) {
+    for (int i = 0; i < nconns; i++) start_conn(&conns[i]);
+    double warm_end = t0 + warmup_ms / 1e3, end = warm_end + duration_ms / 1e3, last = 0;
+    int measuring = 0;
+    while (!stop_signal) {
+      int n = epoll_wait(epfd, evs, 512, 10);
+      for (int i = 0; i < n; i++) on_event(evs[i].data.ptr, evs[i].events);
+      double t = now();
+      if (t - last > 0.1) { check_timeouts(t); last = t; }
+      for (int i = 0; i < nconns; i++) if (conns[i].state == S_FREE) start_conn(&conns[i]);
+      if (!measuring && t >= warm_end) { take(&a); measuring = 1; }
+      if (measuring && t >= end) break;
+    }
+    take(&b);
+    running = 0;
+    report(&a, &b);
+    return 0;
+  }
+
+  establish(total, t0 + 60.0);
+  setup_seconds = now() - t0;
+  finished_setup = 1;
+
+  if (mode == M_IDLE) {
+    take(&a);
+    printf("{\"event\":\"open\",\"opened\":%d,\"failed\":%d,\"setupSeconds\":%.3f}\n", opened, failed, setup_seconds);
+    fflush(stdout);
+    /* Hold the connections, unread, until stdin closes. */
+    char tmp[64];
+    while (!stop_signal && read(0, tmp, sizeof tmp) > 0) {}
+    take(&b);
+    running = 0;
+    report(&a, &b);
+    return 0;
+  }
+
+  conn *pub = mode == M_BROADCAST ? &conns[nconns] : NULL;
+  double start = now(), warm_end = start + warmup_ms / 1e3, end = warm_end + duration_ms / 1e3, last = 0;
+  int measuring = 0;
+  while (!stop_signal) {
+    if (pub && pub->state == S_OPEN) {
+      /* Outstanding = sent minus the average delivered per subscriber. */
+      double outstanding = (double)pub_sent - (double)messages / nconns;
+      int want = (int)(inflight - outstanding);
+      if (want > 0 && pub->pend == 0) { pub->pend = (uint64_t)want * flen; pub_sent += (uint64_t)want; flush(pub); }
+    }
+    int n = epoll_wait(epfd, evs, 512, 10);
+    for (int i = 0; i < n; i++) on_event(evs[i].data.ptr, evs[i].events);
+    double t = now();
+    if (t - last > 0.1) { check_timeouts(t); last = t; }
+    if (!measuring && t >= warm_end) { take(&a); measuring = 1; }
+    if (measuring && t >= end) break;
+  }
+  take(&b);
+  running = 0;
+  if (dump_path && dump_done) {
+    FILE *f = fopen(dump_path, "wb");
+    if (f) { fwrite(dump_buf, 1, dump_len, f); fclose(f); }
+  }
+  report(&a, &b);
+  return 0;
+}
