@@ -145,7 +145,7 @@ export function startClient(ws: WebSocket, input: string | URL, protocols: reado
       // The body is read to its end, so the server's close is no network error now.
       s.off('close', onClose);
       s.off('error', onError);
-      s.on('error', () => {});
+      s.on('error', ignoreError);
       readBody(s, r.rest, (body) => {
         try {
           checkUpgradeResponse(res, key, protocols, offered, body);
@@ -210,3 +210,5 @@ function readBody(s: net.Socket, first: Uint8Array, then: (body: string) => void
   s.on('end', finish);
   s.on('close', finish);
 }
+
+function ignoreError(): void {}

@@ -106,10 +106,19 @@ export class WebSocketServer extends EventEmitter {
   #pending = new Set<Duplex>();
   #heartbeat: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
+  /**
+   * Removes a closed client (called with the WebSocket as `this`): one function for all, as
+   * a closure made in `#upgrade` would keep that call's request and head alive.
+   */
+  readonly #untrack: (this: WebSocket) => void;
 
   constructor(options: ServerOptions = {}) {
     super();
     this.options = options;
+    const clients = this.clients;
+    this.#untrack = function (this: WebSocket) {
+      clients.delete(this);
+    };
     if (options.server) {
       const srv = options.server;
       let set = routers.get(srv);
@@ -141,7 +150,7 @@ export class WebSocketServer extends EventEmitter {
     }
     // Another 'upgrade' listener may want it; otherwise nobody serves this path.
     if (srv.listenerCount('upgrade') > 1) return;
-    socket.on('error', () => {});
+    socket.on('error', ignore);
     refuse(socket, reject(404, ErrorCode.NotFound, 'no WebSocket endpoint at this path'));
   }
 
@@ -179,7 +188,7 @@ export class WebSocketServer extends EventEmitter {
   }
 
   #fromHttp(req: http.IncomingMessage, socket: Duplex, head: Buffer, emit: boolean): Promise<WebSocket | HandshakeError> {
-    socket.on('error', () => {});
+    socket.on('error', ignore);
     const timer = this.#handshakeTimer(socket, () => true);
     return this.#upgrade(
       req,
@@ -192,7 +201,7 @@ export class WebSocketServer extends EventEmitter {
 
   /** Standalone: read the request head ourselves, bounded in size and time. */
   #fromSocket(socket: net.Socket): void {
-    socket.on('error', () => {});
+    socket.on('error', ignore);
     if (this.#closing) {
       socket.destroy();
       return;
@@ -202,12 +211,18 @@ export class WebSocketServer extends EventEmitter {
     let headDone = false;
     const timer = this.#handshakeTimer(socket, () => headDone);
     this.#pending.add(socket);
-    socket.once('close', () => this.#pending.delete(socket));
+    // Every listener made here goes once the head is in: a closure left on the socket
+    // would keep this whole scope (reader, first chunk, timer) alive with the connection.
+    const onClose = (): void => {
+      this.#pending.delete(socket);
+    };
+    socket.once('close', onClose);
     const onData = (chunk: Buffer): void => {
       const r = reader.push(chunk);
       if (r.kind === 'more') return;
       headDone = true;
       this.#pending.delete(socket);
+      socket.off('close', onClose);
       socket.off('data', onData);
       socket.pause();
       if (r.kind === 'malformed') {
@@ -313,7 +328,7 @@ export class WebSocketServer extends EventEmitter {
       const codec = deflate ? new NodeDeflateCodec(deflate, pmdOpts) : undefined;
       const ws = acceptServerSide(socket, head.target, protocol ?? '', deflate?.header ?? '', codec, o);
       this.clients.add(ws);
-      ws.once('close', () => this.clients.delete(ws));
+      ws.once('close', this.#untrack);
       if (emit) {
         this.emit('connection', ws, req);
         ws._start(rest);
@@ -384,6 +399,9 @@ export class WebSocketServer extends EventEmitter {
     return this.#closing;
   }
 }
+
+/** Error listener for sockets not yet (or no longer) owned by a WebSocket: errors end them anyway. */
+function ignore(): void {}
 
 function refuse(socket: Duplex, err: HandshakeError): void {
   if (socket.destroyed || socket.writableEnded) return;
