@@ -167,7 +167,7 @@ pre { background: #f6f8fa; border: 1px solid var(--line); padding: 0.5rem; overf
 pre mark { background: var(--mark); color: inherit; }
 .steps { margin: 0; padding-left: 1.5rem; }
 .steps li { margin: 0.2rem 0; overflow-wrap: anywhere; }
-.steps .label { display: inline-block; min-width: 22rem; color: var(--muted); }
+.steps .label { display: inline-block; min-width: 24rem; color: var(--muted); }
 .verdict { font-weight: 700; padding: 0.5rem 0.75rem; border-radius: 0.3rem; border-left: 0.4rem solid var(--muted); background: #f6f8fa; }
 .verdict[data-verified="yes"] { border-color: var(--ok); color: var(--ok); background: #eaf6ec; }
 .verdict[data-verified="no"] { border-color: var(--bad); color: var(--bad); background: #fdecea; }

@@ -192,6 +192,10 @@ test('the npm start demo in Chromium: handshake inspector, chat, compression, re
     assert.match(await text(a, 'online-names'), /alice/);
     assert.match(await text(a, 'online-names'), /bob/);
     await a.screenshot({ path: `${SHOTS}demo-page-a.png`, fullPage: true });
+    // Page B with both raw header listings open: the request as it arrived, the 101 as sent.
+    for (const summary of await b.locator('details summary').all()) await summary.click();
+    assert.match(await text(b, 'req-raw'), /^GET \/ws HTTP\/1\.1\n[^]*Sec-WebSocket-Key: [A-Za-z0-9+/]{22}==/i);
+    assert.match(await text(b, 'res-raw'), /^HTTP\/1\.1 101 Switching Protocols\nUpgrade: websocket\nConnection: Upgrade\nSec-WebSocket-Accept: /);
     await b.screenshot({ path: `${SHOTS}demo-page-b.png`, fullPage: true });
 
     // The server restarts: the page notices, backs off, and reconnects with a fresh handshake.
