@@ -68,3 +68,22 @@ test('unknown command and unknown option exit 2 with nothing on stdout', T, asyn
     assert.equal(r.stdout, '');
   }
 });
+
+test('on a real terminal (script(1) gives a pty): colours, unless NO_COLOR is set', T, async (t) => {
+  const { execFile } = await import('node:child_process');
+  const { CLI } = await import('./helpers.js');
+  const inPty = (env: Record<string, string>): Promise<string | undefined> =>
+    new Promise((resolve) => {
+      const base = { ...process.env };
+      delete base['NO_COLOR'];
+      delete base['FORCE_COLOR'];
+      execFile('script', ['-qec', `"${process.execPath}" "${CLI}" doctor ws://127.0.0.1:1/`, '/dev/null'], { env: { ...base, ...env }, timeout: 8000 }, (err, stdout) =>
+        resolve(err && !stdout ? undefined : stdout),
+      );
+    });
+  const tty = await inPty({});
+  if (tty === undefined) return t.skip('script(1) is not available');
+  assert.ok(tty.includes(ESC), tty);
+  const noColor = await inPty({ NO_COLOR: '1' });
+  assert.ok(noColor !== undefined && !noColor.includes(ESC) && noColor.includes('Verdict'), noColor);
+});
