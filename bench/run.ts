@@ -514,6 +514,14 @@ async function main(): Promise<void> {
   const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? 'unknown';
   const nproc = execFileSync('nproc', { encoding: 'utf8' }).trim();
   const wsVersion = (JSON.parse(readFileSync(join(ROOT, 'node_modules/ws/package.json'), 'utf8')) as { version: string }).version;
+  let source = 'source revision unknown';
+  try {
+    const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+    source = `ws13 at commit ${rev}${dirty ? ' with uncommitted changes in src/' : ''}`;
+  } catch {
+    // not a git checkout
+  }
   const notes: string[] = [];
   if (!PINNED) notes.push('taskset is not available: servers and load generator ran unpinned.');
 
@@ -553,7 +561,7 @@ async function main(): Promise<void> {
   const md = [
     '# ws13 benchmark results',
     '',
-    `Machine: ${nproc} CPUs, ${cpuModel}; Linux ${release()}; Node ${process.version}; ws ${wsVersion}; load generator built with ${ccVersion}.`,
+    `Machine: ${nproc} CPUs, ${cpuModel}; Linux ${release()}; Node ${process.version}; ws ${wsVersion}; ${source}; load generator built with ${ccVersion}.`,
     PINNED
       ? 'Servers pinned to CPU 1 (`taskset -c 1`), the native load generator (bench/loadgen/loadgen.c, epoll) to CPU 0 (`taskset -c 0`).'
       : 'Unpinned.',
