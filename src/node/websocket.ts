@@ -41,6 +41,48 @@ export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
 export const DEFAULT_CLOSE_TIMEOUT = 5000;
 
 const kInternal = Symbol('ws13.internal');
+/** The WebSocket a transport belongs to, for the shared listeners below. */
+const kWs = Symbol('ws13.websocket');
+type Owned = Duplex & { [kWs]: WebSocket };
+
+function onSocketData(this: Owned, chunk: Buffer): void {
+  this[kWs]._onData(chunk);
+}
+function onSocketEnd(this: Owned): void {
+  this[kWs]._onEnd();
+}
+function onSocketClose(this: Owned): void {
+  this[kWs]._onSocketClose();
+}
+function onSocketError(this: Owned, err: Error): void {
+  this[kWs]._onSocketError(err);
+}
+function flushSoon(ws: WebSocket): void {
+  ws._flush();
+}
+
+/** The core's handler for one WebSocket: one small object, its methods shared. */
+class Handler implements ConnectionHandler {
+  constructor(private readonly ws: WebSocket) {}
+  write(data: Uint8Array, done?: WriteCallback): void {
+    this.ws._write(data, done);
+  }
+  message(data: Uint8Array, text: boolean): void {
+    this.ws._message(data, text);
+  }
+  ping(payload: Uint8Array): void {
+    this.ws._ping(payload);
+  }
+  pong(payload: Uint8Array): void {
+    this.ws._pong(payload);
+  }
+  error(err: WebSocketError): void {
+    this.ws._error(err);
+  }
+  shutdown(): void {
+    this.ws._shutdown();
+  }
+}
 /** Frames written in one tick up to this many bytes are copied into one buffer. */
 const COALESCE_LIMIT = 64 * 1024;
 
@@ -127,8 +169,9 @@ export class WebSocket extends EventEmitter {
   /** Any frame arrived since the last heartbeat tick. */
   #alive = true;
   #pingOutstanding = false;
-  #handlers: Record<string, ((ev: WsEvent) => void) | null> = {};
-  #wrapped = new Map<EventListenerLike, Map<string, (...args: unknown[]) => void>>();
+  /** `on…` handlers, made on first use (most connections have none). */
+  #handlers: Record<string, ((ev: WsEvent) => void) | null> | undefined;
+  #wrapped: Map<EventListenerLike, Map<string, (...args: unknown[]) => void>> | undefined;
 
   /**
    * Opens a client connection (RFC 6455 §4.1). Failures arrive as an 'error' event (when
@@ -243,20 +286,7 @@ export class WebSocket extends EventEmitter {
     const pmd = settings.perMessageDeflate;
     this.#threshold = (typeof pmd === 'object' ? pmd.threshold : undefined) ?? 1024;
     this.#closeTimeout = settings.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
-    const handler: ConnectionHandler = {
-      write: (data, done) => this.#write(data, done),
-      message: (data, text) => this.#onMessage(data, text),
-      ping: (payload) => this.#dispatch('ping', toBuffer(payload)),
-      pong: (payload) => {
-        this.#pingOutstanding = false;
-        this.#dispatch('pong', toBuffer(payload));
-      },
-      error: (err) => {
-        this.#error = err;
-        this.#emitError(err);
-      },
-      shutdown: () => this.#shutdown(),
-    };
+    const handler = new Handler(this);
     this.#conn = new Connection(
       {
         role,
@@ -272,10 +302,29 @@ export class WebSocket extends EventEmitter {
     s.setTimeout?.(0);
     // Nothing is read until `_start`, so bytes that came with the handshake go first.
     socket.pause();
-    socket.on('data', this.#onData);
-    socket.on('end', this.#onEnd);
-    socket.on('close', this.#onSocketClose);
-    socket.on('error', this.#onSocketError);
+    // Listeners shared by all connections find theirs through the socket (no closures each).
+    (socket as Duplex & { [kWs]?: WebSocket })[kWs] = this;
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('close', onSocketClose);
+    socket.on('error', onSocketError);
+  }
+
+  /** @internal ConnectionHandler.ping */
+  _ping(payload: Uint8Array): void {
+    this.#dispatch('ping', toBuffer(payload));
+  }
+
+  /** @internal ConnectionHandler.pong */
+  _pong(payload: Uint8Array): void {
+    this.#pingOutstanding = false;
+    this.#dispatch('pong', toBuffer(payload));
+  }
+
+  /** @internal ConnectionHandler.error */
+  _error(err: WebSocketError): void {
+    this.#error = err;
+    this.#emitError(err);
   }
 
   /**
@@ -290,24 +339,28 @@ export class WebSocket extends EventEmitter {
     if (!conn.isPaused) this.#socket?.resume();
   }
 
-  #onData = (chunk: Buffer): void => {
+  /** @internal */
+  _onData(chunk: Buffer): void {
     this.#alive = true;
     this.#conn!.receiveData(chunk);
-  };
+  }
 
-  #onEnd = (): void => {
+  /** @internal */
+  _onEnd(): void {
     this.#conn!.receiveEof();
-  };
+  }
 
-  #onSocketError = (err: Error): void => {
+  /** @internal */
+  _onSocketError(err: Error): void {
     // The 'close' that follows reports 1006; keep the cause for `for await`.
     this.#error ??= new WebSocketError(ErrorCode.Abnormal, `transport error: ${err.message}`, {
       closeCode: CloseCode.Abnormal,
       cause: err,
     });
-  };
+  }
 
-  #onSocketClose = (): void => {
+  /** @internal */
+  _onSocketClose(): void {
     const conn = this.#conn!;
     conn.receiveEof();
     this.#codec?.close();
@@ -325,15 +378,15 @@ export class WebSocket extends EventEmitter {
       clean = st.sent !== undefined;
     }
     this.#emitClose(code, reason, clean);
-  };
+  }
 
-  /** The core has nothing more to say: close the transport as the role requires (RFC 6455 §7.1.1). */
-  #shutdown(): void {
+  /** @internal The core has nothing more to say: close the transport as the role requires (RFC 6455 §7.1.1). */
+  _shutdown(): void {
     if (this.#readyState === WebSocket.OPEN) this.#readyState = WebSocket.CLOSING;
     const socket = this.#socket!;
     // §7.1.1: the server closes the TCP connection first; the client waits for it.
     if (this.#conn!.role === 'server') {
-      this.#flush();
+      this._flush();
       socket.end();
     }
     this.#armCloseTimer();
@@ -350,7 +403,8 @@ export class WebSocket extends EventEmitter {
    * `write` (a stream write costs more than copying a few KiB), large ones under cork
    * (one writev, no copy).
    */
-  #write(data: Uint8Array, done?: WriteCallback): void {
+  /** @internal ConnectionHandler.write */
+  _write(data: Uint8Array, done?: WriteCallback): void {
     const socket = this.#socket!;
     if (!socket.writable) {
       if (done) process.nextTick(done, new WebSocketError(ErrorCode.InvalidState, 'the transport is closed'));
@@ -361,11 +415,12 @@ export class WebSocket extends EventEmitter {
     if (done) (this.#outDone ??= []).push(done);
     if (!this.#flushQueued) {
       this.#flushQueued = true;
-      process.nextTick(this.#flush);
+      process.nextTick(flushSoon, this);
     }
   }
 
-  #flush = (): void => {
+  /** @internal */
+  _flush(): void {
     this.#flushQueued = false;
     const parts = this.#out;
     if (parts.length === 0) return;
@@ -394,9 +449,10 @@ export class WebSocket extends EventEmitter {
       socket.write(parts[parts.length - 1]!, cb);
       socket.uncork();
     }
-  };
+  }
 
-  #onMessage(data: Uint8Array, text: boolean): void {
+  /** @internal ConnectionHandler.message */
+  _message(data: Uint8Array, text: boolean): void {
     let value: MessageData;
     if (text) value = decodeText(data);
     else if (this.binaryType === 'nodebuffer') value = toBuffer(data);
@@ -582,7 +638,7 @@ export class WebSocket extends EventEmitter {
   #dispatch(type: string, ...args: unknown[]): void {
     // 'error' without a listener would throw: a peer's mistake must never crash the process.
     if (type !== 'error' || this.listenerCount('error') > 0) this.emit(type, ...args);
-    const h = this.#handlers[type];
+    const h = this.#handlers?.[type];
     if (h) h.call(this, this.#eventFor(type, args));
   }
 
@@ -601,20 +657,21 @@ export class WebSocket extends EventEmitter {
 
   /** WHATWG-style listener: receives an event object (`ev.data`, `ev.code`, …). */
   addEventListener(type: string, listener: EventListenerLike, options?: { once?: boolean }): void {
-    let byType = this.#wrapped.get(listener);
+    const wrapped = (this.#wrapped ??= new Map());
+    let byType = wrapped.get(listener);
     if (byType?.has(type)) return;
     const call = typeof listener === 'function' ? listener : (ev: WsEvent) => listener.handleEvent(ev);
     const wrapper = (...args: unknown[]): void => {
       if (options?.once) this.removeEventListener(type, listener);
       call.call(this, this.#eventFor(type, args));
     };
-    if (!byType) this.#wrapped.set(listener, (byType = new Map()));
+    if (!byType) wrapped.set(listener, (byType = new Map()));
     byType.set(type, wrapper);
     this.on(type, wrapper);
   }
 
   removeEventListener(type: string, listener: EventListenerLike): void {
-    const byType = this.#wrapped.get(listener);
+    const byType = this.#wrapped?.get(listener);
     const wrapper = byType?.get(type);
     if (!wrapper) return;
     byType!.delete(type);
@@ -622,28 +679,28 @@ export class WebSocket extends EventEmitter {
   }
 
   get onopen(): ((ev: WsEvent) => void) | null {
-    return this.#handlers.open ?? null;
+    return this.#handlers?.open ?? null;
   }
   set onopen(f: ((ev: WsEvent) => void) | null) {
-    this.#handlers.open = f;
+    (this.#handlers ??= {}).open = f;
   }
   get onmessage(): ((ev: WsMessageEvent) => void) | null {
-    return (this.#handlers.message as ((ev: WsMessageEvent) => void) | undefined) ?? null;
+    return (this.#handlers?.message as ((ev: WsMessageEvent) => void) | undefined) ?? null;
   }
   set onmessage(f: ((ev: WsMessageEvent) => void) | null) {
-    this.#handlers.message = f as ((ev: WsEvent) => void) | null;
+    (this.#handlers ??= {}).message = f as ((ev: WsEvent) => void) | null;
   }
   get onclose(): ((ev: WsCloseEvent) => void) | null {
-    return (this.#handlers.close as ((ev: WsCloseEvent) => void) | undefined) ?? null;
+    return (this.#handlers?.close as ((ev: WsCloseEvent) => void) | undefined) ?? null;
   }
   set onclose(f: ((ev: WsCloseEvent) => void) | null) {
-    this.#handlers.close = f as ((ev: WsEvent) => void) | null;
+    (this.#handlers ??= {}).close = f as ((ev: WsEvent) => void) | null;
   }
   get onerror(): ((ev: WsErrorEvent) => void) | null {
-    return (this.#handlers.error as ((ev: WsErrorEvent) => void) | undefined) ?? null;
+    return (this.#handlers?.error as ((ev: WsErrorEvent) => void) | undefined) ?? null;
   }
   set onerror(f: ((ev: WsErrorEvent) => void) | null) {
-    this.#handlers.error = f as ((ev: WsEvent) => void) | null;
+    (this.#handlers ??= {}).error = f as ((ev: WsEvent) => void) | null;
   }
 
   /**

@@ -111,13 +111,13 @@ export class Connection implements FrameSink {
   // Current incoming frame.
   private frameOpcode = 0;
   private frameFin = false;
-  private controlParts: Uint8Array[] = [];
+  private controlParts: Uint8Array[] | undefined;
   // Current incoming message (data frames).
   /** Opcode of the message being received, 0 when none. */
   private messageOpcode = 0;
   /** The message's first part, and any further ones (most messages have one). */
   private messageFirst: Uint8Array = EMPTY;
-  private messageParts: Uint8Array[] = [];
+  private messageParts: Uint8Array[] | undefined;
   private messageCount = 0;
   /** Payload bytes on the wire so far (compressed, for a compressed message). */
   private messageLength = 0;
@@ -126,7 +126,11 @@ export class Connection implements FrameSink {
   private inflatedLength = 0;
   /** The compressed message's end (and the 00 00 ff ff tail) went to the codec. */
   private inflateFed = false;
-  private readonly utf8 = new Utf8Validator();
+  /** Incremental UTF-8 state, made when a text message first arrives in parts. */
+  private utf8Lazy: Utf8Validator | undefined;
+  private get utf8(): Utf8Validator {
+    return (this.utf8Lazy ??= new Utf8Validator());
+  }
   /** Whether the incremental validator has seen this message (vs. the fast whole check). */
   private utf8Streaming = false;
   // Outgoing fragmentation: opcode of the message being sent in fragments, 0 when none.
@@ -273,7 +277,7 @@ export class Connection implements FrameSink {
   /** @internal */
   framePayload(data: Uint8Array, last: boolean): boolean {
     if (this.frameOpcode >= 0x8) {
-      this.controlParts.push(data);
+      (this.controlParts ??= []).push(data);
       return true;
     }
     if (this.messageCompressed) {
@@ -299,7 +303,7 @@ export class Connection implements FrameSink {
   /** Keeps a part of the message: the first in a field, more in a list. */
   private addPart(data: Uint8Array): void {
     if (this.messageCount++ === 0) this.messageFirst = data;
-    else this.messageParts.push(data);
+    else (this.messageParts ??= []).push(data);
   }
 
   /** The message's bytes: the single part as it is, or the parts joined. */
@@ -312,11 +316,11 @@ export class Connection implements FrameSink {
     const out = new Uint8Array(total);
     out.set(first);
     let off = first.length;
-    for (const p of this.messageParts) {
+    for (const p of this.messageParts!) {
       out.set(p, off);
       off += p.length;
     }
-    this.messageParts.length = 0;
+    this.messageParts = undefined;
     return out;
   }
 
@@ -324,8 +328,8 @@ export class Connection implements FrameSink {
   frameEnd(): boolean {
     const opcode = this.frameOpcode;
     if (opcode >= 0x8) {
-      const payload = concat(this.controlParts, -1);
-      this.controlParts.length = 0;
+      const payload = this.controlParts ? concat(this.controlParts, -1) : EMPTY;
+      this.controlParts = undefined;
       return this.control(opcode, payload);
     }
     if (!this.frameFin) return true;

@@ -27,6 +27,8 @@ const State = {
 type State = (typeof State)[keyof typeof State];
 
 const EMPTY = new Uint8Array(0);
+/** Header bytes that straddle chunks are copied here; parsing is synchronous, so one serves all. */
+const scratch = new Uint8Array(8);
 
 /**
  * An explicit state machine over a list of received chunks. It gives the same events for
@@ -39,8 +41,8 @@ export class FrameParser {
   private pos = 0;
   private buffered = 0;
   private state: State = State.Header;
-  private readonly scratch = new Uint8Array(8);
-  private readonly maskKey = new Uint8Array(4);
+  /** The current frame's mask key (a small array: cheaper to keep than a typed one). */
+  private readonly maskKey = [0, 0, 0, 0];
   private masked = false;
   /** Payload bytes of the current frame not yet handed to the sink. */
   private remaining = 0;
@@ -97,7 +99,7 @@ export class FrameParser {
     while (filled < n) {
       const c = this.chunks[0]!;
       const k = Math.min(n - filled, c.length - this.pos);
-      this.scratch.set(c.subarray(this.pos, this.pos + k), filled);
+      scratch.set(c.subarray(this.pos, this.pos + k), filled);
       filled += k;
       this.pos += k;
       if (this.pos === c.length) {
@@ -105,7 +107,7 @@ export class FrameParser {
         this.pos = 0;
       }
     }
-    return this.scratch.subarray(0, n);
+    return scratch.subarray(0, n);
   }
 
   /**
@@ -172,7 +174,11 @@ export class FrameParser {
             k[3] = c[p + 3]!;
             this.advance(4);
           } else {
-            k.set(this.take(4));
+            const t = this.take(4);
+            k[0] = t[0]!;
+            k[1] = t[1]!;
+            k[2] = t[2]!;
+            k[3] = t[3]!;
           }
           this.state = State.Payload;
           break;

@@ -2,7 +2,7 @@
  * XORs `data[start..end)` in place with the 4-byte `key`, starting at key byte `phase`
  * (RFC 6455 §5.3: octet i of the payload is XORed with octet i MOD 4 of the key).
  */
-export function applyMask(data: Uint8Array, key: Uint8Array, phase = 0, start = 0, end = data.length): void {
+export function applyMask(data: Uint8Array, key: ArrayLike<number>, phase = 0, start = 0, end = data.length): void {
   const k0 = key[phase & 3]!;
   const k1 = key[(phase + 1) & 3]!;
   const k2 = key[(phase + 2) & 3]!;
