@@ -19,7 +19,7 @@ import {
   splitList,
   type ResponseHead,
 } from '../protocol/index.js';
-import { checkDeflateAnswer, formatDeflateOffer } from '../protocol/extensions/permessage-deflate.js';
+import { checkDeflateAnswer, formatDeflateOffer } from '../protocol/index.js';
 import { EXIT_FAILURE, UsageError, headers as parseHeaders, int, list, parse } from './args.js';
 import { palette, type Palette } from './term.js';
 

@@ -51,3 +51,11 @@ export {
   selectSubprotocol,
 } from './handshake/negotiate.js';
 export type { ExtensionOffer } from './handshake/negotiate.js';
+export {
+  PMD,
+  acceptDeflateOffer,
+  formatDeflateOffer,
+  checkDeflateAnswer,
+  InflateLimitError,
+} from './extensions/permessage-deflate.js';
+export type { PerMessageDeflateOptions, DeflateParams, DeflateCodec, CodecCallback } from './extensions/permessage-deflate.js';
