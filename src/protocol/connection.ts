@@ -293,11 +293,16 @@ export class Connection implements FrameSink {
         if (!isShortAscii(data) && !this.isUtf8(data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
       } else {
         this.utf8Streaming = true;
-        if (!this.utf8.push(data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
+        if (!this.checkUtf8Part(data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
       }
     }
     this.addPart(data);
     return true;
+  }
+
+  /** Validates one part of a text message as it arrives (RFC 6455 §8.1: fail fast). */
+  private checkUtf8Part(data: Uint8Array): boolean {
+    return data.length >= 256 ? this.utf8.pushWith(data, this.isUtf8) : this.utf8.push(data);
   }
 
   /** Keeps a part of the message: the first in a field, more in a list. */
@@ -396,7 +401,7 @@ export class Connection implements FrameSink {
           if (!this.isUtf8(chunk)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
         } else {
           this.utf8Streaming = true;
-          if (!this.utf8.push(chunk)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
+          if (!this.checkUtf8Part(chunk)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
         }
       }
       this.addPart(chunk);

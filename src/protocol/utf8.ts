@@ -52,6 +52,34 @@ export class Utf8Validator {
     return true;
   }
 
+  /**
+   * Like `push`, with a fast whole-buffer check (e.g. Node's `buffer.isUtf8`) for the bulk:
+   * a pending sequence is finished byte by byte, the bytes up to the last character
+   * boundary go to `whole`, and an unfinished last character is kept for the next call.
+   * Still fails within the call that brings the first bad byte.
+   */
+  pushWith(data: Uint8Array, whole: (d: Uint8Array) => boolean): boolean {
+    const n = data.length;
+    let i = 0;
+    while (this.need !== 0 && i < n) {
+      if (!this.push(data, i, i + 1)) return false;
+      i++;
+    }
+    if (i >= n) return true;
+    // The last character boundary: after the last lead byte's sequence if it is complete.
+    let b = n;
+    for (let k = n - 1; k >= i && k >= n - 4; k--) {
+      const c = data[k]!;
+      if ((c & 0xc0) !== 0x80) {
+        const len = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+        b = k + len <= n ? n : k;
+        break;
+      }
+    }
+    if (b > i && !whole(data.subarray(i, b))) return false;
+    return this.push(data, b, n);
+  }
+
   /** True when the bytes so far end on a character boundary. Resets for the next message. */
   finish(): boolean {
     const ok = this.need === 0;
