@@ -293,6 +293,7 @@ export class WebSocket extends EventEmitter {
         maxPayload: settings.maxPayload ?? DEFAULT_MAX_PAYLOAD,
         maskSource: settings.maskSource ?? (role === 'client' ? randomMaskSource : undefined),
         isUtf8,
+        allocate: Buffer.allocUnsafe,
         ...(codec ? { deflate: codec } : {}),
       },
       handler,

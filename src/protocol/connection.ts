@@ -43,6 +43,8 @@ export interface ConnectionOptions {
   isUtf8?: (data: Uint8Array) => boolean;
   /** The permessage-deflate codec, when that extension was negotiated (RFC 7692). */
   deflate?: DeflateCodec;
+  /** Allocates a buffer whose contents will all be overwritten (e.g. Node's `Buffer.allocUnsafe`). */
+  allocate?: (size: number) => Uint8Array;
 }
 
 /** A close frame's content. `code` is 1005 when the frame carried none. */
@@ -103,6 +105,7 @@ export class Connection implements FrameSink {
   private readonly mask: MaskSource | undefined;
   private readonly isUtf8: (data: Uint8Array) => boolean;
   private readonly codec: DeflateCodec | undefined;
+  private readonly allocate: (size: number) => Uint8Array;
   private paused = false;
   private parsing = false;
   /** Waiting for the codec: parsing resumes in its callback. */
@@ -151,6 +154,7 @@ export class Connection implements FrameSink {
     this.mask = options.role === 'client' ? (options.maskSource ?? getDefaultMask()) : undefined;
     this.isUtf8 = options.isUtf8 ?? isValidUtf8;
     this.codec = options.deflate;
+    this.allocate = options.allocate ?? ((n) => new Uint8Array(n));
     this.parser = new FrameParser(this);
   }
 
@@ -318,7 +322,7 @@ export class Connection implements FrameSink {
     const first = this.messageFirst;
     this.messageFirst = EMPTY;
     if (n <= 1) return first;
-    const out = new Uint8Array(total);
+    const out = this.allocate(total);
     out.set(first);
     let off = first.length;
     for (const p of this.messageParts!) {

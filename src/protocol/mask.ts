@@ -24,7 +24,15 @@ export function applyMask(data: Uint8Array, key: ArrayLike<number>, phase = 0, s
     const d = key[(ph + 3) & 3]!;
     const k32 = LITTLE_ENDIAN ? a | (b << 8) | (c << 16) | (d << 24) : (a << 24) | (b << 16) | (c << 8) | d;
     const w = new Uint32Array(data.buffer, data.byteOffset + i, words);
-    for (let j = 0; j < words; j++) w[j] = w[j]! ^ k32;
+    const words4 = words & ~3;
+    let j = 0;
+    for (; j < words4; j += 4) {
+      w[j] = w[j]! ^ k32;
+      w[j + 1] = w[j + 1]! ^ k32;
+      w[j + 2] = w[j + 2]! ^ k32;
+      w[j + 3] = w[j + 3]! ^ k32;
+    }
+    for (; j < words; j++) w[j] = w[j]! ^ k32;
     i += words << 2;
   }
   const k0 = key[ph & 3]!;
