@@ -43,7 +43,7 @@ export interface ConnectionOptions {
   isUtf8?: (data: Uint8Array) => boolean;
   /** The permessage-deflate codec, when that extension was negotiated (RFC 7692). */
   deflate?: DeflateCodec;
-  /** Allocates a buffer whose contents will all be overwritten (e.g. Node's `Buffer.allocUnsafe`). */
+  /** Allocates a buffer whose contents will all be overwritten (in Node, an unzeroed one). */
   allocate?: (size: number) => Uint8Array;
 }
 
