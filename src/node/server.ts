@@ -15,6 +15,7 @@ import {
   parseRequestHead,
   reject,
   type HeaderInit,
+  type RequestHead,
 } from '../protocol/handshake/http1.js';
 import { selectSubprotocol } from '../protocol/handshake/negotiate.js';
 import { acceptDeflateOffer } from '../protocol/extensions/permessage-deflate.js';
@@ -244,14 +245,7 @@ export class WebSocketServer extends EventEmitter {
         this.#refuse(socket, err as HandshakeError);
         return;
       }
-      const req: UpgradeRequest = {
-        method: head.method,
-        url: head.target,
-        httpVersion: head.httpVersion,
-        headers: head.headers.toObject(),
-        rawHeaders: head.headers.entries.flat(),
-        socket,
-      };
+      const req = new StandaloneRequest(head, socket);
       if (this.options.path !== undefined && pathOf(head.target) !== this.options.path) {
         clearTimeout(timer);
         this.#refuse(socket, reject(404, ErrorCode.NotFound, 'no WebSocket endpoint at this path'), req);
@@ -397,6 +391,31 @@ export class WebSocketServer extends EventEmitter {
       this.emit('close');
     })();
     return this.#closing;
+  }
+}
+
+/** The request as hooks see it in standalone mode; header objects are built on first use. */
+class StandaloneRequest implements UpgradeRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly httpVersion: string;
+  #head: RequestHead;
+  #headers: Record<string, string> | undefined;
+  #raw: string[] | undefined;
+  constructor(
+    head: RequestHead,
+    readonly socket: Duplex,
+  ) {
+    this.#head = head;
+    this.method = head.method;
+    this.url = head.target;
+    this.httpVersion = head.httpVersion;
+  }
+  get headers(): Record<string, string> {
+    return (this.#headers ??= this.#head.headers.toObject());
+  }
+  get rawHeaders(): string[] {
+    return (this.#raw ??= this.#head.headers.entries.flat());
   }
 }
 

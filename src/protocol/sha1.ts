@@ -1,6 +1,9 @@
 // SHA-1 (FIPS 180-4 §6.1) and base64 (RFC 4648 §4), small and runtime-neutral, for the
 // handshake's Sec-WebSocket-Accept only. SHA-1 is no security here (RFC 6455 §10.2 notes
 // the key is no authentication); it proves the server read the request.
+/** The message schedule, reused: hashing is synchronous. */
+const W = new Uint32Array(80);
+
 export function sha1(msg: Uint8Array): Uint8Array {
   const ml = msg.length;
   const total = ((ml + 8) >> 6) * 64 + 64;
@@ -11,7 +14,7 @@ export function sha1(msg: Uint8Array): Uint8Array {
   view.setUint32(total - 8, Math.floor((ml * 8) / 0x100000000));
   view.setUint32(total - 4, (ml * 8) >>> 0);
   let h0 = 0x67452301, h1 = 0xefcdab89, h2 = 0x98badcfe, h3 = 0x10325476, h4 = 0xc3d2e1f0;
-  const w = new Uint32Array(80);
+  const w = W;
   for (let off = 0; off < total; off += 64) {
     for (let i = 0; i < 16; i++) w[i] = view.getUint32(off + i * 4);
     for (let i = 16; i < 80; i++) {

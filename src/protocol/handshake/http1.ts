@@ -116,7 +116,9 @@ export class HeadReader {
 
 function latin1(b: Uint8Array): string {
   let s = '';
-  for (let i = 0; i < b.length; i += 4096) s += String.fromCharCode(...b.subarray(i, i + 4096));
+  for (let i = 0; i < b.length; i += 4096) {
+    s += String.fromCharCode.apply(null, b.subarray(i, i + 4096) as unknown as number[]);
+  }
   return s;
 }
 
