@@ -1,5 +1,6 @@
 // Argument handling shared by the commands: usage errors exit 2 with a message on stderr.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import fs from 'node:fs';
 
 /** Exit codes shared by every command. */
 export const EXIT_OK = 0;
@@ -59,4 +60,14 @@ export function headers(values: string[] | undefined): Array<[string, string]> {
     out.push([name, value]);
   }
   return out;
+}
+
+/** Reads a --ca file (PEM), or says why it cannot as a usage error. */
+export function readCa(path: string | undefined): Buffer | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return fs.readFileSync(path);
+  } catch (err) {
+    throw new UsageError(`cannot read --ca ${path}: ${(err as Error).message}`);
+  }
 }

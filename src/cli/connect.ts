@@ -1,9 +1,8 @@
 // ws13 connect URL: an interactive client. Lines from stdin are sent as text messages;
 // received messages are printed (text as is, binary as hex); a few /commands.
-import fs from 'node:fs';
 import readline from 'node:readline';
 import { HandshakeError, WebSocket, WebSocketError, type ClientOptions } from '../node/index.js';
-import { EXIT_FAILURE, UsageError, headers as parseHeaders, int, list, parse } from './args.js';
+import { EXIT_FAILURE, UsageError, headers as parseHeaders, int, list, parse, readCa } from './args.js';
 import { palette } from './term.js';
 import { tapHandshake, type HandshakeTap } from './tap.js';
 
@@ -83,14 +82,7 @@ export async function connect(args: string[]): Promise<number> {
   const timeout = int('--timeout', values.timeout, 1);
   const protocols = list(values.protocol) ?? [];
   const extra = parseHeaders(values.header);
-  let ca: Buffer | undefined;
-  if (values.ca !== undefined) {
-    try {
-      ca = fs.readFileSync(values.ca);
-    } catch (err) {
-      throw new UsageError(`cannot read --ca ${values.ca}: ${(err as Error).message}`);
-    }
-  }
+  const ca = readCa(values.ca);
   const opts: ClientOptions = {
     protocols,
     ...(values.origin !== undefined ? { origin: values.origin } : {}),

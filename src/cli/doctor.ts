@@ -3,7 +3,6 @@
 // why (a proxy that dropped Upgrade/Connection, 426, a wrong Accept, a subprotocol or an
 // extension not taken, an Origin refused, TLS certificate errors, redirects) and how to fix it.
 import dns from 'node:dns';
-import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { createHash, randomBytes } from 'node:crypto';
@@ -19,8 +18,8 @@ import {
   splitList,
   type ResponseHead,
 } from '../protocol/index.js';
-import { checkDeflateAnswer, formatDeflateOffer } from '../protocol/index.js';
-import { EXIT_FAILURE, UsageError, headers as parseHeaders, int, list, parse } from './args.js';
+import { checkDeflateAnswer, formatDeflateOffer, isToken } from '../protocol/index.js';
+import { EXIT_FAILURE, UsageError, headers as parseHeaders, int, list, parse, readCa } from './args.js';
 import { palette, type Palette } from './term.js';
 
 export const DOCTOR_USAGE = `Usage: ws13 doctor URL [options]
@@ -818,15 +817,8 @@ export async function doctor(args: string[]): Promise<number> {
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new UsageError(`the URL must be ws://, wss://, http:// or https://, not ${url.protocol}`);
   if (url.hash) throw new UsageError('a WebSocket URL has no #fragment');
   const protocols = list(values.protocol) ?? [];
-  if (protocols.some((p) => !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(p))) throw new UsageError('subprotocols are tokens (no spaces or separators)');
-  let ca: Buffer | undefined;
-  if (values.ca !== undefined) {
-    try {
-      ca = fs.readFileSync(values.ca);
-    } catch (err) {
-      throw new UsageError(`cannot read --ca ${values.ca}: ${(err as Error).message}`);
-    }
-  }
+  if (protocols.some((p) => !isToken(p))) throw new UsageError('subprotocols are tokens (no spaces or separators)');
+  const ca = readCa(values.ca);
   const s: Settings = {
     url,
     secure: url.protocol === 'wss:',

@@ -20,7 +20,7 @@ import {
 import { selectSubprotocol } from '../protocol/handshake/negotiate.js';
 import { acceptDeflateOffer } from '../protocol/extensions/permessage-deflate.js';
 import { NodeDeflateCodec, deflateSupported } from './deflate.js';
-import { WebSocket, acceptServerSide, toBytes, type ConnectionSettings, type SendData } from './websocket.js';
+import { WebSocket, toBytes, type ConnectionSettings, type SendData } from './websocket.js';
 
 /** The request of an opening handshake, as hooks see it: an `http.IncomingMessage` when attached. */
 export interface UpgradeRequest {
@@ -320,7 +320,7 @@ export class WebSocketServer extends EventEmitter {
       if (this.#closing) throw reject(503, ErrorCode.Rejected, 'the server is shutting down');
       socket.write(formatSwitchingProtocols(offer.key, protocol, deflate?.header, extra));
       const codec = deflate ? new NodeDeflateCodec(deflate, pmdOpts) : undefined;
-      const ws = acceptServerSide(socket, head.target, protocol ?? '', deflate?.header ?? '', codec, o);
+      const ws = WebSocket._accept(socket, head.target, protocol ?? '', deflate?.header ?? '', codec, o);
       this.clients.add(ws);
       ws.once('close', this.#untrack);
       if (emit) {

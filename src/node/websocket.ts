@@ -747,15 +747,3 @@ export class WebSocket extends EventEmitter {
     }
   }
 }
-
-/** @internal The server side of a connection over `socket`, after the 101 was written. */
-export function acceptServerSide(
-  socket: Duplex,
-  url: string,
-  protocol: string,
-  extensions: string,
-  codec: NodeDeflateCodec | undefined,
-  settings: ConnectionSettings,
-): WebSocket {
-  return WebSocket._accept(socket, url, protocol, extensions, codec, settings);
-}
