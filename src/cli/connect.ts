@@ -4,7 +4,6 @@ import readline from 'node:readline';
 import { HandshakeError, WebSocket, WebSocketError, type ClientOptions } from '../node/index.js';
 import { EXIT_FAILURE, UsageError, headers as parseHeaders, int, list, parse, readCa } from './args.js';
 import { palette } from './term.js';
-import { tapHandshake, type HandshakeTap } from './tap.js';
 
 export const EXIT_ABNORMAL = 3;
 
@@ -94,23 +93,24 @@ export async function connect(args: string[]): Promise<number> {
   const c = palette();
   const out = (s: string): void => void process.stdout.write(s);
   const note = (s: string): void => out(`${c.dim('*')} ${s}\n`);
-  const printHead = (tap: HandshakeTap): void => {
-    if (!values.verbose) return;
-    for (const line of (tap.request ?? '').split('\r\n').filter(Boolean)) out(`${c.cyan('>')} ${line}\n`);
+  let seen: { request: string; response: string | undefined } | undefined;
+  const printHead = (): void => {
+    if (!values.verbose || !seen) return;
+    for (const line of seen.request.split('\r\n').filter(Boolean)) out(`${c.cyan('>')} ${line}\n`);
     out(`${c.cyan('>')}\n`);
-    const res = tap.response ?? tap.partial.split('\r\n\r\n')[0];
+    const res = seen.response;
     for (const line of (res ?? '').split('\r\n').filter(Boolean)) out(`${c.magenta('<')} ${line}\n`);
     if (res) out(`${c.magenta('<')}\n`);
   };
 
   let ws: WebSocket;
-  let tap: HandshakeTap;
   try {
-    ({ result: ws, tap } = tapHandshake(() => new WebSocket(url, protocols, opts)));
+    ws = new WebSocket(url, protocols, opts);
   } catch (err) {
     if (err instanceof WebSocketError) throw new UsageError(err.message);
     throw err;
   }
+  ws.on('upgrade', (h) => (seen = h));
   let error: WebSocketError | undefined;
   ws.on('error', (err) => (error = err));
 
@@ -119,7 +119,7 @@ export async function connect(args: string[]): Promise<number> {
     ws.once('close', () => resolve(false));
   });
   if (!opened) {
-    printHead(tap);
+    printHead();
     const e = error;
     let msg = `handshake failed: ${e?.message ?? 'connection closed'}`;
     if (e instanceof HandshakeError) {
@@ -134,7 +134,7 @@ export async function connect(args: string[]): Promise<number> {
     return EXIT_FAILURE;
   }
 
-  printHead(tap);
+  printHead();
   const agreed = [ws.protocol && `protocol ${ws.protocol}`, ws.extensions && `extensions ${ws.extensions}`].filter(Boolean);
   note(`connected to ${ws.url}${agreed.length ? ` (${agreed.join(', ')})` : ''}`);
 

@@ -81,6 +81,14 @@ export function startClient(ws: WebSocket, input: string | URL, protocols: reado
 
   let socket: net.Socket | undefined;
   let done = false;
+  // The handshake as it went over the wire, for tools ('upgrade' event): once, at the response
+  // head or at the failure that came before it.
+  let told = false;
+  const tell = (response: string | undefined): void => {
+    if (told) return;
+    told = true;
+    ws.emit('upgrade', { request: request.slice(0, -4), response });
+  };
   let timer: NodeJS.Timeout | undefined;
   const cleanup = (): void => {
     done = true;
@@ -90,6 +98,7 @@ export function startClient(ws: WebSocket, input: string | URL, protocols: reado
   };
   const fail = (err: WebSocketError): void => {
     if (done) return;
+    tell(undefined);
     cleanup();
     socket?.destroy();
     ws._failHandshake(err);
@@ -134,6 +143,7 @@ export function startClient(ws: WebSocket, input: string | URL, protocols: reado
       return;
     }
     s.off('data', onData);
+    tell(r.head);
     let res;
     try {
       res = parseResponseHead(r.head);

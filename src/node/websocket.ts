@@ -120,6 +120,8 @@ export interface WebSocket {
   once(event: 'ping' | 'pong', listener: (payload: Buffer) => void): this;
   once(event: 'close', listener: (code: number, reason: string, wasClean: boolean) => void): this;
   once(event: 'error', listener: (err: WebSocketError) => void): this;
+  /** Client: the opening handshake's heads as sent and received (without the blank line). */
+  on(event: 'upgrade', listener: (handshake: { request: string; response: string | undefined }) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
   once(event: string | symbol, listener: (...args: any[]) => void): this;
 }
