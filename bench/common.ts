@@ -2,19 +2,12 @@
 // workloads' messages. Nothing here is part of the library.
 
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 
 export const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 export function acceptKey(key: string): string {
   return createHash('sha1').update(key + GUID).digest('base64');
 }
-
-export type Workload = 'deflate' | 'small';
-
-/** Connections and messages in flight per connection, for both workloads. */
-export const CONNECTIONS = 100;
-export const IN_FLIGHT = 16;
 
 /** A 32-byte text message (workload "small"). */
 export const SMALL_MESSAGE = Buffer.from('0123456789abcdef0123456789abcdef', 'utf8');
@@ -53,32 +46,5 @@ export function maskedFrame(firstByte: number, payload: Buffer, mask: Buffer): B
   }
   mask.copy(out, 2 + ext);
   for (let i = 0; i < len; i++) out[2 + ext + 4 + i] = payload[i]! ^ mask[i & 3]!;
-  return out;
-}
-
-/** utime + stime of a process, in clock ticks, from /proc/PID/stat. */
-export function procTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  // The command name (field 2) is in parentheses and may contain spaces.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields 14 and 15 (utime, stime) are at 11 and 12 after the state field (3).
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-/**
- * Jiffies of each CPU (cpu0, cpu1, …) from /proc/stat: busy (all but idle and iowait),
- * of which interrupt work (irq + softirq: e.g. loopback TCP, not charged to any process),
- * and the total.
- */
-export function cpuTimes(): Array<{ busy: number; irq: number; total: number }> {
-  const out: Array<{ busy: number; irq: number; total: number }> = [];
-  for (const line of readFileSync('/proc/stat', 'latin1').split('\n')) {
-    const m = /^cpu(\d+)\s+(.*)$/.exec(line);
-    if (!m) continue;
-    // user nice system idle iowait irq softirq steal …
-    const v = m[2]!.trim().split(/\s+/).map(Number);
-    const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
-    out[Number(m[1])] = { busy: total - v[3]! - (v[4] ?? 0), irq: (v[5] ?? 0) + (v[6] ?? 0), total };
-  }
   return out;
 }
