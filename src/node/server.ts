@@ -14,6 +14,7 @@ import {
   formatSwitchingProtocols,
   parseRequestHead,
   reject,
+  headerPairs,
   type HeaderInit,
   type RequestHead,
 } from '../protocol/handshake/http1.js';
@@ -312,7 +313,7 @@ export class WebSocketServer extends EventEmitter {
             body: r.body ?? '',
           });
         }
-        if (r?.headers) extra = [...pairs(extra), ...pairs(r.headers)];
+        if (r?.headers) extra = [...headerPairs(extra), ...headerPairs(r.headers)];
       }
       if (socket.destroyed || socket.writableEnded) {
         return reject(499, ErrorCode.Rejected, 'the client went away during the handshake');
@@ -441,19 +442,8 @@ function pathOf(target: string): string {
   return q < 0 ? target : target.slice(0, q);
 }
 
-function pairs(h: HeaderInit | undefined): Array<readonly [string, string]> {
-  if (!h) return [];
-  if (Symbol.iterator in h) return [...(h as Iterable<readonly [string, string]>)];
-  const out: Array<readonly [string, string]> = [];
-  for (const [k, v] of Object.entries(h as Record<string, string | readonly string[] | undefined>)) {
-    if (typeof v === 'string') out.push([k, v]);
-    else if (v) for (const x of v) out.push([k, x]);
-  }
-  return out;
-}
-
 function headersObject(h: HeaderInit | undefined): Record<string, string> {
   const o: Record<string, string> = {};
-  for (const [k, v] of pairs(h)) o[k] = k in o ? `${o[k]}, ${v}` : v;
+  for (const [k, v] of headerPairs(h)) o[k] = k in o ? `${o[k]}, ${v}` : v;
   return o;
 }

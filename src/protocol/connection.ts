@@ -81,7 +81,6 @@ export function prepareFrame(opcode: number, payload: Uint8Array): PreparedFrame
 }
 
 const EMPTY = new Uint8Array(0);
-const EMPTY_INPUT = EMPTY;
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 /** RSV1: "Per-Message Compressed" (RFC 7692 §6). */
@@ -345,7 +344,7 @@ export class Connection implements FrameSink {
     if (this.messageCompressed && !this.inflateFed) {
       // The last frame was empty: the codec still needs the message's end.
       this.inflateFed = true;
-      return this.inflate(EMPTY_INPUT, true, true);
+      return this.inflate(EMPTY, true, true);
     }
     return this.finishMessage();
   }

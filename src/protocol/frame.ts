@@ -26,7 +26,6 @@ const State = {
 } as const;
 type State = (typeof State)[keyof typeof State];
 
-const EMPTY = new Uint8Array(0);
 /** Header bytes that straddle chunks are copied here; parsing is synchronous, so one serves all. */
 const scratch = new Uint8Array(8);
 
@@ -285,4 +284,3 @@ export function encodeMaskedFrame(
   return out;
 }
 
-export { EMPTY as EMPTY_PAYLOAD };

@@ -255,18 +255,21 @@ export function checkUpgradeRequest(req: { method: string; httpVersion: string; 
 /** Extra response headers given by the application: names and values checked against injection. */
 export type HeaderInit = Record<string, string | readonly string[] | undefined> | Iterable<readonly [string, string]>;
 
-function headerLines(headers: HeaderInit | undefined): string {
-  if (!headers) return '';
-  const pairs: Array<readonly [string, string]> = [];
-  if (Symbol.iterator in headers) for (const p of headers as Iterable<readonly [string, string]>) pairs.push(p);
-  else {
-    for (const [k, v] of Object.entries(headers as Record<string, string | readonly string[] | undefined>)) {
-      if (typeof v === 'string') pairs.push([k, v]);
-      else if (v) for (const x of v) pairs.push([k, x]);
-    }
+/** The name/value pairs of a HeaderInit, in order (arrays give one pair per value). */
+export function headerPairs(headers: HeaderInit | undefined): Array<readonly [string, string]> {
+  if (!headers) return [];
+  if (Symbol.iterator in headers) return [...(headers as Iterable<readonly [string, string]>)];
+  const out: Array<readonly [string, string]> = [];
+  for (const [k, v] of Object.entries(headers as Record<string, string | readonly string[] | undefined>)) {
+    if (typeof v === 'string') out.push([k, v]);
+    else if (v) for (const x of v) out.push([k, x]);
   }
+  return out;
+}
+
+function headerLines(headers: HeaderInit | undefined): string {
   let s = '';
-  for (const [k, v] of pairs) {
+  for (const [k, v] of headerPairs(headers)) {
     if (!FIELD_NAME.test(k) || !FIELD_VALUE.test(v)) throw new TypeError(`invalid header ${JSON.stringify(k)}`);
     s += `${k}: ${v}\r\n`;
   }
@@ -347,38 +350,34 @@ export function checkUpgradeResponse(
   const fail = (code: ErrorCode, message: string): HandshakeError =>
     new HandshakeError(code, message, { status: res.status, headers: h.toObject(), body });
   // Item 1: anything but 101 is handled as HTTP, i.e. the WebSocket fails.
-  if (res.status !== 101) return failWith(fail(ErrorCode.HandshakeStatus, `server answered ${res.status} ${res.statusText}`.trim()));
+  if (res.status !== 101) throw fail(ErrorCode.HandshakeStatus, `server answered ${res.status} ${res.statusText}`.trim());
   // Item 2: Upgrade is "websocket" (any case).
   const upgrade = h.all('upgrade');
   if (upgrade.length !== 1 || upgrade[0]!.toLowerCase() !== 'websocket') {
-    return failWith(fail(ErrorCode.HandshakeUpgrade, 'response lacks Upgrade: websocket'));
+    throw fail(ErrorCode.HandshakeUpgrade, 'response lacks Upgrade: websocket');
   }
   // Item 3: Connection lists "Upgrade".
-  if (!hasToken(h.all('connection'), 'upgrade')) return failWith(fail(ErrorCode.HandshakeConnection, 'response lacks Connection: Upgrade'));
+  if (!hasToken(h.all('connection'), 'upgrade')) throw fail(ErrorCode.HandshakeConnection, 'response lacks Connection: Upgrade');
   // Item 4 and §11.3.3: exactly one Sec-WebSocket-Accept, equal to the expected value.
   const accepts = h.all('sec-websocket-accept');
   if (accepts.length !== 1 || accepts[0] !== acceptKey(key)) {
-    return failWith(fail(ErrorCode.HandshakeAccept, 'missing, repeated or wrong Sec-WebSocket-Accept'));
+    throw fail(ErrorCode.HandshakeAccept, 'missing, repeated or wrong Sec-WebSocket-Accept');
   }
   // Item 5: only extensions that were offered.
   const exts = parseExtensions(h.all('sec-websocket-extensions'));
-  if (!exts) return failWith(fail(ErrorCode.HandshakeExtension, 'malformed Sec-WebSocket-Extensions'));
+  if (!exts) throw fail(ErrorCode.HandshakeExtension, 'malformed Sec-WebSocket-Extensions');
   for (const e of exts) {
-    if (!offeredExtensions.includes(e.name)) return failWith(fail(ErrorCode.HandshakeExtension, `extension ${e.name} was not offered`));
+    if (!offeredExtensions.includes(e.name)) throw fail(ErrorCode.HandshakeExtension, `extension ${e.name} was not offered`);
   }
   // Item 6 and §11.3.4: at most one subprotocol, one that was offered.
   const protos = h.all('sec-websocket-protocol');
   let protocol = '';
-  if (protos.length > 1) return failWith(fail(ErrorCode.HandshakeProtocol, 'repeated Sec-WebSocket-Protocol'));
+  if (protos.length > 1) throw fail(ErrorCode.HandshakeProtocol, 'repeated Sec-WebSocket-Protocol');
   if (protos.length === 1) {
     protocol = protos[0]!;
     if (!offeredProtocols.includes(protocol)) {
-      return failWith(fail(ErrorCode.HandshakeProtocol, `subprotocol ${JSON.stringify(protocol)} was not offered`));
+      throw fail(ErrorCode.HandshakeProtocol, `subprotocol ${JSON.stringify(protocol)} was not offered`);
     }
   }
   return { protocol, extensions: exts };
-}
-
-function failWith(err: HandshakeError): never {
-  throw err;
 }
