@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
+import { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { Connection, type ConnectionHandler, type PreparedFrame, type WriteCallback } from '../protocol/connection.js';
 import { CloseCode, Opcode } from '../protocol/constants.js';
 import { ErrorCode, WebSocketError } from '../protocol/errors.js';
@@ -56,6 +58,9 @@ function onSocketClose(this: Owned): void {
 }
 function onSocketError(this: Owned, err: Error): void {
   this[kWs]._onSocketError(err);
+}
+function isPlainTcp(socket: Duplex): boolean {
+  return socket instanceof Socket && !(socket instanceof TLSSocket);
 }
 function flushSoon(ws: WebSocket): void {
   ws._flush();
@@ -390,7 +395,11 @@ export class WebSocket extends EventEmitter {
     // §7.1.1: the server closes the TCP connection first; the client waits for it.
     if (this.#conn!.role === 'server') {
       this._flush();
-      socket.end();
+      const st = this.#conn!.state;
+      // The closing handshake is complete and the peer may send nothing more (§5.5.1): on
+      // plain TCP, once our bytes are in the kernel, close() sends them and then FIN.
+      if (st.kind === 'closed' && st.received && st.sent && socket.writableLength === 0 && isPlainTcp(socket)) socket.destroy();
+      else socket.end();
     }
     this.#armCloseTimer();
   }

@@ -1,7 +1,11 @@
+import { SIMD_SLICE, simdXor as simd, type SimdXor } from './simd-xor.js';
+
 /** Whether the platform stores 32-bit words little-endian (all current Node targets do). */
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 /** From this many bytes on, whole 32-bit words are XORed (four bytes per step). */
 const WORDS_FROM = 64;
+/** From this many bytes on, payloads go through the WebAssembly SIMD kernel (simd-xor.ts). */
+const SIMD_FROM = 1024;
 
 /**
  * XORs `data[start..end)` in place with the 4-byte `key`, starting at key byte `phase`
@@ -10,6 +14,10 @@ const WORDS_FROM = 64;
 export function applyMask(data: Uint8Array, key: ArrayLike<number>, phase = 0, start = 0, end = data.length): void {
   let i = start;
   let ph = phase;
+  if (simd !== undefined && end - start >= SIMD_FROM) {
+    simdMask(simd, data, key, phase, start, end);
+    return;
+  }
   if (end - start >= WORDS_FROM) {
     // Bytes up to a 4-byte-aligned address, then words over the aligned middle.
     while ((data.byteOffset + i) & 3) {
@@ -49,6 +57,24 @@ export function applyMask(data: Uint8Array, key: ArrayLike<number>, phase = 0, s
   if (i < end) data[i] = data[i]! ^ k0;
   if (i + 1 < end) data[i + 1] = data[i + 1]! ^ k1;
   if (i + 2 < end) data[i + 2] = data[i + 2]! ^ k2;
+}
+
+/** Through the SIMD kernel's memory, in slices: copy in, XOR, copy back (each at memory speed). */
+function simdMask(simd: SimdXor, data: Uint8Array, key: ArrayLike<number>, phase: number, start: number, end: number): void {
+  const a = key[phase & 3]!;
+  const b = key[(phase + 1) & 3]!;
+  const c = key[(phase + 2) & 3]!;
+  const d = key[(phase + 3) & 3]!;
+  // WebAssembly memory is little-endian whatever the platform.
+  const k32 = a | (b << 8) | (c << 16) | (d << 24);
+  const mem = simd.memory;
+  // Slices are a multiple of 4 bytes long, so the key phase is the same at each.
+  for (let s = start; s < end; s += SIMD_SLICE) {
+    const e = Math.min(end, s + SIMD_SLICE);
+    mem.set(data.subarray(s, e));
+    simd.xor(e - s, k32);
+    data.set(e - s === mem.length ? mem : mem.subarray(0, e - s), s);
+  }
 }
 
 /** Copies `src` into `dst` at `offset` while masking it with `key` from phase 0. */

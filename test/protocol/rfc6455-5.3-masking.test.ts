@@ -3,6 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode, Opcode, WebSocketError, applyMask, pooledMaskSource, prepareFrame } from '../../src/protocol/index.js';
+import { simdXor } from '../../src/protocol/simd-xor.js';
 import {
   OP,
   RFC_KEY,
@@ -74,6 +75,37 @@ describe('RFC 6455 §5.3 applyMask', () => {
       applyMask(inPlace, KEY, 0, 0, split);
       applyMask(inPlace, KEY, split & 3, split, src.length);
       assert.equal(hex(inPlace), hex(whole), `in-place split at ${split}`);
+    }
+  });
+
+  test('§5.3: long payloads (word and SIMD paths, across 64 KiB slices) match octet-by-octet XOR at any alignment and phase', () => {
+    assert.ok(simdXor, 'WebAssembly SIMD is available on Node 20');
+    const lengths = [63, 64, 65, 1023, 1024, 1025, 4099, 65535, 65536, 65537, 3 * 65536 + 5];
+    for (const len of lengths) {
+      for (const phase of [0, 1, 2, 3]) {
+        for (const offset of [0, 1, 2, 3]) {
+          // A view at an odd byte offset inside a larger buffer, with guard bytes around it.
+          const backing = pattern(len + offset + 3, len + phase);
+          const view = backing.subarray(offset, offset + len);
+          const want = naiveMask(view.slice(), KEY, phase);
+          const before = backing.slice();
+          applyMask(view, KEY, phase);
+          assert.equal(Buffer.compare(view, want), 0, `len ${len} phase ${phase} offset ${offset}`);
+          assert.equal(hex(backing.subarray(0, offset)), hex(before.subarray(0, offset)), 'bytes before untouched');
+          assert.equal(hex(backing.subarray(offset + len)), hex(before.subarray(offset + len)), 'bytes after untouched');
+        }
+      }
+    }
+  });
+
+  test('§5.3: the SIMD kernel XORs the bytes at offset 0 of its memory with a repeated little-endian key, and no others', () => {
+    const simd = simdXor!;
+    for (const len of [0, 1, 3, 4, 15, 16, 17, 63, 64, 65, 1000]) {
+      const src = pattern(len + 8, len);
+      simd.memory.set(src);
+      simd.xor(len, 0xe73c5ba1); // KEY as a little-endian word
+      const want = concatBytes(naiveMask(src.subarray(0, len), KEY, 0), src.subarray(len));
+      assert.equal(hex(simd.memory.subarray(0, len + 8)), hex(want), `len ${len}`);
     }
   });
 
