@@ -16,12 +16,13 @@ import {
   reject,
   headerPairs,
   type HeaderInit,
+  type HeadResult,
   type RequestHead,
 } from '../protocol/handshake/http1.js';
 import { selectSubprotocol } from '../protocol/handshake/negotiate.js';
 import { acceptDeflateOffer } from '../protocol/extensions/permessage-deflate.js';
 import { NodeDeflateCodec, deflateSupported } from './deflate.js';
-import { WebSocket, toBytes, type ConnectionSettings, type SendData } from './websocket.js';
+import { WebSocket, routeSocket, toBytes, type ConnectionSettings, type SendData, type SocketTarget } from './websocket.js';
 
 /** The request of an opening handshake, as hooks see it: an `http.IncomingMessage` when attached. */
 export interface UpgradeRequest {
@@ -109,17 +110,17 @@ export class WebSocketServer extends EventEmitter {
   #heartbeat: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
   /**
-   * Removes a closed client (called with the WebSocket as `this`): one function for all, as
-   * a closure made in `#upgrade` would keep that call's request and head alive.
+   * Removes a closed client: one function for all, as a closure made in `#upgrade` would
+   * keep that call's request and head alive (and `once` would wrap it for each client).
    */
-  readonly #untrack: (this: WebSocket) => void;
+  readonly #untrack: (ws: WebSocket) => void;
 
   constructor(options: ServerOptions = {}) {
     super();
     this.options = options;
     const clients = this.clients;
-    this.#untrack = function (this: WebSocket) {
-      clients.delete(this);
+    this.#untrack = (ws) => {
+      clients.delete(ws);
     };
     if (options.server) {
       const srv = options.server;
@@ -203,59 +204,53 @@ export class WebSocketServer extends EventEmitter {
 
   /** Standalone: read the request head ourselves, bounded in size and time. */
   #fromSocket(socket: net.Socket): void {
-    socket.on('error', ignore);
     if (this.#closing) {
+      socket.on('error', ignore);
       socket.destroy();
       return;
     }
-    const maxHeaderSize = this.options.maxHeaderSize ?? 16384;
-    const reader = new HeadReader(maxHeaderSize);
-    let headDone = false;
-    const timer = this.#handshakeTimer(socket, () => headDone);
+    const p = new PendingHandshake(socket, this.options.maxHeaderSize ?? 16384, this.#onHead, this.#onGone);
+    p.timer = this.#handshakeTimer(socket, () => p.headDone);
     this.#pending.add(socket);
-    // Every listener made here goes once the head is in: a closure left on the socket
-    // would keep this whole scope (reader, first chunk, timer) alive with the connection.
-    const onClose = (): void => {
-      this.#pending.delete(socket);
-    };
-    socket.once('close', onClose);
-    const onData = (chunk: Buffer): void => {
-      const r = reader.push(chunk);
-      if (r.kind === 'more') return;
-      headDone = true;
-      this.#pending.delete(socket);
-      socket.off('close', onClose);
-      socket.off('data', onData);
-      socket.pause();
-      if (r.kind === 'malformed') {
-        clearTimeout(timer);
-        this.#refuse(socket, reject(400, ErrorCode.BadRequest, 'lines must end with CRLF'));
-        return;
-      }
-      if (r.kind === 'too-large') {
-        clearTimeout(timer);
-        // RFC 6585 §5.
-        this.#refuse(socket, reject(431, ErrorCode.HeadersTooLarge, `request head over ${maxHeaderSize} bytes`));
-        return;
-      }
-      let head;
-      try {
-        head = parseRequestHead(r.head);
-      } catch (err) {
-        clearTimeout(timer);
-        this.#refuse(socket, err as HandshakeError);
-        return;
-      }
-      const req = new StandaloneRequest(head, socket);
-      if (this.options.path !== undefined && pathOf(head.target) !== this.options.path) {
-        clearTimeout(timer);
-        this.#refuse(socket, reject(404, ErrorCode.NotFound, 'no WebSocket endpoint at this path'), req);
-        return;
-      }
-      void this.#upgrade(req, head, socket, Buffer.from(r.rest), true).finally(() => clearTimeout(timer));
-    };
-    socket.on('data', onData);
+    routeSocket(socket, p);
   }
+
+  /** A standalone connection's request head is in (or cannot be): refuse it or upgrade it. */
+  readonly #onHead = (p: PendingHandshake, r: Exclude<HeadResult, { kind: 'more' }>): void => {
+    const { socket, timer } = p;
+    this.#pending.delete(socket);
+    socket.pause();
+    if (r.kind === 'malformed') {
+      clearTimeout(timer);
+      this.#refuse(socket, reject(400, ErrorCode.BadRequest, 'lines must end with CRLF'));
+      return;
+    }
+    if (r.kind === 'too-large') {
+      clearTimeout(timer);
+      // RFC 6585 §5.
+      this.#refuse(socket, reject(431, ErrorCode.HeadersTooLarge, `request head over ${p.maxHeaderSize} bytes`));
+      return;
+    }
+    let head;
+    try {
+      head = parseRequestHead(r.head);
+    } catch (err) {
+      clearTimeout(timer);
+      this.#refuse(socket, err as HandshakeError);
+      return;
+    }
+    const req = new StandaloneRequest(head, socket);
+    if (this.options.path !== undefined && pathOf(head.target) !== this.options.path) {
+      clearTimeout(timer);
+      this.#refuse(socket, reject(404, ErrorCode.NotFound, 'no WebSocket endpoint at this path'), req);
+      return;
+    }
+    void this.#upgrade(req, head, socket, Buffer.from(r.rest), true).finally(() => clearTimeout(timer));
+  };
+
+  readonly #onGone = (p: PendingHandshake): void => {
+    this.#pending.delete(p.socket);
+  };
 
   #handshakeTimer(socket: Duplex, headDone: () => boolean): NodeJS.Timeout {
     const t = setTimeout(() => {
@@ -323,7 +318,7 @@ export class WebSocketServer extends EventEmitter {
       const codec = deflate ? new NodeDeflateCodec(deflate, pmdOpts) : undefined;
       const ws = WebSocket._accept(socket, head.target, protocol ?? '', deflate?.header ?? '', codec, o);
       this.clients.add(ws);
-      ws.once('close', this.#untrack);
+      ws._onClosed = this.#untrack;
       if (emit) {
         this.emit('connection', ws, req);
         ws._start(rest);
@@ -393,6 +388,37 @@ export class WebSocketServer extends EventEmitter {
     })();
     return this.#closing;
   }
+}
+
+/**
+ * A standalone connection until its request head is in. The socket's shared listeners
+ * (websocket.ts routeSocket) point here first, then at the WebSocket: nothing is added to
+ * the socket for the handshake and then taken off again.
+ */
+class PendingHandshake implements SocketTarget {
+  readonly reader: HeadReader;
+  headDone = false;
+  timer: NodeJS.Timeout | undefined;
+  constructor(
+    readonly socket: net.Socket,
+    readonly maxHeaderSize: number,
+    private readonly onHead: (p: PendingHandshake, r: Exclude<HeadResult, { kind: 'more' }>) => void,
+    private readonly onGone: (p: PendingHandshake) => void,
+  ) {
+    this.reader = new HeadReader(maxHeaderSize);
+  }
+  _onData(chunk: Buffer): void {
+    if (this.headDone) return;
+    const r = this.reader.push(chunk);
+    if (r.kind === 'more') return;
+    this.headDone = true;
+    this.onHead(this, r);
+  }
+  _onEnd(): void {}
+  _onSocketClose(): void {
+    this.onGone(this);
+  }
+  _onSocketError(): void {}
 }
 
 /** The request as hooks see it in standalone mode; header objects are built on first use. */

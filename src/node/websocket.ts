@@ -43,9 +43,18 @@ export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
 export const DEFAULT_CLOSE_TIMEOUT = 5000;
 
 const kInternal = Symbol('ws13.internal');
-/** The WebSocket a transport belongs to, for the shared listeners below. */
-const kWs = Symbol('ws13.websocket');
-type Owned = Duplex & { [kWs]: WebSocket };
+/** The request target of the last server-side connection (see `_accept`). */
+let lastUrl = '';
+/** What a transport's shared listeners call: its WebSocket, or the server's handshake before it. */
+export interface SocketTarget {
+  _onData(chunk: Buffer): void;
+  _onEnd(): void;
+  _onSocketClose(): void;
+  _onSocketError(err: Error): void;
+}
+/** The target of a transport's shared listeners (below). */
+const kWs = Symbol('ws13.target');
+type Owned = Duplex & { [kWs]: SocketTarget };
 
 function onSocketData(this: Owned, chunk: Buffer): void {
   this[kWs]._onData(chunk);
@@ -58,6 +67,23 @@ function onSocketClose(this: Owned): void {
 }
 function onSocketError(this: Owned, err: Error): void {
   this[kWs]._onSocketError(err);
+}
+
+/**
+ * @internal Points the transport's listeners at `target`, adding them the first time.
+ * They are never removed: one function each for all connections, no closures, and no
+ * `removeListener`, whose `delete` would turn the socket's listener table into a
+ * dictionary (about 200 bytes more per connection).
+ */
+export function routeSocket(socket: Duplex, target: SocketTarget): void {
+  const s = socket as Duplex & { [kWs]?: SocketTarget };
+  const first = s[kWs] === undefined;
+  s[kWs] = target;
+  if (!first) return;
+  socket.on('data', onSocketData);
+  socket.on('end', onSocketEnd);
+  socket.on('close', onSocketClose);
+  socket.on('error', onSocketError);
 }
 function isPlainTcp(socket: Duplex): boolean {
   return socket instanceof Socket && !(socket instanceof TLSSocket);
@@ -137,15 +163,17 @@ export interface WebSocket {
  *
  * It runs over any Node `Duplex` (a TCP or TLS socket, or an HTTP/2 stream).
  */
-export class WebSocket extends EventEmitter {
+export class WebSocket extends EventEmitter implements SocketTarget {
   static readonly CONNECTING = 0;
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
   static readonly CLOSED = 3;
-  readonly CONNECTING = 0;
-  readonly OPEN = 1;
-  readonly CLOSING = 2;
-  readonly CLOSED = 3;
+  // CONNECTING, OPEN, CLOSING and CLOSED are on the prototype too (below the class):
+  // instance fields would cost every connection 32 bytes.
+  declare readonly CONNECTING: 0;
+  declare readonly OPEN: 1;
+  declare readonly CLOSING: 2;
+  declare readonly CLOSED: 3;
 
   /** The URL connected to (client), or the request target (server). */
   readonly url: string;
@@ -156,13 +184,15 @@ export class WebSocket extends EventEmitter {
   binaryType: BinaryType = 'nodebuffer';
 
   #readyState = 0;
+  /** @internal Called once, before 'close' is emitted (the server forgets the client). */
+  _onClosed: ((ws: WebSocket) => void) | undefined;
   #conn: Connection | undefined;
   #socket: Duplex | undefined;
   #closeTimeout = DEFAULT_CLOSE_TIMEOUT;
   #closeTimer: NodeJS.Timeout | undefined;
   #heartbeatTimer: NodeJS.Timeout | undefined;
   /** Frames written this tick, not yet handed to the transport. */
-  #out: Uint8Array[] = [];
+  #out: Uint8Array[] | undefined;
   #outBytes = 0;
   #outDone: WriteCallback[] | undefined;
   #flushQueued = false;
@@ -238,6 +268,9 @@ export class WebSocket extends EventEmitter {
     settings: ConnectionSettings,
   ): WebSocket {
     const ws = new WebSocket(kInternal as unknown as string);
+    // Most connections ask for the same path: keep one copy of it, not one each.
+    if (url === lastUrl) url = lastUrl;
+    else lastUrl = url;
     (ws as { url: string }).url = url;
     ws.protocol = protocol;
     ws.extensions = extensions;
@@ -311,11 +344,7 @@ export class WebSocket extends EventEmitter {
     // Nothing is read until `_start`, so bytes that came with the handshake go first.
     socket.pause();
     // Listeners shared by all connections find theirs through the socket (no closures each).
-    (socket as Duplex & { [kWs]?: WebSocket })[kWs] = this;
-    socket.on('data', onSocketData);
-    socket.on('end', onSocketEnd);
-    socket.on('close', onSocketClose);
-    socket.on('error', onSocketError);
+    routeSocket(socket, this);
   }
 
   /** @internal ConnectionHandler.ping */
@@ -422,7 +451,7 @@ export class WebSocket extends EventEmitter {
       if (done) process.nextTick(done, new WebSocketError(ErrorCode.InvalidState, 'the transport is closed'));
       return;
     }
-    this.#out.push(data);
+    (this.#out ??= []).push(data);
     this.#outBytes += data.length;
     if (done) (this.#outDone ??= []).push(done);
     if (!this.#flushQueued) {
@@ -435,10 +464,10 @@ export class WebSocket extends EventEmitter {
   _flush(): void {
     this.#flushQueued = false;
     const parts = this.#out;
-    if (parts.length === 0) return;
+    if (parts === undefined) return;
     const size = this.#outBytes;
     const dones = this.#outDone;
-    this.#out = [];
+    this.#out = undefined;
     this.#outBytes = 0;
     this.#outDone = undefined;
     const socket = this.#socket!;
@@ -642,6 +671,7 @@ export class WebSocket extends EventEmitter {
 
   #emitClose(code: number, reason: string, wasClean: boolean): void {
     if (this.#closeEmitted) return;
+    this._onClosed?.(this);
     this.#closeEmitted = true;
     this.#dispatch('close', code, reason, wasClean);
   }
@@ -757,4 +787,8 @@ export class WebSocket extends EventEmitter {
       if (this.isPaused) this.resume();
     }
   }
+}
+
+for (const [name, value] of [['CONNECTING', 0], ['OPEN', 1], ['CLOSING', 2], ['CLOSED', 3]] as const) {
+  Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
 }

@@ -81,6 +81,8 @@ export function prepareFrame(opcode: number, payload: Uint8Array): PreparedFrame
 }
 
 const EMPTY = new Uint8Array(0);
+/** The open state carries nothing: one object serves every connection. */
+const OPEN: ConnectionState = Object.freeze({ kind: 'open' });
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 /** RSV1: "Per-Message Compressed" (RFC 7692 §6). */
@@ -97,7 +99,7 @@ function getDefaultMask(): MaskSource {
  */
 export class Connection implements FrameSink {
   readonly role: Role;
-  private _state: ConnectionState = { kind: 'open' };
+  private _state: ConnectionState = OPEN;
   private readonly parser: FrameParser;
   private readonly handler: ConnectionHandler;
   private readonly maxPayload: number;

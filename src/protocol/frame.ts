@@ -1,6 +1,6 @@
 import { ErrorCode, WebSocketError, protocolError } from './errors.js';
 import { CloseCode } from './constants.js';
-import { applyMask, type MaskSource } from './mask.js';
+import { applyMask, maskWithWord, packKey, type MaskSource } from './mask.js';
 
 /**
  * Receives frame events from a FrameParser. Each method returns false to stop parsing
@@ -40,8 +40,8 @@ export class FrameParser {
   private pos = 0;
   private buffered = 0;
   private state: State = State.Header;
-  /** The current frame's mask key (a small array: cheaper to keep than a typed one). */
-  private readonly maskKey = [0, 0, 0, 0];
+  /** The current frame's mask key, packed (mask.ts packKey): a number costs no object. */
+  private maskKey = 0;
   private masked = false;
   /** Payload bytes of the current frame not yet handed to the sink. */
   private remaining = 0;
@@ -165,19 +165,12 @@ export class FrameParser {
           if (this.buffered < 4) return;
           const c = this.chunks[0]!;
           const p = this.pos;
-          const k = this.maskKey;
           if (c.length - p >= 4) {
-            k[0] = c[p]!;
-            k[1] = c[p + 1]!;
-            k[2] = c[p + 2]!;
-            k[3] = c[p + 3]!;
+            this.maskKey = packKey(c[p]!, c[p + 1]!, c[p + 2]!, c[p + 3]!);
             this.advance(4);
           } else {
             const t = this.take(4);
-            k[0] = t[0]!;
-            k[1] = t[1]!;
-            k[2] = t[2]!;
-            k[3] = t[3]!;
+            this.maskKey = packKey(t[0]!, t[1]!, t[2]!, t[3]!);
           }
           this.state = State.Payload;
           break;
@@ -198,7 +191,7 @@ export class FrameParser {
             this.chunks.shift();
             this.pos = 0;
           }
-          if (this.masked) applyMask(part, this.maskKey, this.done & 3);
+          if (this.masked) maskWithWord(part, this.maskKey, this.done & 3, 0, part.length);
           this.remaining -= n;
           this.done += n;
           if (!this.sink.framePayload(part, this.remaining === 0)) return;

@@ -12,41 +12,49 @@ const SIMD_FROM = 1024;
  * (RFC 6455 §5.3: octet i of the payload is XORed with octet i MOD 4 of the key).
  */
 export function applyMask(data: Uint8Array, key: ArrayLike<number>, phase = 0, start = 0, end = data.length): void {
-  let i = start;
-  let ph = phase;
+  maskWithWord(data, packKey(key[0]!, key[1]!, key[2]!, key[3]!), phase, start, end);
+}
+
+/** The 4 key bytes as one little-endian 32-bit word (key byte 0 in the low bits). */
+export function packKey(k0: number, k1: number, k2: number, k3: number): number {
+  return (k0 | (k1 << 8) | (k2 << 16) | (k3 << 24)) >>> 0;
+}
+
+/** `applyMask` with the key packed by `packKey`. */
+export function maskWithWord(data: Uint8Array, key: number, phase: number, start: number, end: number): void {
+  // The key from byte `phase` on, rotated into place: the word for a 4-aligned position.
+  const sh = (phase & 3) * 8;
+  let k32 = sh === 0 ? key : ((key >>> sh) | (key << (32 - sh))) >>> 0;
   if (simd !== undefined && end - start >= SIMD_FROM) {
-    simdMask(simd, data, key, phase, start, end);
+    simdMask(simd, data, k32, start, end);
     return;
   }
+  let i = start;
   if (end - start >= WORDS_FROM) {
     // Bytes up to a 4-byte-aligned address, then words over the aligned middle.
     while ((data.byteOffset + i) & 3) {
-      data[i] = data[i]! ^ key[ph & 3]!;
+      data[i] = data[i]! ^ (k32 & 0xff);
+      k32 = ((k32 >>> 8) | (k32 << 24)) >>> 0;
       i++;
-      ph++;
     }
     const words = (end - i) >>> 2;
-    const a = key[ph & 3]!;
-    const b = key[(ph + 1) & 3]!;
-    const c = key[(ph + 2) & 3]!;
-    const d = key[(ph + 3) & 3]!;
-    const k32 = LITTLE_ENDIAN ? a | (b << 8) | (c << 16) | (d << 24) : (a << 24) | (b << 16) | (c << 8) | d;
+    const w32 = LITTLE_ENDIAN ? k32 : ((k32 & 0xff) << 24) | ((k32 & 0xff00) << 8) | ((k32 >>> 8) & 0xff00) | (k32 >>> 24);
     const w = new Uint32Array(data.buffer, data.byteOffset + i, words);
     const words4 = words & ~3;
     let j = 0;
     for (; j < words4; j += 4) {
-      w[j] = w[j]! ^ k32;
-      w[j + 1] = w[j + 1]! ^ k32;
-      w[j + 2] = w[j + 2]! ^ k32;
-      w[j + 3] = w[j + 3]! ^ k32;
+      w[j] = w[j]! ^ w32;
+      w[j + 1] = w[j + 1]! ^ w32;
+      w[j + 2] = w[j + 2]! ^ w32;
+      w[j + 3] = w[j + 3]! ^ w32;
     }
-    for (; j < words; j++) w[j] = w[j]! ^ k32;
+    for (; j < words; j++) w[j] = w[j]! ^ w32;
     i += words << 2;
   }
-  const k0 = key[ph & 3]!;
-  const k1 = key[(ph + 1) & 3]!;
-  const k2 = key[(ph + 2) & 3]!;
-  const k3 = key[(ph + 3) & 3]!;
+  const k0 = k32 & 0xff;
+  const k1 = (k32 >>> 8) & 0xff;
+  const k2 = (k32 >>> 16) & 0xff;
+  const k3 = k32 >>> 24;
   const end4 = i + ((end - i) & ~3);
   for (; i < end4; i += 4) {
     data[i] = data[i]! ^ k0;
@@ -60,19 +68,13 @@ export function applyMask(data: Uint8Array, key: ArrayLike<number>, phase = 0, s
 }
 
 /** Through the SIMD kernel's memory, in slices: copy in, XOR, copy back (each at memory speed). */
-function simdMask(simd: SimdXor, data: Uint8Array, key: ArrayLike<number>, phase: number, start: number, end: number): void {
-  const a = key[phase & 3]!;
-  const b = key[(phase + 1) & 3]!;
-  const c = key[(phase + 2) & 3]!;
-  const d = key[(phase + 3) & 3]!;
-  // WebAssembly memory is little-endian whatever the platform.
-  const k32 = a | (b << 8) | (c << 16) | (d << 24);
+function simdMask(simd: SimdXor, data: Uint8Array, k32: number, start: number, end: number): void {
   const mem = simd.memory;
   // Slices are a multiple of 4 bytes long, so the key phase is the same at each.
   for (let s = start; s < end; s += SIMD_SLICE) {
     const e = Math.min(end, s + SIMD_SLICE);
     mem.set(data.subarray(s, e));
-    simd.xor(e - s, k32);
+    simd.xor(e - s, k32 | 0);
     data.set(e - s === mem.length ? mem : mem.subarray(0, e - s), s);
   }
 }
