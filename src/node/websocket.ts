@@ -45,6 +45,10 @@ export const DEFAULT_CLOSE_TIMEOUT = 5000;
 const kInternal = Symbol('ws13.internal');
 /** The request target of the last server-side connection (see `_accept`). */
 let lastUrl = '';
+/** Instances hold event listeners by name: fast-mode objects with nothing inherited (see the WebSocket constructor). */
+const ListenerTable = function ListenerTable(this: object) {} as unknown as new () => object;
+ListenerTable.prototype = Object.create(null) as object;
+
 /** What a transport's shared listeners call: its WebSocket, or the server's handshake before it. */
 export interface SocketTarget {
   _onData(chunk: Buffer): void;
@@ -81,7 +85,9 @@ export function routeSocket(socket: Duplex, target: SocketTarget): void {
   s[kWs] = target;
   if (!first) return;
   socket.on('data', onSocketData);
-  socket.on('end', onSocketEnd);
+  // A net.Socket that is not half-open ends its side when the peer ends, and 'close'
+  // follows, which reports the end: an 'end' listener would only cost memory.
+  if (!(socket instanceof Socket) || socket.allowHalfOpen) socket.on('end', onSocketEnd);
   socket.on('close', onSocketClose);
   socket.on('error', onSocketError);
 }
@@ -114,6 +120,12 @@ class Handler implements ConnectionHandler {
     this.ws._shutdown();
   }
 }
+// Bits of WebSocket#flags.
+const FLUSH_QUEUED = 1;
+const CLOSE_EMITTED = 2;
+const ALIVE = 4;
+const PING_OUTSTANDING = 8;
+
 /** Frames written in one tick up to this many bytes are copied into one buffer. */
 const COALESCE_LIMIT = 64 * 1024;
 
@@ -195,17 +207,40 @@ export class WebSocket extends EventEmitter implements SocketTarget {
   #out: Uint8Array[] | undefined;
   #outBytes = 0;
   #outDone: WriteCallback[] | undefined;
-  #flushQueued = false;
   #codec: NodeDeflateCodec | undefined;
   /** Messages under this many bytes go uncompressed. */
   #threshold = 1024;
   /** UTF-8 state of a text message being sent from bytes in fragments. */
   #sendUtf8: Utf8Validator | undefined;
   #error: WebSocketError | undefined;
-  #closeEmitted = false;
+  /** Four booleans in one field (idle connections are many: each field costs each one 8 bytes). */
+  #flags = ALIVE;
+  /** A flush of `#out` is scheduled for this tick. */
+  get #flushQueued(): boolean {
+    return (this.#flags & FLUSH_QUEUED) !== 0;
+  }
+  set #flushQueued(v: boolean) {
+    this.#flags = v ? this.#flags | FLUSH_QUEUED : this.#flags & ~FLUSH_QUEUED;
+  }
+  get #closeEmitted(): boolean {
+    return (this.#flags & CLOSE_EMITTED) !== 0;
+  }
+  set #closeEmitted(v: boolean) {
+    this.#flags = v ? this.#flags | CLOSE_EMITTED : this.#flags & ~CLOSE_EMITTED;
+  }
   /** Any frame arrived since the last heartbeat tick. */
-  #alive = true;
-  #pingOutstanding = false;
+  get #alive(): boolean {
+    return (this.#flags & ALIVE) !== 0;
+  }
+  set #alive(v: boolean) {
+    this.#flags = v ? this.#flags | ALIVE : this.#flags & ~ALIVE;
+  }
+  get #pingOutstanding(): boolean {
+    return (this.#flags & PING_OUTSTANDING) !== 0;
+  }
+  set #pingOutstanding(v: boolean) {
+    this.#flags = v ? this.#flags | PING_OUTSTANDING : this.#flags & ~PING_OUTSTANDING;
+  }
   /** `on…` handlers, made on first use (most connections have none). */
   #handlers: Record<string, ((ev: WsEvent) => void) | null> | undefined;
   #wrapped: Map<EventListenerLike, Map<string, (...args: unknown[]) => void>> | undefined;
@@ -218,6 +253,10 @@ export class WebSocket extends EventEmitter implements SocketTarget {
    */
   constructor(url: string | URL, protocols?: string | string[] | ClientOptions, options?: ClientOptions) {
     super();
+    // EventEmitter keeps listeners in a `{ __proto__: null }` object, which V8 makes a
+    // dictionary (about 200 bytes). One from ListenerTable is a plain fast object, equally
+    // free of inherited keys.
+    (this as unknown as { _events: object })._events = new ListenerTable();
     if ((url as unknown) === kInternal) {
       this.url = '';
       this.#readyState = WebSocket.OPEN;

@@ -26,6 +26,8 @@ const State = {
 } as const;
 type State = (typeof State)[keyof typeof State];
 
+const EMPTY = new Uint8Array(0);
+
 /** Header bytes that straddle chunks are copied here; parsing is synchronous, so one serves all. */
 const scratch = new Uint8Array(8);
 
@@ -35,14 +37,15 @@ const scratch = new Uint8Array(8);
  * payload parts to the sink as sub-arrays of the received chunks, unmasked in place.
  */
 export class FrameParser {
-  private chunks: Uint8Array[] = [];
-  /** Read position in chunks[0]. */
+  /** The chunk being read (EMPTY when nothing is buffered), and any received after it. */
+  private head: Uint8Array = EMPTY;
+  private queue: Uint8Array[] | undefined;
+  /** Read position in `head`. */
   private pos = 0;
   private buffered = 0;
   private state: State = State.Header;
   /** The current frame's mask key, packed (mask.ts packKey): a number costs no object. */
   private maskKey = 0;
-  private masked = false;
   /** Payload bytes of the current frame not yet handed to the sink. */
   private remaining = 0;
   /** Payload bytes already handed on, for the mask phase. */
@@ -62,7 +65,13 @@ export class FrameParser {
   push(chunk: Uint8Array): void {
     if (chunk.length === 0 || this.state === State.Stopped) return;
     // Plain Uint8Array views: sub-arrays of a subclass (such as Node's) cost more.
-    this.chunks.push(chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    const c = chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (this.buffered === 0) {
+      this.head = c;
+      this.pos = 0;
+    } else {
+      (this.queue ??= []).push(c);
+    }
     this.buffered += chunk.length;
   }
 
@@ -70,23 +79,33 @@ export class FrameParser {
   private advance(n: number): void {
     this.buffered -= n;
     this.pos += n;
-    if (this.pos === this.chunks[0]!.length) {
-      this.chunks.shift();
-      this.pos = 0;
+    if (this.pos === this.head.length) this.next();
+  }
+
+  /** `head` is used up: on to the next chunk. */
+  private next(): void {
+    const q = this.queue;
+    this.pos = 0;
+    if (q === undefined) {
+      this.head = EMPTY;
+      return;
     }
+    this.head = q.shift()!;
+    if (q.length === 0) this.queue = undefined;
   }
 
   /** Stops for good and drops what is buffered. */
   stop(): void {
     this.state = State.Stopped;
-    this.chunks = [];
+    this.head = EMPTY;
+    this.queue = undefined;
     this.buffered = 0;
     this.pos = 0;
   }
 
   /** Reads `n` (≤ 8) header bytes; the result is valid until the next call. */
   private take(n: number): Uint8Array {
-    const head = this.chunks[0]!;
+    const head = this.head;
     this.buffered -= n;
     if (head.length - this.pos > n) {
       const out = head.subarray(this.pos, this.pos + n);
@@ -96,15 +115,12 @@ export class FrameParser {
     // Straddles chunks (or ends one exactly): copy into scratch.
     let filled = 0;
     while (filled < n) {
-      const c = this.chunks[0]!;
+      const c = this.head;
       const k = Math.min(n - filled, c.length - this.pos);
       scratch.set(c.subarray(this.pos, this.pos + k), filled);
       filled += k;
       this.pos += k;
-      if (this.pos === c.length) {
-        this.chunks.shift();
-        this.pos = 0;
-      }
+      if (this.pos === c.length) this.next();
     }
     return scratch.subarray(0, n);
   }
@@ -118,7 +134,7 @@ export class FrameParser {
       switch (this.state) {
         case State.Header: {
           if (this.buffered < 2) return;
-          const c = this.chunks[0]!;
+          const c = this.head;
           const p = this.pos;
           if (c.length - p >= 2) {
             this.b0 = c[p]!;
@@ -163,7 +179,7 @@ export class FrameParser {
         }
         case State.MaskKey: {
           if (this.buffered < 4) return;
-          const c = this.chunks[0]!;
+          const c = this.head;
           const p = this.pos;
           if (c.length - p >= 4) {
             this.maskKey = packKey(c[p]!, c[p + 1]!, c[p + 2]!, c[p + 3]!);
@@ -182,16 +198,13 @@ export class FrameParser {
             break;
           }
           if (this.buffered === 0) return;
-          const c = this.chunks[0]!;
+          const c = this.head;
           const n = Math.min(this.remaining, c.length - this.pos);
           const part = c.subarray(this.pos, this.pos + n);
           this.pos += n;
           this.buffered -= n;
-          if (this.pos === c.length) {
-            this.chunks.shift();
-            this.pos = 0;
-          }
-          if (this.masked) maskWithWord(part, this.maskKey, this.done & 3, 0, part.length);
+          if (this.pos === c.length) this.next();
+          if (this.b1 & 0x80) maskWithWord(part, this.maskKey, this.done & 3, 0, part.length);
           this.remaining -= n;
           this.done += n;
           if (!this.sink.framePayload(part, this.remaining === 0)) return;
@@ -205,11 +218,11 @@ export class FrameParser {
 
   /** The length is known: tell the sink, then read the mask key or the payload. */
   private header(length: number): boolean {
-    this.masked = (this.b1 & 0x80) !== 0;
+    const masked = (this.b1 & 0x80) !== 0;
     this.remaining = length;
     this.done = 0;
-    this.state = this.masked ? State.MaskKey : State.Payload;
-    return this.sink.frameHeader((this.b0 & 0x80) !== 0, (this.b0 >> 4) & 7, this.b0 & 0x0f, length, this.masked);
+    this.state = masked ? State.MaskKey : State.Payload;
+    return this.sink.frameHeader((this.b0 & 0x80) !== 0, (this.b0 >> 4) & 7, this.b0 & 0x0f, length, masked);
   }
 }
 
