@@ -8,7 +8,7 @@
 //
 // Environment (all optional):
 //   BENCH_WORKLOADS    comma list of small,large,broadcast,handshake,idle,deflate (default: all)
-//   BENCH_ROUNDS       rounds per workload (3)
+//   BENCH_ROUNDS       rounds per workload (5)
 //   BENCH_DURATION_MS  measured time per run (2000)
 //   BENCH_WARMUP_MS    warm-up per run, not measured (500)
 //   BENCH_IDLE_CONNECTIONS  connections of the idle-memory workload (10000)
@@ -30,7 +30,7 @@ const ALL: WorkloadName[] = ['small', 'large', 'broadcast', 'handshake', 'idle',
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const ROOT = here('../../');
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 2000);
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 500);
 const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 10_000);
