@@ -159,6 +159,26 @@ describe('WHATWG surface', () => {
     assert.deepEqual([...new Uint8Array(await blob.arrayBuffer())], [1, 2, 3, 250]);
   });
 
+  test('event names that are Object.prototype keys are plain names; state constants on instances and the prototype', T, async () => {
+    const [ws] = await pair();
+    // The listener table has no inherited keys (it replaces EventEmitter's null-prototype object).
+    for (const name of ['toString', 'constructor', 'hasOwnProperty', '__proto__', 'valueOf']) {
+      assert.equal(ws.listenerCount(name), 0, name);
+      const got: unknown[] = [];
+      const f = (x: unknown): void => void got.push(x);
+      ws.on(name, f);
+      assert.equal(ws.emit(name, 42), true, name);
+      assert.deepEqual(got, [42], name);
+      assert.ok(ws.eventNames().includes(name), name);
+      ws.off(name, f);
+      assert.equal(ws.listenerCount(name), 0, name);
+      assert.equal(ws.emit(name, 43), false, name);
+    }
+    assert.deepEqual([ws.CONNECTING, ws.OPEN, ws.CLOSING, ws.CLOSED], [0, 1, 2, 3]);
+    assert.equal(Object.hasOwn(ws, 'OPEN'), false, 'not a field of each connection');
+    assert.equal((WebSocket.prototype as unknown as { OPEN: number }).OPEN, 1);
+  });
+
   test('addEventListener / removeEventListener / once, with event objects', T, async () => {
     const [ws, peer] = await pair();
     const all: unknown[] = [];
