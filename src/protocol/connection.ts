@@ -93,6 +93,63 @@ function getDefaultMask(): MaskSource {
   return (defaultMask ??= pooledMaskSource((b) => globalThis.crypto.getRandomValues(b)));
 }
 
+/** A data message being received (RFC 6455 §5.4): its frames' parts until the last one. */
+class Receiving {
+  /** Opcode of the message being received, 0 when none. */
+  opcode = 0;
+  /** Payload bytes on the wire so far (compressed, for a compressed message). */
+  length = 0;
+  /** RSV1 was set on the message's first frame. */
+  compressed = false;
+  inflatedLength = 0;
+  /** The compressed message's end (and the 00 00 ff ff tail) went to the codec. */
+  inflateFed = false;
+  /** Whether the incremental validator has seen this message (vs. the fast whole check). */
+  utf8Streaming = false;
+  /** The message's first part, and any further ones (most messages have one). */
+  private first: Uint8Array = EMPTY;
+  private parts: Uint8Array[] | undefined;
+  count = 0;
+  private utf8Lazy: Utf8Validator | undefined;
+  /** Incremental UTF-8 state, made when a text message first arrives in parts. */
+  get utf8(): Utf8Validator {
+    return (this.utf8Lazy ??= new Utf8Validator());
+  }
+
+  start(opcode: number, compressed: boolean): void {
+    this.opcode = opcode;
+    this.length = 0;
+    this.utf8Streaming = false;
+    this.compressed = compressed;
+    this.inflatedLength = 0;
+    this.inflateFed = false;
+  }
+
+  /** Keeps a part of the message: the first in a field, more in a list. */
+  add(data: Uint8Array): void {
+    if (this.count++ === 0) this.first = data;
+    else (this.parts ??= []).push(data);
+  }
+
+  /** The message's bytes: the single part as it is, or the parts joined. */
+  take(total: number, allocate: (size: number) => Uint8Array): Uint8Array {
+    const n = this.count;
+    this.count = 0;
+    const first = this.first;
+    this.first = EMPTY;
+    if (n <= 1) return first;
+    const out = allocate(total);
+    out.set(first);
+    let off = first.length;
+    for (const p of this.parts!) {
+      out.set(p, off);
+      off += p.length;
+    }
+    this.parts = undefined;
+    return out;
+  }
+}
+
 /**
  * The WebSocket protocol after the opening handshake (RFC 6455 §5–§7), free of I/O:
  * bytes go in through `receiveData`/`receiveEof`, and out through the handler.
@@ -116,27 +173,11 @@ export class Connection implements FrameSink {
   private frameOpcode = 0;
   private frameFin = false;
   private controlParts: Uint8Array[] | undefined;
-  // Current incoming message (data frames).
-  /** Opcode of the message being received, 0 when none. */
-  private messageOpcode = 0;
-  /** The message's first part, and any further ones (most messages have one). */
-  private messageFirst: Uint8Array = EMPTY;
-  private messageParts: Uint8Array[] | undefined;
-  private messageCount = 0;
-  /** Payload bytes on the wire so far (compressed, for a compressed message). */
-  private messageLength = 0;
-  /** RSV1 was set on the message's first frame. */
-  private messageCompressed = false;
-  private inflatedLength = 0;
-  /** The compressed message's end (and the 00 00 ff ff tail) went to the codec. */
-  private inflateFed = false;
-  /** Incremental UTF-8 state, made when a text message first arrives in parts. */
-  private utf8Lazy: Utf8Validator | undefined;
-  private get utf8(): Utf8Validator {
-    return (this.utf8Lazy ??= new Utf8Validator());
-  }
-  /** Whether the incremental validator has seen this message (vs. the fast whole check). */
-  private utf8Streaming = false;
+  /**
+   * The data message being received, made with the first one: connections that only
+   * ever receive control frames (subscribers, say) never hold it.
+   */
+  private msg: Receiving | undefined;
   // Outgoing fragmentation: opcode of the message being sent in fragments, 0 when none.
   private sendingOpcode = 0;
   /** The message being sent is compressed. */
@@ -229,10 +270,12 @@ export class Connection implements FrameSink {
   /** @internal Validates a frame header (RFC 6455 §5.2–§5.5) before any payload is read. */
   frameHeader(fin: boolean, rsv: number, opcode: number, length: number, masked: boolean): boolean {
     if (this._state.kind === 'closed') return false;
+    /** Opcode of the data message under way, 0 when none. */
+    const current = this.msg?.opcode ?? 0;
     // RFC 6455 §5.2: RSV bits MUST be 0 unless an extension defines them. RFC 7692 §6:
     // permessage-deflate defines RSV1, on the first frame of a data message only.
     if (rsv !== 0) {
-      const firstDataFrame = (opcode === Opcode.Text || opcode === Opcode.Binary) && this.messageOpcode === 0;
+      const firstDataFrame = (opcode === Opcode.Text || opcode === Opcode.Binary) && current === 0;
       if (rsv !== RSV1 || !this.codec || !firstDataFrame) {
         return this.failWith(protocolError(ErrorCode.UnexpectedRsv, 'reserved bits set'));
       }
@@ -250,25 +293,21 @@ export class Connection implements FrameSink {
       if (opcode > Opcode.Pong) return this.failWith(protocolError(ErrorCode.InvalidOpcode, `reserved opcode ${opcode}`));
       if (!fin) return this.failWith(protocolError(ErrorCode.FragmentedControl, 'fragmented control frame'));
       if (length > MAX_CONTROL_PAYLOAD) return this.failWith(protocolError(ErrorCode.ControlTooLong, 'control frame too long'));
-    } else if (opcode === Opcode.Continuation) {
-      // §5.4: a continuation frame continues a message that was started.
-      if (this.messageOpcode === 0) return this.failWith(protocolError(ErrorCode.UnexpectedContinuation, 'continuation without a message'));
-    } else if (opcode === Opcode.Text || opcode === Opcode.Binary) {
-      // §5.4: fragments of one message MUST NOT be interleaved with another message.
-      if (this.messageOpcode !== 0) return this.failWith(protocolError(ErrorCode.ExpectedContinuation, 'new message inside a fragmented one'));
-      this.messageOpcode = opcode;
-      this.messageLength = 0;
-      this.utf8Streaming = false;
-      this.messageCompressed = rsv === RSV1;
-      this.inflatedLength = 0;
-      this.inflateFed = false;
     } else {
-      return this.failWith(protocolError(ErrorCode.InvalidOpcode, `reserved opcode ${opcode}`));
-    }
-    if (opcode < 0x8) {
+      if (opcode === Opcode.Continuation) {
+        // §5.4: a continuation frame continues a message that was started.
+        if (current === 0) return this.failWith(protocolError(ErrorCode.UnexpectedContinuation, 'continuation without a message'));
+      } else if (opcode === Opcode.Text || opcode === Opcode.Binary) {
+        // §5.4: fragments of one message MUST NOT be interleaved with another message.
+        if (current !== 0) return this.failWith(protocolError(ErrorCode.ExpectedContinuation, 'new message inside a fragmented one'));
+        (this.msg ??= new Receiving()).start(opcode, rsv === RSV1);
+      } else {
+        return this.failWith(protocolError(ErrorCode.InvalidOpcode, `reserved opcode ${opcode}`));
+      }
       // §10.4: limits are checked from the header, before the payload is buffered.
-      this.messageLength += length;
-      if (this.messageLength > this.maxPayload) {
+      const m = this.msg!;
+      m.length += length;
+      if (m.length > this.maxPayload) {
         return this.failWith(
           new WebSocketError(ErrorCode.MessageTooBig, 'message too big', { closeCode: CloseCode.MessageTooBig }),
         );
@@ -285,53 +324,30 @@ export class Connection implements FrameSink {
       (this.controlParts ??= []).push(data);
       return true;
     }
-    if (this.messageCompressed) {
+    const m = this.msg!;
+    if (m.compressed) {
       const fin = last && this.frameFin;
-      this.inflateFed = fin;
-      return this.inflate(data, fin, false);
+      m.inflateFed = fin;
+      return this.inflate(m, data, fin, false);
     }
-    if (this.messageOpcode === Opcode.Text) {
+    if (m.opcode === Opcode.Text) {
       // §8.1: fail as soon as a byte cannot be UTF-8, even mid-frame. A message that arrives
       // in one part takes the fast whole-buffer check instead.
-      const whole = this.frameFin && this.messageCount === 0 && data.length === this.messageLength;
-      if (whole && !this.utf8Streaming) {
+      const whole = this.frameFin && m.count === 0 && data.length === m.length;
+      if (whole && !m.utf8Streaming) {
         if (!isShortAscii(data) && !this.isUtf8(data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
       } else {
-        this.utf8Streaming = true;
-        if (!this.checkUtf8Part(data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
+        m.utf8Streaming = true;
+        if (!this.checkUtf8Part(m, data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
       }
     }
-    this.addPart(data);
+    m.add(data);
     return true;
   }
 
   /** Validates one part of a text message as it arrives (RFC 6455 §8.1: fail fast). */
-  private checkUtf8Part(data: Uint8Array): boolean {
-    return data.length >= 256 ? this.utf8.pushWith(data, this.isUtf8) : this.utf8.push(data);
-  }
-
-  /** Keeps a part of the message: the first in a field, more in a list. */
-  private addPart(data: Uint8Array): void {
-    if (this.messageCount++ === 0) this.messageFirst = data;
-    else (this.messageParts ??= []).push(data);
-  }
-
-  /** The message's bytes: the single part as it is, or the parts joined. */
-  private takeMessage(total: number): Uint8Array {
-    const n = this.messageCount;
-    this.messageCount = 0;
-    const first = this.messageFirst;
-    this.messageFirst = EMPTY;
-    if (n <= 1) return first;
-    const out = this.allocate(total);
-    out.set(first);
-    let off = first.length;
-    for (const p of this.messageParts!) {
-      out.set(p, off);
-      off += p.length;
-    }
-    this.messageParts = undefined;
-    return out;
+  private checkUtf8Part(m: Receiving, data: Uint8Array): boolean {
+    return data.length >= 256 ? m.utf8.pushWith(data, this.isUtf8) : m.utf8.push(data);
   }
 
   /** @internal */
@@ -343,23 +359,24 @@ export class Connection implements FrameSink {
       return this.control(opcode, payload);
     }
     if (!this.frameFin) return true;
-    if (this.messageCompressed && !this.inflateFed) {
+    const m = this.msg!;
+    if (m.compressed && !m.inflateFed) {
       // The last frame was empty: the codec still needs the message's end.
-      this.inflateFed = true;
-      return this.inflate(EMPTY, true, true);
+      m.inflateFed = true;
+      return this.inflate(m, EMPTY, true, true);
     }
-    return this.finishMessage();
+    return this.finishMessage(m);
   }
 
   /** Delivers the message just completed. */
-  private finishMessage(): boolean {
-    const text = this.messageOpcode === Opcode.Text;
-    if (text && this.utf8Streaming && !this.utf8.finish()) {
+  private finishMessage(m: Receiving): boolean {
+    const text = m.opcode === Opcode.Text;
+    if (text && m.utf8Streaming && !m.utf8.finish()) {
       return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
     }
-    const data = this.takeMessage(this.messageCompressed ? this.inflatedLength : this.messageLength);
-    this.messageOpcode = 0;
-    this.messageLength = 0;
+    const data = m.take(m.compressed ? m.inflatedLength : m.length, this.allocate);
+    m.opcode = 0;
+    m.length = 0;
     this.handler.message(data, text);
     return this.canContinue();
   }
@@ -368,14 +385,14 @@ export class Connection implements FrameSink {
    * Hands compressed bytes to the codec. Returns true to go on parsing (the codec answered
    * at once); false when it failed or will answer later (RFC 7692 §7.2.2).
    */
-  private inflate(data: Uint8Array, fin: boolean, finishAfter: boolean): boolean {
+  private inflate(m: Receiving, data: Uint8Array, fin: boolean, finishAfter: boolean): boolean {
     let sync = true;
     let ok = false;
     this.inflating = true;
-    this.codec!.decompress(data, fin, this.maxPayload - this.inflatedLength, (err, out) => {
+    this.codec!.decompress(data, fin, this.maxPayload - m.inflatedLength, (err, out) => {
       this.inflating = false;
       if (this._state.kind === 'closed') return;
-      ok = this.inflated(err, out, fin) && (!finishAfter || this.finishMessage());
+      ok = this.inflated(m, err, out, fin) && (!finishAfter || this.finishMessage(m));
       if (sync) return;
       // Answered later: go on where parsing stopped.
       if (ok) this.run();
@@ -386,7 +403,7 @@ export class Connection implements FrameSink {
   }
 
   /** Takes inflated output: limit, UTF-8 (failing fast), and keeps it for the message. */
-  private inflated(err: Error | null, out: Uint8Array[], fin: boolean): boolean {
+  private inflated(m: Receiving, err: Error | null, out: Uint8Array[], fin: boolean): boolean {
     if (err) {
       return this.failWith(
         err instanceof InflateLimitError
@@ -394,22 +411,22 @@ export class Connection implements FrameSink {
           : new WebSocketError(ErrorCode.InvalidCompressedData, 'invalid compressed data', { closeCode: CloseCode.InvalidPayload }),
       );
     }
-    const text = this.messageOpcode === Opcode.Text;
+    const text = m.opcode === Opcode.Text;
     for (const chunk of out) {
-      this.inflatedLength += chunk.length;
-      if (this.inflatedLength > this.maxPayload) {
+      m.inflatedLength += chunk.length;
+      if (m.inflatedLength > this.maxPayload) {
         return this.failWith(new WebSocketError(ErrorCode.MessageTooBig, 'message too big once inflated', { closeCode: CloseCode.MessageTooBig }));
       }
       if (text) {
-        const whole = fin && !this.utf8Streaming && this.messageCount === 0 && out.length === 1;
+        const whole = fin && !m.utf8Streaming && m.count === 0 && out.length === 1;
         if (whole) {
           if (!this.isUtf8(chunk)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
         } else {
-          this.utf8Streaming = true;
-          if (!this.checkUtf8Part(chunk)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
+          m.utf8Streaming = true;
+          if (!this.checkUtf8Part(m, chunk)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
         }
       }
-      this.addPart(chunk);
+      m.add(chunk);
     }
     return true;
   }
