@@ -121,8 +121,10 @@ class Handler implements ConnectionHandler {
   }
 }
 // Bits of WebSocket#flags.
+/** A flush of the frames written this tick is scheduled. */
 const FLUSH_QUEUED = 1;
 const CLOSE_EMITTED = 2;
+/** Any frame arrived since the last heartbeat tick. */
 const ALIVE = 4;
 const PING_OUTSTANDING = 8;
 
@@ -215,31 +217,11 @@ export class WebSocket extends EventEmitter implements SocketTarget {
   #error: WebSocketError | undefined;
   /** Four booleans in one field (idle connections are many: each field costs each one 8 bytes). */
   #flags = ALIVE;
-  /** A flush of `#out` is scheduled for this tick. */
-  get #flushQueued(): boolean {
-    return (this.#flags & FLUSH_QUEUED) !== 0;
+  #has(bit: number): boolean {
+    return (this.#flags & bit) !== 0;
   }
-  set #flushQueued(v: boolean) {
-    this.#flags = v ? this.#flags | FLUSH_QUEUED : this.#flags & ~FLUSH_QUEUED;
-  }
-  get #closeEmitted(): boolean {
-    return (this.#flags & CLOSE_EMITTED) !== 0;
-  }
-  set #closeEmitted(v: boolean) {
-    this.#flags = v ? this.#flags | CLOSE_EMITTED : this.#flags & ~CLOSE_EMITTED;
-  }
-  /** Any frame arrived since the last heartbeat tick. */
-  get #alive(): boolean {
-    return (this.#flags & ALIVE) !== 0;
-  }
-  set #alive(v: boolean) {
-    this.#flags = v ? this.#flags | ALIVE : this.#flags & ~ALIVE;
-  }
-  get #pingOutstanding(): boolean {
-    return (this.#flags & PING_OUTSTANDING) !== 0;
-  }
-  set #pingOutstanding(v: boolean) {
-    this.#flags = v ? this.#flags | PING_OUTSTANDING : this.#flags & ~PING_OUTSTANDING;
+  #set(bit: number, on: boolean): void {
+    this.#flags = on ? this.#flags | bit : this.#flags & ~bit;
   }
   /** `on…` handlers, made on first use (most connections have none). */
   #handlers: Record<string, ((ev: WsEvent) => void) | null> | undefined;
@@ -393,7 +375,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
 
   /** @internal ConnectionHandler.pong */
   _pong(payload: Uint8Array): void {
-    this.#pingOutstanding = false;
+    this.#set(PING_OUTSTANDING, false);
     this.#dispatch('pong', toBuffer(payload));
   }
 
@@ -417,7 +399,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
 
   /** @internal */
   _onData(chunk: Buffer): void {
-    this.#alive = true;
+    this.#set(ALIVE, true);
     this.#conn!.receiveData(chunk);
   }
 
@@ -493,15 +475,15 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     (this.#out ??= []).push(data);
     this.#outBytes += data.length;
     if (done) (this.#outDone ??= []).push(done);
-    if (!this.#flushQueued) {
-      this.#flushQueued = true;
+    if (!this.#has(FLUSH_QUEUED)) {
+      this.#set(FLUSH_QUEUED, true);
       process.nextTick(flushSoon, this);
     }
   }
 
   /** @internal */
   _flush(): void {
-    this.#flushQueued = false;
+    this.#set(FLUSH_QUEUED, false);
     const parts = this.#out;
     if (parts === undefined) return;
     const size = this.#outBytes;
@@ -678,12 +660,12 @@ export class WebSocket extends EventEmitter implements SocketTarget {
   _heartbeat(): void {
     const conn = this.#conn;
     if (!conn || conn.state.kind !== 'open') return;
-    if (this.#alive) {
-      this.#alive = false;
-      this.#pingOutstanding = false;
+    if (this.#has(ALIVE)) {
+      this.#set(ALIVE, false);
+      this.#set(PING_OUTSTANDING, false);
       return;
     }
-    if (this.#pingOutstanding) {
+    if (this.#has(PING_OUTSTANDING)) {
       const err = new WebSocketError(ErrorCode.HeartbeatTimeout, 'the peer did not answer a ping', {
         closeCode: CloseCode.Abnormal,
       });
@@ -692,7 +674,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
       this.terminate();
       return;
     }
-    this.#pingOutstanding = true;
+    this.#set(PING_OUTSTANDING, true);
     conn.ping();
   }
 
@@ -709,9 +691,9 @@ export class WebSocket extends EventEmitter implements SocketTarget {
   }
 
   #emitClose(code: number, reason: string, wasClean: boolean): void {
-    if (this.#closeEmitted) return;
+    if (this.#has(CLOSE_EMITTED)) return;
     this._onClosed?.(this);
-    this.#closeEmitted = true;
+    this.#set(CLOSE_EMITTED, true);
     this.#dispatch('close', code, reason, wasClean);
   }
 

@@ -79,12 +79,6 @@ function simdMask(simd: SimdXor, data: Uint8Array, k32: number, start: number, e
   }
 }
 
-/** Copies `src` into `dst` at `offset` while masking it with `key` from phase 0. */
-export function copyMasked(src: Uint8Array, dst: Uint8Array, offset: number, key: Uint8Array): void {
-  dst.set(src, offset);
-  applyMask(dst, key, 0, offset, offset + src.length);
-}
-
 /** Writes 4 fresh, unpredictable mask bytes into `dst` at `offset` (RFC 6455 §5.3, §10.3). */
 export type MaskSource = (dst: Uint8Array, offset: number) => void;
 
