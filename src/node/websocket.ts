@@ -37,10 +37,17 @@ export interface ConnectionSettings {
   maskSource?: MaskSource;
   /** permessage-deflate (RFC 7692): off on servers and on for clients unless set. */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /**
+   * While more than this many bytes wait to go out (default 1 MiB), the connection stops
+   * reading, so a peer that sends (pings, say) but never reads is held back by TCP instead
+   * of growing our buffer; reading resumes once the transport drains.
+   */
+  maxBackpressure?: number;
 }
 
 export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
 export const DEFAULT_CLOSE_TIMEOUT = 5000;
+export const DEFAULT_MAX_BACKPRESSURE = 1024 * 1024;
 
 const kInternal = Symbol('ws13.internal');
 /** The request target of the last server-side connection (see `_accept`). */
@@ -71,6 +78,9 @@ function onSocketClose(this: Owned): void {
 }
 function onSocketError(this: Owned, err: Error): void {
   this[kWs]._onSocketError(err);
+}
+function onSocketDrain(this: Owned): void {
+  (this[kWs] as WebSocket)._onDrain();
 }
 
 /**
@@ -127,6 +137,8 @@ const CLOSE_EMITTED = 2;
 /** Any frame arrived since the last heartbeat tick. */
 const ALIVE = 4;
 const PING_OUTSTANDING = 8;
+/** Reading is stopped until the transport drains (`maxBackpressure`). */
+const HELD_BACK = 16;
 
 /** Frames written in one tick up to this many bytes are copied into one buffer. */
 const COALESCE_LIMIT = 64 * 1024;
@@ -202,7 +214,8 @@ export class WebSocket extends EventEmitter implements SocketTarget {
   _onClosed: ((ws: WebSocket) => void) | undefined;
   #conn: Connection | undefined;
   #socket: Duplex | undefined;
-  #closeTimeout = DEFAULT_CLOSE_TIMEOUT;
+  /** The server's or the client's options (shared, read when needed). */
+  #settings: ConnectionSettings = {};
   #closeTimer: NodeJS.Timeout | undefined;
   #heartbeatTimer: NodeJS.Timeout | undefined;
   /** Frames written this tick, not yet handed to the transport. */
@@ -346,7 +359,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     this.#codec = codec;
     const pmd = settings.perMessageDeflate;
     this.#threshold = (typeof pmd === 'object' ? pmd.threshold : undefined) ?? 1024;
-    this.#closeTimeout = settings.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+    this.#settings = settings;
     const handler = new Handler(this);
     this.#conn = new Connection(
       {
@@ -394,7 +407,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     const conn = this.#conn;
     if (!conn) return;
     if (head.length > 0) conn.receiveData(head);
-    if (!conn.isPaused) this.#socket?.resume();
+    if (!conn.isPaused && !this.#has(HELD_BACK)) this.#socket?.resume();
   }
 
   /** @internal */
@@ -456,7 +469,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
 
   #armCloseTimer(): void {
     if (this.#closeTimer || !this.#socket || this.#socket.destroyed) return;
-    this.#closeTimer = setTimeout(() => this.#socket?.destroy(), this.#closeTimeout);
+    this.#closeTimer = setTimeout(() => this.#socket?.destroy(), this.#settings.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT);
     this.#closeTimer.unref?.();
   }
 
@@ -510,6 +523,17 @@ export class WebSocket extends EventEmitter implements SocketTarget {
       for (let i = 0; i < parts.length - 1; i++) socket.write(parts[i]!);
       socket.write(parts[parts.length - 1]!, cb);
       socket.uncork();
+    }
+    // Too much waits to go out: read nothing more until it drains ('drain' comes only
+    // after a write was refused, hence writableNeedDrain).
+    if (
+      socket.writableNeedDrain &&
+      socket.writableLength > (this.#settings.maxBackpressure ?? DEFAULT_MAX_BACKPRESSURE) &&
+      !this.#has(HELD_BACK)
+    ) {
+      this.#set(HELD_BACK, true);
+      socket.pause();
+      socket.once('drain', onSocketDrain);
     }
   }
 
@@ -649,8 +673,14 @@ export class WebSocket extends EventEmitter implements SocketTarget {
 
   resume(): void {
     if (!this.#conn) return;
-    this.#socket?.resume();
+    if (!this.#has(HELD_BACK)) this.#socket?.resume();
     this.#conn.resume();
+  }
+
+  /** @internal The transport drained: read again, unless the application paused. */
+  _onDrain(): void {
+    this.#set(HELD_BACK, false);
+    if (this.#conn && !this.#conn.isPaused) this.#socket?.resume();
   }
 
   /**
