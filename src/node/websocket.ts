@@ -130,7 +130,7 @@ class Handler implements ConnectionHandler {
     this.ws._shutdown();
   }
 }
-// Bits of WebSocket#flags.
+// Bits of WebSocket#flags (the booleans of a connection).
 /** A flush of the frames written this tick is scheduled. */
 const FLUSH_QUEUED = 1;
 const CLOSE_EMITTED = 2;
@@ -228,7 +228,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
   /** UTF-8 state of a text message being sent from bytes in fragments. */
   #sendUtf8: Utf8Validator | undefined;
   #error: WebSocketError | undefined;
-  /** Four booleans in one field (idle connections are many: each field costs each one 8 bytes). */
+  /** Booleans in one field, bits below (idle connections are many: each field costs each one 8 bytes). */
   #flags = ALIVE;
   #has(bit: number): boolean {
     return (this.#flags & bit) !== 0;
