@@ -228,7 +228,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
   /** UTF-8 state of a text message being sent from bytes in fragments. */
   #sendUtf8: Utf8Validator | undefined;
   #error: WebSocketError | undefined;
-  /** Booleans in one field, bits below (idle connections are many: each field costs each one 8 bytes). */
+  /** Booleans in one field: FLUSH_QUEUED, ALIVE, … (idle connections are many; each field costs each 8 bytes). */
   #flags = ALIVE;
   #has(bit: number): boolean {
     return (this.#flags & bit) !== 0;
