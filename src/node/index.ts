@@ -1,6 +1,6 @@
 // ws13: WebSocket (RFC 6455) server and client for Node.js over the I/O-free core in ../protocol.
 export { WebSocket } from './websocket.js';
-export type { BinaryType, MessageData, SendData, SendOptions, ConnectionSettings } from './websocket.js';
+export type { BinaryType, MessageData, SendData, SendOptions, ConnectionSettings, StreamOptions } from './websocket.js';
 export { WebSocketServer } from './server.js';
 export type { ServerOptions, UpgradeRequest, Refusal } from './server.js';
 export type { ClientOptions } from './client.js';

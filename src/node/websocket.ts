@@ -45,6 +45,18 @@ export interface ConnectionSettings {
   maxBackpressure?: number;
 }
 
+/** Options of `WebSocket.fromStream`. */
+export interface StreamOptions extends ConnectionSettings {
+  /** Which end this is: a client masks what it sends, a server must not (RFC 6455 §5.1). */
+  role: 'client' | 'server';
+  /** The subprotocol the handshake agreed on, if any. */
+  protocol?: string;
+  /** For `ws.url`: the URL or request target, if any. */
+  url?: string;
+  /** Bytes that came after the handshake, before the stream's own: read first. */
+  head?: Uint8Array;
+}
+
 export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
 export const DEFAULT_CLOSE_TIMEOUT = 5000;
 export const DEFAULT_MAX_BACKPRESSURE = 1024 * 1024;
@@ -292,6 +304,27 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     });
   }
 
+  /**
+   * Runs the protocol over a transport whose opening handshake was done elsewhere: an
+   * HTTP/2 stream after a CONNECT (RFC 8441), a handshake of the application's own, an
+   * in-memory pipe. The WebSocket is open at once (no 'open' event); reading starts on the
+   * next turn of the event loop, so listeners attached now miss nothing. No extensions:
+   * permessage-deflate is agreed in a handshake this does not see.
+   * @throws WebSocketError WS_ERR_INVALID_ARGUMENT for a role other than 'client' or 'server'
+   */
+  static fromStream(stream: Duplex, options: StreamOptions): WebSocket {
+    if (options.role !== 'client' && options.role !== 'server') {
+      throw new WebSocketError(ErrorCode.InvalidArgument, "role must be 'client' or 'server'");
+    }
+    const ws = new WebSocket(kInternal as unknown as string);
+    (ws as { url: string }).url = options.url ?? '';
+    ws.protocol = options.protocol ?? '';
+    ws.#attach(stream, options.role, options, undefined);
+    const head = options.head ?? new Uint8Array(0);
+    setImmediate(() => ws._start(head));
+    return ws;
+  }
+
   /** @internal Creates the server side of a connection over `socket` after a 101. */
   static _accept(
     socket: Duplex,
@@ -419,6 +452,13 @@ export class WebSocket extends EventEmitter implements SocketTarget {
   /** @internal */
   _onEnd(): void {
     this.#conn!.receiveEof();
+    // Nothing more can come: end our side too, so that a half-open transport (an HTTP/2
+    // stream, a socket with allowHalfOpen) closes. Plain sockets do this by themselves.
+    const socket = this.#socket!;
+    if (!socket.writableEnded) {
+      this._flush();
+      socket.end();
+    }
   }
 
   /** @internal */
