@@ -67,8 +67,9 @@ test('a peer that sends pings and never reads is held back: the write buffer sta
     assert.ok(serverWs, 'the server accepted the connection');
     assert.ok(pingsSeen < total, `the server stopped reading (${pingsSeen} of ${total} pings read)`);
     assert.ok(sock.writableLength > 0, 'TCP holds the peer back: its own writes wait');
-    // Bounded: the limit plus the pongs for what one read (up to 64 KiB) brought in.
-    assert.ok(maxBuffered <= LIMIT + 128 * 1024, `server write buffer peaked at ${maxBuffered} bytes`);
+    // Bounded: the limit plus the pongs for what one turn of the event loop read (a 64 KiB
+    // read and what the stream had buffered); without the cap it reaches many MiB.
+    assert.ok(maxBuffered <= LIMIT + 256 * 1024, `server write buffer peaked at ${maxBuffered} bytes`);
 
     // Now read: every ping is answered, in order, and the server catches up.
     let pongs = 0;
