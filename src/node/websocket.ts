@@ -455,7 +455,8 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     // Nothing more can come: end our side too, so that a half-open transport (an HTTP/2
     // stream, a socket with allowHalfOpen) closes. Plain sockets do this by themselves.
     const socket = this.#socket!;
-    if (!socket.writableEnded) {
+    // (The closing handshake may have destroyed it already: see `_shutdown`.)
+    if (!socket.writableEnded && !socket.destroyed) {
       this._flush();
       socket.end();
     }
