@@ -22,6 +22,7 @@ import {
   type DeflateParams,
   type PerMessageDeflateOptions,
 } from '../protocol/extensions/permessage-deflate.js';
+import { messageEncoder, type MessageEncoder } from '../protocol/extensions/deflate-encoder.js';
 
 const { Z_SYNC_FLUSH, Z_FULL_FLUSH, Z_NO_FLUSH } = zlib.constants;
 /** RFC 7692 §7.2.1/§7.2.2: the tail a sync flush ends with, removed on the wire. */
@@ -88,6 +89,19 @@ function run(z: Zlib, input: Uint8Array, flush: number, limit: number): Buffer[]
     // zlib stops when the output space is full; otherwise it took all it could.
     if (availOutAfter !== 0) return out;
   }
+}
+
+/** A copy of `view` in pooled memory. */
+function pooled(view: Uint8Array): Buffer {
+  if (POOL_SIZE - poolOff < view.length) {
+    if (view.length > POOL_SIZE / 4) return Buffer.from(view);
+    pool = Buffer.allocUnsafe(POOL_SIZE);
+    poolOff = 0;
+  }
+  const b = pool.subarray(poolOff, poolOff + view.length);
+  b.set(view);
+  poolOff += view.length;
+  return b;
 }
 
 /** Whether this Node's zlib exposes what `run` needs; if not, compression is not offered. */
@@ -165,6 +179,8 @@ export class NodeDeflateCodec implements DeflateCodec {
   readonly #params: DeflateParams;
   readonly #level: number;
   readonly #memLevel: number;
+  /** ws13's own encoder for whole messages without context takeover, unless a level is set. */
+  readonly #encoder: MessageEncoder | undefined;
   /** Keys of the shared compressor and decompressor this connection would use. */
   readonly #deflateKey: string;
   readonly #inflateKey: string;
@@ -181,6 +197,7 @@ export class NodeDeflateCodec implements DeflateCodec {
     // zlib's default (6) for about two thirds of the time (bench/RESULTS.md).
     this.#level = opts.level ?? 1;
     this.#memLevel = opts.memLevel ?? 8;
+    this.#encoder = opts.level === undefined ? messageEncoder() : undefined;
     this.#deflateKey = `d${params.localMaxWindowBits}:${this.#level}:${this.#memLevel}`;
     this.#inflateKey = `i${params.remoteMaxWindowBits}`;
   }
@@ -239,6 +256,11 @@ export class NodeDeflateCodec implements DeflateCodec {
   compress(data: Uint8Array, fin: boolean, done: CodecCallback): void {
     const p = this.#params;
     const whole = fin && !this.#fragmenting;
+    const encoder = this.#encoder;
+    if (encoder !== undefined && whole && p.localNoContextTakeover && data.length <= encoder.capacity && p.localMaxWindowBits > 8) {
+      // The common case, without zlib: see deflate-encoder.ts.
+      return done(null, [pooled(encoder.encode(data, p.localMaxWindowBits))]);
+    }
     if (data.length <= SLICE && whole && p.localNoContextTakeover) {
       // A whole message, no context kept: the shared compressor with a full flush, which
       // ends the message like a sync flush (00 00 ff ff) and forgets everything before it,

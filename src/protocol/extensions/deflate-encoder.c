@@ -1,0 +1,433 @@
+// A DEFLATE encoder (RFC 1951) for whole WebSocket messages without context takeover,
+// compiled to WebAssembly by scripts/build-wasm.sh (clang, no libc). Why it exists: for a
+// message of a few KiB, zlib spends more time on per-block fixed costs (building Huffman
+// trees with a heap, clearing a 64 KiB hash table on each full flush) than on the data
+// (bench/RESULTS.md). This encoder is built for that case:
+//   - greedy LZ77 with one candidate per 4-byte hash, in a table whose entries carry a
+//     running base, so a new message needs no clearing;
+//   - code lengths by Moffat and Katajainen's in-place algorithm over symbols sorted by
+//     frequency (linear after the sort), limited to 15 bits by flattening the counts;
+//   - one block, dynamic, fixed or stored, whichever is smallest, counted exactly;
+//   - the message ends like a sync flush (an empty stored block) minus its 00 00 ff ff,
+//     which is what RFC 7692 §7.2.1 sends.
+// The caller writes the message at enc_input(), calls encode(n, windowBits) and reads the
+// returned number of bytes at enc_output(). Inputs over enc_capacity() are not accepted.
+#include <stdint.h>
+
+#define CAPACITY (64 * 1024)
+#define HASH_BITS 14
+#define MAX_MATCH 258
+
+typedef uint8_t u8;
+typedef uint16_t u16;
+typedef uint32_t u32;
+typedef uint64_t u64;
+
+static u8 in_buf[CAPACITY + 8];
+// Never more than a stored encoding: n + 5 bytes per 65,535 + 1 for the end.
+static u8 out_buf[CAPACITY + 64];
+// One entry per literal (the byte) or match (distance << 9 | length).
+static u32 syms[CAPACITY];
+static u32 head[1 << HASH_BITS];
+static u32 base = 1;
+
+// RFC 1951 §3.2.5: length and distance codes, their bases and extra bits.
+static const u16 len_base[29] = {3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31,
+                                 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
+static const u8 len_extra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
+                                 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+static const u16 dist_base[30] = {1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129,
+                                  193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097,
+                                  6145, 8193, 12289, 16385, 24577};
+static const u8 dist_extra[30] = {0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6,
+                                  6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+// RFC 1951 §3.2.7: the order in which code length code lengths are sent.
+static const u8 cl_order[19] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
+
+static u8 len_code[256];  // length - 3 -> length code - 257
+static u8 dist_code[512]; // distance - 1 below 256, else 256 + ((distance - 1) >> 7)
+
+static u32 lit_freq[288], dist_freq[32], cl_freq[19];
+static u8 lit_len[288], dist_len[32], cl_len[19];
+static u16 lit_code[288], dist_code_bits[32], cl_code[19];
+static u8 fixed_lit_len[288], fixed_dist_len[32];
+static u16 fixed_lit_code[288], fixed_dist_code[32];
+
+static u32 sorted[288]; // frequency << 9 | symbol
+static u32 weight[288];
+// The code lengths sent in the header, run-length coded: symbol | extra value << 8.
+static u16 rle[288 + 32];
+static u8 lengths[288 + 32];
+
+static inline u32 load32(const u8 *p) {
+  u32 v;
+  __builtin_memcpy(&v, p, 4);
+  return v;
+}
+
+static inline u32 dcode(u32 d) {
+  return d <= 256 ? dist_code[d - 1] : dist_code[256 + ((d - 1) >> 7)];
+}
+
+static u32 reverse(u32 code, u32 len) {
+  u32 r = 0;
+  while (len--) {
+    r = (r << 1) | (code & 1);
+    code >>= 1;
+  }
+  return r;
+}
+
+// Canonical codes (RFC 1951 §3.2.2), bit-reversed because bits go out least significant first.
+static void gen_codes(const u8 *len, u32 n, u16 *code) {
+  u32 count[16] = {0}, next[16];
+  for (u32 s = 0; s < n; s++) count[len[s]]++;
+  count[0] = 0;
+  u32 c = 0;
+  for (u32 b = 1; b < 16; b++) {
+    c = (c + count[b - 1]) << 1;
+    next[b] = c;
+  }
+  for (u32 s = 0; s < n; s++) {
+    if (len[s]) code[s] = (u16)reverse(next[len[s]]++, len[s]);
+  }
+}
+
+static int initialized = 0;
+
+static void init(void) {
+  // Code 27 would reach 258 with its 5 extra bits, but 258 has a code of its own (28).
+  for (u32 c = 0; c < 28; c++) {
+    u32 end = len_base[c] + (1u << len_extra[c]);
+    for (u32 l = len_base[c]; l < end && l < 258; l++) len_code[l - 3] = (u8)c;
+  }
+  len_code[258 - 3] = 28;
+  for (u32 c = 0; c < 30; c++) {
+    u32 end = dist_base[c] + (1u << dist_extra[c]);
+    for (u32 d = dist_base[c]; d < end; d++) {
+      if (d <= 256) dist_code[d - 1] = (u8)c;
+      else dist_code[256 + ((d - 1) >> 7)] = (u8)c;
+    }
+  }
+  // RFC 1951 §3.2.6: the fixed code lengths.
+  for (u32 s = 0; s < 288; s++) fixed_lit_len[s] = s < 144 ? 8 : s < 256 ? 9 : s < 280 ? 7 : 8;
+  for (u32 s = 0; s < 32; s++) fixed_dist_len[s] = 5;
+  gen_codes(fixed_lit_len, 288, fixed_lit_code);
+  gen_codes(fixed_dist_len, 32, fixed_dist_code);
+  initialized = 1;
+}
+
+// Shell sort; n is at most 286 and usually under 100.
+static void sort(u32 *a, u32 n) {
+  static const u32 gaps[4] = {57, 23, 10, 1};
+  for (u32 g = 0; g < 4; g++) {
+    u32 gap = gaps[g];
+    for (u32 i = gap; i < n; i++) {
+      u32 v = a[i], j = i;
+      while (j >= gap && a[j - gap] > v) {
+        a[j] = a[j - gap];
+        j -= gap;
+      }
+      a[j] = v;
+    }
+  }
+}
+
+// Minimum-redundancy code lengths for weights a[0..n) in ascending order, in place
+// (Moffat and Katajainen, "In-place calculation of minimum-redundancy codes", 1995).
+static void lengths_in_place(u32 *a, int n) {
+  int root = 0, leaf = 2, next;
+  a[0] += a[1];
+  for (next = 1; next < n - 1; next++) {
+    if (leaf >= n || a[root] < a[leaf]) {
+      a[next] = a[root];
+      a[root++] = (u32)next;
+    } else {
+      a[next] = a[leaf++];
+    }
+    if (leaf >= n || (root < next && a[root] < a[leaf])) {
+      a[next] += a[root];
+      a[root++] = (u32)next;
+    } else {
+      a[next] += a[leaf++];
+    }
+  }
+  a[n - 2] = 0;
+  for (next = n - 3; next >= 0; next--) a[next] = a[a[next]] + 1;
+  int avail = 1, used = 0, depth = 0;
+  root = n - 2;
+  next = n - 1;
+  while (avail > 0) {
+    while (root >= 0 && (int)a[root] == depth) {
+      used++;
+      root--;
+    }
+    while (avail > used) {
+      a[next--] = (u32)depth;
+      avail--;
+    }
+    avail = 2 * used;
+    depth++;
+    used = 0;
+  }
+}
+
+// Code lengths of at most `limit` bits for `freq[0..n)`. Every code is complete: fewer
+// than two used symbols get two codes of one bit, as zlib does, so any inflater takes it.
+static void build_lengths(const u32 *freq, u32 n, u32 limit, u8 *len) {
+  u32 m = 0;
+  for (u32 s = 0; s < n; s++) {
+    len[s] = 0;
+    if (freq[s]) sorted[m++] = freq[s] << 9 | s;
+  }
+  if (m < 2) {
+    u32 s = m ? sorted[0] & 511 : 0;
+    len[s] = 1;
+    len[s == 0 ? 1 : 0] = 1;
+    return;
+  }
+  sort(sorted, m);
+  for (u32 shift = 0;; shift++) {
+    // Flattening the counts keeps their order, so `sorted` stays sorted.
+    for (u32 i = 0; i < m; i++) weight[i] = shift ? ((sorted[i] >> 9) >> shift) + 1 : sorted[i] >> 9;
+    lengths_in_place(weight, (int)m);
+    if (weight[0] <= limit) break;
+  }
+  for (u32 i = 0; i < m; i++) len[sorted[i] & 511] = (u8)weight[i];
+}
+
+// Bits go out least significant first (RFC 1951 §3.1.1).
+static u64 bits;
+static u32 nbits;
+static u8 *out;
+
+static inline void put(u32 value, u32 n) {
+  bits |= (u64)value << nbits;
+  nbits += n;
+  if (nbits >= 32) {
+    u32 low = (u32)bits;
+    __builtin_memcpy(out, &low, 4);
+    out += 4;
+    bits >>= 32;
+    nbits -= 32;
+  }
+}
+
+// Pads to a byte boundary and writes out what is held.
+static void align(void) {
+  while (nbits > 0) {
+    *out++ = (u8)bits;
+    bits >>= 8;
+    nbits = nbits > 8 ? nbits - 8 : 0;
+  }
+  bits = 0;
+}
+
+static void put_symbols(u32 count, const u16 *lc, const u8 *ll, const u16 *dc, const u8 *dl) {
+  for (u32 i = 0; i < count; i++) {
+    u32 s = syms[i];
+    if (s < 256) {
+      put(lc[s], ll[s]);
+    } else {
+      u32 length = s & 511, distance = s >> 9;
+      u32 c = len_code[length - 3];
+      put(lc[257 + c] | (length - len_base[c]) << ll[257 + c], ll[257 + c] + len_extra[c]);
+      u32 d = dcode(distance);
+      put(dc[d] | (distance - dist_base[d]) << dl[d], dl[d] + dist_extra[d]);
+    }
+  }
+  put(lc[256], ll[256]);
+}
+
+// Bits of the symbols under code lengths `ll` and `dl`, extra bits included.
+static u32 data_bits(const u8 *ll, const u8 *dl) {
+  u32 total = 0;
+  for (u32 s = 0; s < 286; s++) total += lit_freq[s] * ll[s];
+  for (u32 c = 0; c < 29; c++) total += lit_freq[257 + c] * len_extra[c];
+  for (u32 d = 0; d < 30; d++) total += dist_freq[d] * (dl[d] + dist_extra[d]);
+  return total;
+}
+
+static u32 hlit, hdist, hclen, nrle;
+
+// The dynamic block header (RFC 1951 §3.2.7); returns its size in bits.
+static u32 plan_header(void) {
+  hlit = 286;
+  while (hlit > 257 && lit_len[hlit - 1] == 0) hlit--;
+  hdist = 30;
+  while (hdist > 1 && dist_len[hdist - 1] == 0) hdist--;
+  u32 total = hlit + hdist;
+  for (u32 i = 0; i < hlit; i++) lengths[i] = lit_len[i];
+  for (u32 i = 0; i < hdist; i++) lengths[hlit + i] = dist_len[i];
+  for (u32 i = 0; i < 19; i++) cl_freq[i] = 0;
+  nrle = 0;
+  for (u32 i = 0; i < total;) {
+    u32 v = lengths[i], run = 1;
+    while (i + run < total && lengths[i + run] == v) run++;
+    i += run;
+    if (v == 0) {
+      while (run >= 11) {
+        u32 r = run > 138 ? 138 : run;
+        rle[nrle++] = (u16)(18 | (r - 11) << 8);
+        cl_freq[18]++;
+        run -= r;
+      }
+      if (run >= 3) {
+        rle[nrle++] = (u16)(17 | (run - 3) << 8);
+        cl_freq[17]++;
+        run = 0;
+      }
+    } else {
+      rle[nrle++] = (u16)v;
+      cl_freq[v]++;
+      run--;
+      while (run >= 3) {
+        u32 r = run > 6 ? 6 : run;
+        rle[nrle++] = (u16)(16 | (r - 3) << 8);
+        cl_freq[16]++;
+        run -= r;
+      }
+    }
+    while (run > 0) {
+      rle[nrle++] = (u16)v;
+      cl_freq[v]++;
+      run--;
+    }
+  }
+  build_lengths(cl_freq, 19, 7, cl_len);
+  gen_codes(cl_len, 19, cl_code);
+  hclen = 19;
+  while (hclen > 4 && cl_len[cl_order[hclen - 1]] == 0) hclen--;
+  u32 size = 5 + 5 + 4 + 3 * hclen;
+  for (u32 s = 0; s < 19; s++) size += cl_freq[s] * cl_len[s];
+  size += cl_freq[16] * 2 + cl_freq[17] * 3 + cl_freq[18] * 7;
+  return size;
+}
+
+static void put_header(void) {
+  put(hlit - 257, 5);
+  put(hdist - 1, 5);
+  put(hclen - 4, 4);
+  for (u32 i = 0; i < hclen; i++) put(cl_len[cl_order[i]], 3);
+  for (u32 i = 0; i < nrle; i++) {
+    u32 s = rle[i] & 255, extra = rle[i] >> 8;
+    put(cl_code[s], cl_len[s]);
+    if (s == 16) put(extra, 2);
+    else if (s == 17) put(extra, 3);
+    else if (s == 18) put(extra, 7);
+  }
+}
+
+// LZ77 into `syms`, counting symbol frequencies; returns the number of symbols.
+static u32 lz77(const u8 *p, u32 n, u32 max_distance) {
+  for (u32 s = 0; s < 288; s++) lit_freq[s] = 0;
+  for (u32 s = 0; s < 32; s++) dist_freq[s] = 0;
+  if (base > 0x7fffffffu) {
+    for (u32 i = 0; i < (1u << HASH_BITS); i++) head[i] = 0;
+    base = 1;
+  }
+  const u32 b = base;
+  base += n + 1;
+  u32 count = 0, i = 0;
+  if (n >= 4) {
+    const u32 last = n - 3; // 4 bytes readable from every i below this
+    while (i < last) {
+      u32 x = load32(p + i);
+      u32 h = (x * 2654435761u) >> (32 - HASH_BITS);
+      u32 c = head[h];
+      head[h] = b + i;
+      if (c >= b) {
+        u32 from = c - b, distance = i - from;
+        if (distance <= max_distance && load32(p + from) == x) {
+          u32 length = 4, max = n - i;
+          if (max > MAX_MATCH) max = MAX_MATCH;
+          for (;;) {
+            if (length + 4 <= max) {
+              u32 y = load32(p + from + length) ^ load32(p + i + length);
+              if (y) {
+                length += (u32)__builtin_ctz(y) >> 3;
+                break;
+              }
+              length += 4;
+            } else {
+              while (length < max && p[from + length] == p[i + length]) length++;
+              break;
+            }
+          }
+          syms[count++] = distance << 9 | length;
+          lit_freq[257 + len_code[length - 3]]++;
+          dist_freq[dcode(distance)]++;
+          // Index the match's last position too: repeats tend to continue from there.
+          u32 e = i + length - 1;
+          if (e < last) head[(load32(p + e) * 2654435761u) >> (32 - HASH_BITS)] = b + e;
+          i += length;
+          continue;
+        }
+      }
+      syms[count++] = p[i];
+      lit_freq[p[i]]++;
+      i++;
+    }
+  }
+  for (; i < n; i++) {
+    syms[count++] = p[i];
+    lit_freq[p[i]]++;
+  }
+  lit_freq[256] = 1;
+  return count;
+}
+
+__attribute__((export_name("enc_input"))) u8 *enc_input(void) { return in_buf; }
+__attribute__((export_name("enc_output"))) u8 *enc_output(void) { return out_buf; }
+__attribute__((export_name("enc_capacity"))) u32 enc_capacity(void) { return CAPACITY; }
+
+// Compresses in_buf[0..n) with distances of at most 2^window_bits; returns the number of
+// bytes written at out_buf (RFC 7692 §7.2.1: without the final 00 00 ff ff).
+__attribute__((export_name("encode"))) u32 encode(u32 n, u32 window_bits) {
+  if (!initialized) init();
+  if (n > CAPACITY) return 0;
+  bits = 0;
+  nbits = 0;
+  out = out_buf;
+  u32 count = lz77(in_buf, n, 1u << window_bits);
+
+  build_lengths(lit_freq, 286, 15, lit_len);
+  build_lengths(dist_freq, 30, 15, dist_len);
+  u32 dynamic = 3 + plan_header() + data_bits(lit_len, dist_len);
+  u32 fixed = 3 + data_bits(fixed_lit_len, fixed_dist_len);
+  // Stored: 3 header bits, up to 7 to align, LEN and NLEN, per 65,535 bytes.
+  u32 blocks = n == 0 ? 1 : (n + 65534) / 65535;
+  u32 stored = blocks * (3 + 7 + 32) + n * 8;
+
+  if (stored <= dynamic && stored <= fixed) {
+    const u8 *p = in_buf;
+    u32 left = n;
+    do {
+      u32 k = left > 65535 ? 65535 : left;
+      put(0, 3); // BFINAL 0, BTYPE 00
+      align();
+      out[0] = (u8)k;
+      out[1] = (u8)(k >> 8);
+      out[2] = (u8)~k;
+      out[3] = (u8)(~k >> 8);
+      __builtin_memcpy(out + 4, p, k);
+      out += 4 + k;
+      p += k;
+      left -= k;
+    } while (left > 0);
+  } else if (fixed <= dynamic) {
+    put(1 << 1, 3); // BFINAL 0, BTYPE 01
+    put_symbols(count, fixed_lit_code, fixed_lit_len, fixed_dist_code, fixed_dist_len);
+  } else {
+    gen_codes(lit_len, 286, lit_code);
+    gen_codes(dist_len, 30, dist_code_bits);
+    put(2 << 1, 3); // BFINAL 0, BTYPE 10
+    put_header();
+    put_symbols(count, lit_code, lit_len, dist_code_bits, dist_len);
+  }
+  // An empty stored block ends the message, as a sync flush would; its LEN and NLEN
+  // (00 00 ff ff) are left off, for the receiver to append (RFC 7692 §7.2.1, §7.2.2).
+  put(0, 3);
+  align();
+  return (u32)(out - out_buf);
+}
