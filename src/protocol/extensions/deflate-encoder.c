@@ -238,47 +238,53 @@ static u32 build_lengths(const u32 *freq, u32 n, u32 limit, u8 *len, u16 *used) 
 static u16 lit_used[288], dist_used[32], cl_used[19];
 static u32 lit_count, dist_count;
 
-// Bits go out least significant first (RFC 1951 §3.1.1).
-static u64 bits;
-static u32 nbits;
-static u8 *out;
+// Bits go out least significant first (RFC 1951 §3.1.1). Loops copy the writer into a
+// local, which the compiler keeps in registers, and store it back when done.
+typedef struct {
+  u64 bits;
+  u32 count;
+  u8 *out;
+} Writer;
+static Writer writer;
 
-static inline void put(u32 value, u32 n) {
-  bits |= (u64)value << nbits;
-  nbits += n;
-  if (nbits >= 32) {
-    u32 low = (u32)bits;
-    __builtin_memcpy(out, &low, 4);
-    out += 4;
-    bits >>= 32;
-    nbits -= 32;
+static inline void put(Writer *w, u32 value, u32 n) {
+  w->bits |= (u64)value << w->count;
+  w->count += n;
+  if (w->count >= 32) {
+    u32 low = (u32)w->bits;
+    __builtin_memcpy(w->out, &low, 4);
+    w->out += 4;
+    w->bits >>= 32;
+    w->count -= 32;
   }
 }
 
 // Pads to a byte boundary and writes out what is held.
-static void align(void) {
-  while (nbits > 0) {
-    *out++ = (u8)bits;
-    bits >>= 8;
-    nbits = nbits > 8 ? nbits - 8 : 0;
+static void align(Writer *w) {
+  while (w->count > 0) {
+    *w->out++ = (u8)w->bits;
+    w->bits >>= 8;
+    w->count = w->count > 8 ? w->count - 8 : 0;
   }
-  bits = 0;
+  w->bits = 0;
 }
 
 static void put_symbols(u32 count, const u16 *lc, const u8 *ll, const u16 *dc, const u8 *dl) {
+  Writer w = writer;
   for (u32 i = 0; i < count; i++) {
     u32 s = syms[i];
     if (s < 256) {
-      put(lc[s], ll[s]);
+      put(&w, lc[s], ll[s]);
     } else {
       u32 length = s & 511, distance = s >> 9;
       u32 c = len_code[length - 3];
-      put(lc[257 + c] | (length - len_base[c]) << ll[257 + c], ll[257 + c] + len_extra[c]);
+      put(&w, lc[257 + c] | (length - len_base[c]) << ll[257 + c], ll[257 + c] + len_extra[c]);
       u32 d = dcode(distance);
-      put(dc[d] | (distance - dist_base[d]) << dl[d], dl[d] + dist_extra[d]);
+      put(&w, dc[d] | (distance - dist_base[d]) << dl[d], dl[d] + dist_extra[d]);
     }
   }
-  put(lc[256], ll[256]);
+  put(&w, lc[256], ll[256]);
+  writer = w;
 }
 
 // Bits of the symbols under code lengths `ll` and `dl`, extra bits included.
@@ -352,17 +358,19 @@ static u32 plan_header(void) {
 }
 
 static void put_header(void) {
-  put(hlit - 257, 5);
-  put(hdist - 1, 5);
-  put(hclen - 4, 4);
-  for (u32 i = 0; i < hclen; i++) put(cl_len[cl_order[i]], 3);
+  Writer w = writer;
+  put(&w, hlit - 257, 5);
+  put(&w, hdist - 1, 5);
+  put(&w, hclen - 4, 4);
+  for (u32 i = 0; i < hclen; i++) put(&w, cl_len[cl_order[i]], 3);
   for (u32 i = 0; i < nrle; i++) {
     u32 s = rle[i] & 255, extra = rle[i] >> 8;
-    put(cl_code[s], cl_len[s]);
-    if (s == 16) put(extra, 2);
-    else if (s == 17) put(extra, 3);
-    else if (s == 18) put(extra, 7);
+    put(&w, cl_code[s], cl_len[s]);
+    if (s == 16) put(&w, extra, 2);
+    else if (s == 17) put(&w, extra, 3);
+    else if (s == 18) put(&w, extra, 7);
   }
+  writer = w;
 }
 
 // LZ77 into `syms`, counting symbol frequencies; returns the number of symbols.
@@ -439,9 +447,9 @@ __attribute__((export_name("enc_capacity"))) u32 enc_capacity(void) { return CAP
 __attribute__((export_name("encode"))) u32 encode(u32 n, u32 window_bits) {
   if (!initialized) init();
   if (n > CAPACITY) return 0;
-  bits = 0;
-  nbits = 0;
-  out = out_buf;
+  writer.bits = 0;
+  writer.count = 0;
+  writer.out = out_buf;
   u32 count = lz77(in_buf, n, 1u << window_bits);
 
   lit_count = build_lengths(lit_freq, 286, 15, lit_len, lit_used);
@@ -457,30 +465,31 @@ __attribute__((export_name("encode"))) u32 encode(u32 n, u32 window_bits) {
     u32 left = n;
     do {
       u32 k = left > 65535 ? 65535 : left;
-      put(0, 3); // BFINAL 0, BTYPE 00
-      align();
+      put(&writer, 0, 3); // BFINAL 0, BTYPE 00
+      align(&writer);
+      u8 *out = writer.out;
       out[0] = (u8)k;
       out[1] = (u8)(k >> 8);
       out[2] = (u8)~k;
       out[3] = (u8)(~k >> 8);
       __builtin_memcpy(out + 4, p, k);
-      out += 4 + k;
+      writer.out = out + 4 + k;
       p += k;
       left -= k;
     } while (left > 0);
   } else if (fixed <= dynamic) {
-    put(1 << 1, 3); // BFINAL 0, BTYPE 01
+    put(&writer, 1 << 1, 3); // BFINAL 0, BTYPE 01
     put_symbols(count, fixed_lit_code, fixed_lit_len, fixed_dist_code, fixed_dist_len);
   } else {
     gen_codes(lit_len, 286, lit_code, lit_used, lit_count);
     gen_codes(dist_len, 30, dist_code_bits, dist_used, dist_count);
-    put(2 << 1, 3); // BFINAL 0, BTYPE 10
+    put(&writer, 2 << 1, 3); // BFINAL 0, BTYPE 10
     put_header();
     put_symbols(count, lit_code, lit_len, dist_code_bits, dist_len);
   }
   // An empty stored block ends the message, as a sync flush would; its LEN and NLEN
   // (00 00 ff ff) are left off, for the receiver to append (RFC 7692 §7.2.1, §7.2.2).
-  put(0, 3);
-  align();
-  return (u32)(out - out_buf);
+  put(&writer, 0, 3);
+  align(&writer);
+  return (u32)(writer.out - out_buf);
 }
