@@ -12,7 +12,10 @@ export interface PerMessageDeflateOptions {
   serverMaxWindowBits?: number;
   /** 8–15; client: true offers it without a value (the default), false not at all. */
   clientMaxWindowBits?: number | boolean;
-  /** zlib compression level, 0–9 (default 1). */
+  /**
+   * zlib compression level, 0–9. Unset (the default): ws13's own encoder for whole messages
+   * up to 64 KiB without context takeover, zlib at level 1 for the rest.
+   */
   level?: number;
   /** zlib memory level, 1–9 (default 8). */
   memLevel?: number;
