@@ -6,6 +6,7 @@ import { TLSSocket } from 'node:tls';
 import { Connection, type ConnectionHandler, type PreparedFrame, type WriteCallback } from '../protocol/connection.js';
 import { CloseCode, Opcode } from '../protocol/constants.js';
 import { ErrorCode, WebSocketError } from '../protocol/errors.js';
+import { writeSmallFrameHeader } from '../protocol/frame.js';
 import type { MaskSource } from '../protocol/mask.js';
 import type { PerMessageDeflateOptions } from '../protocol/extensions/permessage-deflate.js';
 import type { NodeDeflateCodec } from './deflate.js';
@@ -154,6 +155,14 @@ const HELD_BACK = 16;
 
 /** Frames written in one tick up to this many bytes are copied into one buffer. */
 const COALESCE_LIMIT = 64 * 1024;
+/** Writes up to this size are copied straight into the tick's output buffer. */
+const SMALL_WRITE = 256;
+/** Size of a tick's output buffer (from Node's buffer pool: under 4 KiB). */
+const OUTPUT_BUFFER = 2048;
+/** Messages up to this many bytes (or UTF-16 units) may be framed straight into it. */
+const SMALL_MESSAGE = 125;
+
+const utf8Write = (Buffer.prototype as unknown as { utf8Write?: (this: Buffer, s: string, off: number, len: number) => number }).utf8Write;
 
 /** Whether a close code ends `for await` quietly. */
 function isNormalClose(code: number): boolean {
@@ -232,6 +241,8 @@ export class WebSocket extends EventEmitter implements SocketTarget {
   #heartbeatTimer: NodeJS.Timeout | undefined;
   /** Frames written this tick, not yet handed to the transport. */
   #out: Uint8Array[] | undefined;
+  /** When not 0: the last of `#out` is an output buffer still being filled, this far. */
+  #outFill = 0;
   #outBytes = 0;
   #outDone: WriteCallback[] | undefined;
   #codec: NodeDeflateCodec | undefined;
@@ -526,18 +537,74 @@ export class WebSocket extends EventEmitter implements SocketTarget {
       if (done) process.nextTick(done, new WebSocketError(ErrorCode.InvalidState, 'the transport is closed'));
       return;
     }
-    (this.#out ??= []).push(data);
+    if (data.length <= SMALL_WRITE) {
+      const buf = this.#room(data.length);
+      buf.set(data, this.#outFill);
+      this.#outFill += data.length;
+    } else {
+      this.#seal();
+      (this.#out ??= []).push(data);
+    }
     this.#outBytes += data.length;
     if (done) (this.#outDone ??= []).push(done);
+    this.#flushSoon();
+  }
+
+  #flushSoon(): void {
     if (!this.#has(FLUSH_QUEUED)) {
       this.#set(FLUSH_QUEUED, true);
       process.nextTick(flushSoon, this);
     }
   }
 
+  /** The output buffer being filled, with room for `n` more bytes at `#outFill`. */
+  #room(n: number): Buffer {
+    const out = this.#out;
+    if (this.#outFill !== 0) {
+      const buf = out![out!.length - 1] as Buffer;
+      if (buf.length - this.#outFill >= n) return buf;
+      this.#seal();
+    }
+    const buf = Buffer.allocUnsafe(Math.max(n, OUTPUT_BUFFER));
+    (this.#out ??= []).push(buf);
+    return buf;
+  }
+
+  /** Cuts the output buffer being filled to what it holds. */
+  #seal(): void {
+    if (this.#outFill === 0) return;
+    const out = this.#out!;
+    out[out.length - 1] = out[out.length - 1]!.subarray(0, this.#outFill);
+    this.#outFill = 0;
+  }
+
+  /**
+   * A small message framed straight into this tick's output buffer: no header, payload or
+   * Buffer objects of its own. Only when the core says nothing else must come first.
+   */
+  #sendSmall(data: string | Uint8Array, opcode: number): void {
+    if (!this.#socket!.writable) return;
+    let buf: Buffer;
+    let n: number;
+    if (typeof data === 'string') {
+      // At most 3 UTF-8 bytes per UTF-16 unit (a lone surrogate becomes U+FFFD, as Buffer.from does).
+      buf = this.#room(4 + 3 * data.length);
+      n = utf8Write ? utf8Write.call(buf, data, this.#outFill + 2, 3 * data.length) : buf.write(data, this.#outFill + 2, 'utf8');
+    } else {
+      buf = this.#room(2 + data.length);
+      buf.set(data, this.#outFill + 2);
+      n = data.length;
+    }
+    const size = writeSmallFrameHeader(buf, this.#outFill, opcode, n);
+    this.#outFill += size;
+    this.#outBytes += size;
+    this.#flushSoon();
+  }
+
   /** @internal */
   _flush(): void {
     this.#set(FLUSH_QUEUED, false);
+    this.#seal();
     const parts = this.#out;
     if (parts === undefined) return;
     const size = this.#outBytes;
@@ -609,6 +676,17 @@ export class WebSocket extends EventEmitter implements SocketTarget {
       return;
     }
     const binary = options?.binary ?? typeof data !== 'string';
+    // Small and simple: framed here, straight into the output (see `#sendSmall`).
+    if (
+      callback === undefined &&
+      (options?.fin ?? true) &&
+      (typeof data === 'string' ? data.length <= SMALL_MESSAGE : binary && data instanceof Uint8Array && data.length <= SMALL_MESSAGE) &&
+      conn.canWriteDirect &&
+      (this.#codec === undefined || !this.#codec.canCompress || options?.compress === false || 3 * SMALL_MESSAGE < this.#threshold)
+    ) {
+      this.#sendSmall(data as string | Uint8Array, binary ? Opcode.Binary : Opcode.Text);
+      return;
+    }
     const bytes = toBytes(data);
     const fin = options?.fin ?? true;
     if (!binary && typeof data !== 'string') this.#checkOutgoingText(bytes, fin);

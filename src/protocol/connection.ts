@@ -514,6 +514,15 @@ export class Connection implements FrameSink {
     else this.sendFrame(wire, data, fin, done);
   }
 
+  /**
+   * Whether the host may write a final, unmasked, uncompressed data frame of its own right
+   * now (server role, open, nothing queued behind a compression, no fragmented message
+   * being sent): the host's fast path for small messages (`writeSmallFrameHeader`).
+   */
+  get canWriteDirect(): boolean {
+    return this._state.kind === 'open' && this.mask === undefined && this.sendQueue === undefined && this.sendingOpcode === 0;
+  }
+
   /** Whether permessage-deflate is in use. */
   get compression(): boolean {
     return this.codec !== undefined;

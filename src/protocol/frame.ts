@@ -245,6 +245,24 @@ export function encodeHeader(
   return header;
 }
 
+/**
+ * Writes the header of a final, unmasked frame (RFC 6455 §5.2) whose payload of `length`
+ * bytes (under 64 KiB) starts at `off + 2` in `buf`: a 7-bit length in place, or a 16-bit
+ * one after moving the payload two bytes on. Returns the frame's total size.
+ */
+export function writeSmallFrameHeader(buf: Uint8Array, off: number, opcode: number, length: number): number {
+  buf[off] = 0x80 | opcode;
+  if (length < 126) {
+    buf[off + 1] = length;
+    return 2 + length;
+  }
+  buf.copyWithin(off + 4, off + 2, off + 2 + length);
+  buf[off + 1] = 126;
+  buf[off + 2] = length >>> 8;
+  buf[off + 3] = length & 0xff;
+  return 4 + length;
+}
+
 function writeLength(header: Uint8Array, length: number, lenBytes: number, masked: boolean): void {
   const m = masked ? 0x80 : 0;
   if (lenBytes === 0) {
