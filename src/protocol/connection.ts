@@ -19,8 +19,11 @@ export interface ConnectionHandler {
    * one turn of their event loop.
    */
   write(data: Uint8Array, done?: WriteCallback): void;
-  /** A complete message. `data` may be a view into received chunks: copy it to keep it past this call if needed. */
-  message(data: Uint8Array, text: boolean): void;
+  /**
+   * A complete message. `data` may be a view into received chunks: copy it to keep it past
+   * this call if needed. `ascii`: text found to be all ASCII (it decodes as Latin-1 too).
+   */
+  message(data: Uint8Array, text: boolean, ascii?: boolean): void;
   ping(payload: Uint8Array): void;
   pong(payload: Uint8Array): void;
   /** The connection failed (RFC 6455 §7.1.7); `shutdown()` follows. */
@@ -106,6 +109,8 @@ class Receiving {
   inflateFed = false;
   /** Whether the incremental validator has seen this message (vs. the fast whole check). */
   utf8Streaming = false;
+  /** A text message in one part found to be all ASCII. */
+  ascii = false;
   /** The message's first part, and any further ones (most messages have one). */
   private first: Uint8Array = EMPTY;
   private parts: Uint8Array[] | undefined;
@@ -120,6 +125,7 @@ class Receiving {
     this.opcode = opcode;
     this.length = 0;
     this.utf8Streaming = false;
+    this.ascii = false;
     this.compressed = compressed;
     this.inflatedLength = 0;
     this.inflateFed = false;
@@ -335,7 +341,8 @@ export class Connection implements FrameSink {
       // in one part takes the fast whole-buffer check instead.
       const whole = this.frameFin && m.count === 0 && data.length === m.length;
       if (whole && !m.utf8Streaming) {
-        if (!isShortAscii(data) && !this.isUtf8(data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
+        m.ascii = isShortAscii(data);
+        if (!m.ascii && !this.isUtf8(data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
       } else {
         m.utf8Streaming = true;
         if (!this.checkUtf8Part(m, data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
@@ -377,7 +384,7 @@ export class Connection implements FrameSink {
     const data = m.take(m.compressed ? m.inflatedLength : m.length, this.allocate);
     m.opcode = 0;
     m.length = 0;
-    this.handler.message(data, text);
+    this.handler.message(data, text, m.ascii);
     return this.canContinue();
   }
 
