@@ -208,7 +208,10 @@ export class Recorder implements ConnectionHandler {
     }
     done?.();
   }
-  message(data: Uint8Array, text: boolean): void {
+  /** The `ascii` hint of each message, in order. */
+  readonly asciiHints: Array<boolean | undefined> = [];
+  message(data: Uint8Array, text: boolean, ascii?: boolean): void {
+    this.asciiHints.push(ascii);
     this.calls.push({ kind: 'message', hex: hex(data), text });
     this.onMessage?.(data, text);
   }

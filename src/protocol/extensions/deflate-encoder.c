@@ -151,9 +151,12 @@ static void sort(u32 *a, u32 n) {
   for (u32 i = 0; i < n; i++) max = a[i] > max ? a[i] : max;
   u32 *src = a, *dst = sort_tmp;
   for (u32 shift = 9; (max >> shift) != 0 || shift == 9; shift += 8) {
-    u32 start[256] = {0};
+    // Only as many buckets as this byte of the largest count needs (small messages: few).
+    u32 buckets = (max >> shift) >= 255 ? 256 : (max >> shift) + 1;
+    u32 start[256];
+    __builtin_memset(start, 0, buckets * 4);
     for (u32 i = 0; i < n; i++) start[(src[i] >> shift) & 255]++;
-    for (u32 b = 0, sum = 0; b < 256; b++) {
+    for (u32 b = 0, sum = 0; b < buckets; b++) {
       u32 c = start[b];
       start[b] = sum;
       sum += c;
