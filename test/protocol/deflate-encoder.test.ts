@@ -9,20 +9,12 @@ import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import { messageEncoder } from '../../src/protocol/extensions/deflate-encoder.js';
 import { Inflater, inflateMessage } from '../conformance/deflate/codec.js';
+import { bytes } from '../conformance/server/helpers.js';
 
 const enc = messageEncoder();
 
-function random(n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 255;
-  }
-  return b;
-}
+/** Deterministic pseudo-random bytes, shared with the conformance suites. */
+const random = (n: number, seed: number): Buffer => bytes(n, seed);
 
 function text(n: number, seed: number): Buffer {
   const words = ['alpha', 'beta', 'gamma', '{"id":', '"name":"', 'true,', 'false}', '\n', ' ', 'price', '12.5', 'ü', '€'];
