@@ -23,7 +23,7 @@ typedef uint16_t u16;
 typedef uint32_t u32;
 typedef uint64_t u64;
 
-static u8 in_buf[CAPACITY + 8];
+static u8 in_buf[CAPACITY];
 // Never more than a stored encoding: n + 5 bytes per 65,535 + 1 for the end.
 static u8 out_buf[CAPACITY + 64];
 // One entry per literal (the byte) or match (distance << 9 | length).
@@ -63,6 +63,11 @@ static inline u32 load32(const u8 *p) {
   u32 v;
   __builtin_memcpy(&v, p, 4);
   return v;
+}
+
+// The hash table slot of the 4 bytes at p (multiplicative hashing).
+static inline u32 hash4(const u8 *p) {
+  return (load32(p) * 2654435761u) >> (32 - HASH_BITS);
 }
 
 static inline u32 dcode(u32 d) {
@@ -391,7 +396,7 @@ static u32 lz77(const u8 *p, u32 n, u32 max_distance) {
     const u32 last = n - 3; // 4 bytes readable from every i below this
     while (i < last) {
       u32 x = load32(p + i);
-      u32 h = (x * 2654435761u) >> (32 - HASH_BITS);
+      u32 h = hash4(p + i);
       u32 c = head[h];
       head[h] = b + i;
       if (c >= b) {
@@ -419,10 +424,10 @@ static u32 lz77(const u8 *p, u32 n, u32 max_distance) {
           // text, 0.4% more work), and the last one of longer ones.
           if (length <= 8) {
             u32 e = i + length < last ? i + length : last;
-            for (u32 k = i + 1; k < e; k++) head[(load32(p + k) * 2654435761u) >> (32 - HASH_BITS)] = b + k;
+            for (u32 k = i + 1; k < e; k++) head[hash4(p + k)] = b + k;
           } else if (i + length - 1 < last) {
             u32 e = i + length - 1;
-            head[(load32(p + e) * 2654435761u) >> (32 - HASH_BITS)] = b + e;
+            head[hash4(p + e)] = b + e;
           }
           i += length;
           continue;
