@@ -5,6 +5,7 @@ import { ErrorCode, HandshakeError, WebSocketError } from '../protocol/errors.js
 import {
   HeadReader,
   checkUpgradeResponse,
+  couldBeStatusLine,
   formatUpgradeRequest,
   parseResponseHead,
   type HeaderInit,
@@ -131,7 +132,18 @@ export function startClient(ws: WebSocket, input: string | URL, protocols: reado
   s.once(secure ? 'secureConnect' : 'connect', () => s.write(request));
 
   const reader = new HeadReader(maxHeaderSize);
+  /** The response's first bytes, until they show a status line can follow. */
+  let start: Buffer | undefined = Buffer.alloc(0);
   const onData = (chunk: Buffer): void => {
+    if (start !== undefined) {
+      start = Buffer.concat([start, chunk.subarray(0, 12)]);
+      if (!couldBeStatusLine(start)) {
+        tell(start.toString('latin1'));
+        fail(new HandshakeError(ErrorCode.HandshakeMalformed, `not an HTTP response: ${JSON.stringify(start.toString('latin1'))}`));
+        return;
+      }
+      if (start.length >= 12) start = undefined;
+    }
     const r = reader.push(chunk);
     if (r.kind === 'more') return;
     if (r.kind === 'malformed') {

@@ -75,11 +75,24 @@ export interface ServerOptions extends ConnectionSettings {
   maxHeaderSize?: number;
   /** Ping idle clients every `interval` ms and drop those that stay silent for another; false: off. */
   heartbeat?: { interval?: number } | false;
+  /**
+   * A client with more than this many bytes waiting to go out (default 8 MiB: headers,
+   * messages being compressed and those the OS has not taken) gets no more broadcasts.
+   */
+  maxBroadcastBacklog?: number;
+  /**
+   * What becomes of such a client: 'close' (default) closes it with 1013 (Try Again Later;
+   * dropped after `closeTimeout` if it still does not read), 'skip' leaves it open and it
+   * misses the messages broadcast meanwhile.
+   */
+  broadcastOverflow?: 'close' | 'skip';
   /** Only handle this pathname (others: 404, or left to other 'upgrade' listeners). */
   path?: string;
   /** Attach to an existing HTTP(S) server instead of listening. */
   server?: http.Server | https.Server;
 }
+
+const DEFAULT_MAX_BROADCAST_BACKLOG = 8 * 1024 * 1024;
 
 /** Time a refused peer gets to read the answer before its socket is destroyed. */
 const REFUSAL_LINGER = 1000;
@@ -320,7 +333,12 @@ export class WebSocketServer extends EventEmitter {
       this.clients.add(ws);
       ws._onClosed = this.#untrack;
       if (emit) {
-        this.emit('connection', ws, req);
+        // After the 101, a listener's throw can only close this connection (1011).
+        try {
+          this.emit('connection', ws, req);
+        } catch (err) {
+          ws._listenerThrew(err, 'connection');
+        }
         ws._start(rest);
       } else {
         // handleUpgrade: after the caller's `await` has resumed.
@@ -343,7 +361,7 @@ export class WebSocketServer extends EventEmitter {
     if (typeof allow === 'function') return allow(origin, req);
     if (origin === undefined) return true;
     const o = origin.toLowerCase();
-    return allow.some((a) => (typeof a === 'string' ? a.toLowerCase() === o : a.test(origin)));
+    return allow.some((a) => (typeof a === 'string' ? a.toLowerCase() === o : matches(a, origin)));
   }
 
   #refuse(socket: Duplex, err: HandshakeError, req?: UpgradeRequest): void {
@@ -353,13 +371,16 @@ export class WebSocketServer extends EventEmitter {
 
   /**
    * Sends one message to every open client, framed once (RFC 6455 frames from a server are
-   * unmasked, so the same bytes serve all). Returns how many clients it was written to.
+   * unmasked, so the same bytes serve all). A client over `maxBroadcastBacklog` is skipped
+   * or closed (`broadcastOverflow`). Returns how many clients it was written to.
    */
   broadcast(data: SendData, options: { binary?: boolean; except?: WebSocket } = {}): number {
     const binary = options.binary ?? typeof data !== 'string';
     const frame = prepareFrame(binary ? Opcode.Binary : Opcode.Text, toBytes(data));
+    const limit = this.options.maxBroadcastBacklog ?? DEFAULT_MAX_BROADCAST_BACKLOG;
+    const overflow = this.options.broadcastOverflow ?? 'close';
     let n = 0;
-    for (const ws of this.clients) if (ws !== options.except && ws._sendPrepared(frame)) n++;
+    for (const ws of this.clients) if (ws !== options.except && ws._sendPrepared(frame, limit, overflow)) n++;
     return n;
   }
 
@@ -444,6 +465,17 @@ class StandaloneRequest implements UpgradeRequest {
   get rawHeaders(): string[] {
     return (this.#raw ??= this.#head.headers.entries.flat());
   }
+}
+
+/**
+ * Whether `re` matches `s`, from the start of `s` whatever `re.lastIndex` says: a pattern
+ * with the g or y flag keeps state between calls, which would alternate 101 and 403.
+ */
+function matches(re: RegExp, s: string): boolean {
+  re.lastIndex = 0;
+  const r = re.test(s);
+  re.lastIndex = 0;
+  return r;
 }
 
 /** Error listener for sockets not yet (or no longer) owned by a WebSocket: errors end them anyway. */

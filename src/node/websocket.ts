@@ -2,7 +2,6 @@ import { EventEmitter } from 'node:events';
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import { Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
 import { Connection, type ConnectionHandler, type PreparedFrame, type WriteCallback } from '../protocol/connection.js';
 import { CloseCode, Opcode } from '../protocol/constants.js';
 import { ErrorCode, WebSocketError } from '../protocol/errors.js';
@@ -14,6 +13,7 @@ import { Utf8Validator } from '../protocol/utf8.js';
 import { startClient, type ClientOptions } from './client.js';
 import { WsCloseEvent, WsErrorEvent, WsEvent, WsMessageEvent, type EventListenerLike } from './events.js';
 import { randomMaskSource } from './random.js';
+import { FEED_LIMIT, Outbox } from './outbox.js';
 
 export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'blob';
 export type MessageData = string | Buffer | ArrayBuffer | Blob;
@@ -114,9 +114,6 @@ export function routeSocket(socket: Duplex, target: SocketTarget): void {
   socket.on('close', onSocketClose);
   socket.on('error', onSocketError);
 }
-function isPlainTcp(socket: Duplex): boolean {
-  return socket instanceof Socket && !(socket instanceof TLSSocket);
-}
 function flushSoon(ws: WebSocket): void {
   ws._flush();
 }
@@ -124,8 +121,8 @@ function flushSoon(ws: WebSocket): void {
 /** The core's handler for one WebSocket: one small object, its methods shared. */
 class Handler implements ConnectionHandler {
   constructor(private readonly ws: WebSocket) {}
-  write(data: Uint8Array, done?: WriteCallback): void {
-    this.ws._write(data, done);
+  write(data: Uint8Array, done?: WriteCallback, payload?: number): void {
+    this.ws._write(data, done, payload);
   }
   message(data: Uint8Array, text: boolean, ascii?: boolean): void {
     this.ws._message(data, text, ascii);
@@ -152,6 +149,12 @@ const ALIVE = 4;
 const PING_OUTSTANDING = 8;
 /** Reading is stopped until the transport drains (`maxBackpressure`). */
 const HELD_BACK = 16;
+/** A 'drain' listener is on the transport. */
+const DRAIN_WAIT = 32;
+/** End the transport once the outbox is empty. */
+const END_AFTER_OUTPUT = 64;
+/** The application called `pause()`. */
+const APP_PAUSED = 128;
 
 /** Frames written in one tick up to this many bytes are copied into one buffer. */
 const COALESCE_LIMIT = 64 * 1024;
@@ -167,6 +170,17 @@ const utf8Write = (Buffer.prototype as unknown as { utf8Write?: (this: Buffer, s
 /** Whether a close code ends `for await` quietly. */
 function isNormalClose(code: number): boolean {
   return code === CloseCode.Normal || code === CloseCode.GoingAway || code === CloseCode.NoStatus;
+}
+
+/** One buffer holding `parts` (`size` bytes in all), in order. */
+function join(parts: Uint8Array[], size: number): Buffer {
+  const one = Buffer.allocUnsafe(size);
+  let off = 0;
+  for (const p of parts) {
+    one.set(p, off);
+    off += p.length;
+  }
+  return one;
 }
 
 function toBuffer(u8: Uint8Array): Buffer {
@@ -247,7 +261,11 @@ export class WebSocket extends EventEmitter implements SocketTarget {
   /** When not 0: the last of `#out` is an output buffer still being filled, this far. */
   #outFill = 0;
   #outBytes = 0;
+  /** Of `#outBytes`, the application's (data frame payloads, before compression). */
+  #outPayload = 0;
   #outDone: WriteCallback[] | undefined;
+  /** Output the transport has not finished with, while it is slow (see outbox.ts). */
+  #outbox: Outbox | undefined;
   #codec: NodeDeflateCodec | undefined;
   /** Messages under this many bytes go uncompressed. */
   #threshold = 1024;
@@ -391,14 +409,26 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     return this.#readyState;
   }
 
-  /** Bytes queued for the transport and not yet handed to the OS. */
+  /**
+   * Bytes of data messages accepted by `send()` and not yet handed to the OS: waiting for
+   * compression, for this turn's write, or for a slow transport. As in browsers, payload
+   * bytes (before compression); frame headers and control frames are not counted.
+   */
   get bufferedAmount(): number {
-    return this.#outBytes + (this.#socket?.writableLength ?? 0);
+    const box = this.#outbox;
+    return (
+      (this.#conn?.queuedPayload ?? 0) + this.#outPayload + (box ? box.payload(this.#socket!.writableLength) : 0)
+    );
+  }
+
+  /** Bytes waiting to go out, headers included: what `maxBackpressure` and broadcasts weigh. */
+  #backlog(): number {
+    return (this.#conn?.queuedPayload ?? 0) + this.#outBytes + (this.#socket?.writableLength ?? 0) + (this.#outbox?.waitingBytes ?? 0);
   }
 
   /** Whether reading is paused (`pause()`). */
   get isPaused(): boolean {
-    return this.#conn?.isPaused ?? false;
+    return this.#has(APP_PAUSED);
   }
 
   #attach(socket: Duplex, role: 'client' | 'server', settings: ConnectionSettings, codec: NodeDeflateCodec | undefined): void {
@@ -454,7 +484,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     const conn = this.#conn;
     if (!conn) return;
     if (head.length > 0) conn.receiveData(head);
-    if (!conn.isPaused && !this.#has(HELD_BACK)) this.#socket?.resume();
+    if (!this.#has(APP_PAUSED) && !this.#has(HELD_BACK)) this.#socket?.resume();
   }
 
   /** @internal */
@@ -472,7 +502,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     // (The closing handshake may have destroyed it already: see `_shutdown`.)
     if (!socket.writableEnded && !socket.destroyed) {
       this._flush();
-      socket.end();
+      this.#endAfterOutput();
     }
   }
 
@@ -489,6 +519,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
   _onSocketClose(): void {
     const conn = this.#conn!;
     conn.receiveEof();
+    this.#outbox?.drop(new WebSocketError(ErrorCode.InvalidState, 'the transport closed before this was sent'));
     this.#codec?.close();
     clearTimeout(this.#closeTimer);
     clearInterval(this.#heartbeatTimer);
@@ -511,15 +542,28 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     if (this.#readyState === WebSocket.OPEN) this.#readyState = WebSocket.CLOSING;
     const socket = this.#socket!;
     // §7.1.1: the server closes the TCP connection first; the client waits for it.
-    if (this.#conn!.role === 'server') {
+    const conn = this.#conn!;
+    const failed = conn.state.kind === 'closed' && conn.state.error !== undefined;
+    if (conn.role === 'server' || failed) {
+      // Our close frame goes out, then FIN (§7.1.1: the server closes first; a client that
+      // failed the connection does not wait, §7.1.7). Input that still comes is read and
+      // dropped: closing with unread input would send a RST, which can make the peer's
+      // kernel discard our close frame before the peer reads it.
       this._flush();
-      const st = this.#conn!.state;
-      // The closing handshake is complete and the peer may send nothing more (§5.5.1): on
-      // plain TCP, once our bytes are in the kernel, close() sends them and then FIN.
-      if (st.kind === 'closed' && st.received && st.sent && socket.writableLength === 0 && isPlainTcp(socket)) socket.destroy();
-      else socket.end();
+      this.#endAfterOutput();
+      socket.resume();
+      // A client that failed closes at once, once its close frame is handed to the OS.
+      if (conn.role === 'client' && !socket.destroyed) socket.once('finish', () => socket.destroy());
     }
     this.#armCloseTimer();
+  }
+
+  /** Ends the transport's write side once everything before it was handed on. */
+  #endAfterOutput(): void {
+    const socket = this.#socket!;
+    if (socket.writableEnded || socket.destroyed) return;
+    if (this.#outbox?.isWaiting) this.#set(END_AFTER_OUTPUT, true);
+    else socket.end();
   }
 
   #armCloseTimer(): void {
@@ -534,7 +578,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
    * (one writev, no copy).
    */
   /** @internal ConnectionHandler.write */
-  _write(data: Uint8Array, done?: WriteCallback): void {
+  _write(data: Uint8Array, done?: WriteCallback, payload?: number): void {
     const socket = this.#socket!;
     if (!socket.writable) {
       if (done) process.nextTick(done, new WebSocketError(ErrorCode.InvalidState, 'the transport is closed'));
@@ -549,6 +593,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
       (this.#out ??= []).push(data);
     }
     this.#outBytes += data.length;
+    if (payload) this.#outPayload += payload;
     if (done) (this.#outDone ??= []).push(done);
     this.#flushSoon();
   }
@@ -601,6 +646,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     const size = writeSmallFrameHeader(buf, this.#outFill, opcode, n);
     this.#outFill += size;
     this.#outBytes += size;
+    this.#outPayload += n;
     this.#flushSoon();
   }
 
@@ -611,41 +657,72 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     const parts = this.#out;
     if (parts === undefined) return;
     const size = this.#outBytes;
+    const payload = this.#outPayload;
     const dones = this.#outDone;
     this.#out = undefined;
     this.#outBytes = 0;
+    this.#outPayload = 0;
     this.#outDone = undefined;
     const socket = this.#socket!;
     const cb = dones && ((err?: Error | null) => {
       for (const f of dones) f(err);
     });
-    if (parts.length === 1) {
-      socket.write(parts[0]!, cb);
-    } else if (size <= COALESCE_LIMIT) {
-      const one = Buffer.allocUnsafe(size);
-      let off = 0;
-      for (const p of parts) {
-        one.set(p, off);
-        off += p.length;
-      }
-      socket.write(one, cb);
+    const box = this.#outbox;
+    if ((box !== undefined && box.isWaiting) || socket.writableLength + size > FEED_LIMIT) {
+      // A slow transport, or a large write: handed on as it drains (outbox.ts).
+      const b = (this.#outbox ??= new Outbox());
+      b.hold(parts.length === 1 || size > COALESCE_LIMIT ? parts : [join(parts, size)], size, payload, cb);
+      if (b.feed(socket)) this.#waitForDrain();
     } else {
-      socket.cork();
-      for (let i = 0; i < parts.length - 1; i++) socket.write(parts[i]!);
-      socket.write(parts[parts.length - 1]!, cb);
-      socket.uncork();
+      if (parts.length === 1) {
+        socket.write(parts[0]!, cb);
+      } else if (size <= COALESCE_LIMIT) {
+        socket.write(join(parts, size), cb);
+      } else {
+        socket.cork();
+        for (let i = 0; i < parts.length - 1; i++) socket.write(parts[i]!);
+        socket.write(parts[parts.length - 1]!, cb);
+        socket.uncork();
+      }
+      // Not all taken at once: keep count of it, for `bufferedAmount`.
+      if (socket.writableLength > 0) {
+        (this.#outbox ??= new Outbox()).handed(size, payload);
+        if (socket.writableNeedDrain) this.#waitForDrain();
+      }
     }
-    // Too much waits to go out: read nothing more until it drains ('drain' comes only
-    // after a write was refused, hence writableNeedDrain).
-    if (
-      socket.writableNeedDrain &&
-      socket.writableLength > (this.#settings.maxBackpressure ?? DEFAULT_MAX_BACKPRESSURE) &&
-      !this.#has(HELD_BACK)
-    ) {
-      this.#set(HELD_BACK, true);
-      socket.pause();
-      socket.once('drain', onSocketDrain);
+    this.#checkBackpressure();
+  }
+
+  /**
+   * Too much waits to go out (`maxBackpressure`): read nothing more until it drains, so a
+   * peer that sends without reading is held back by TCP instead of growing our buffers.
+   * Reading resumes once it is back under the limit (after a drain or a compression).
+   */
+  #checkBackpressure(): void {
+    const socket = this.#socket!;
+    const over = this.#backlog() > (this.#settings.maxBackpressure ?? DEFAULT_MAX_BACKPRESSURE);
+    if (over) {
+      if (!this.#has(HELD_BACK)) {
+        // Both the transport and the core: bytes already read are not parsed either.
+        this.#set(HELD_BACK, true);
+        socket.pause();
+        this.#conn!.pause();
+      }
+      if (socket.writableNeedDrain) this.#waitForDrain();
+    } else if (this.#has(HELD_BACK)) {
+      this.#set(HELD_BACK, false);
+      const conn = this.#conn!;
+      if (!this.#has(APP_PAUSED) && conn.state.kind !== 'closed') {
+        socket.resume();
+        conn.resume();
+      }
     }
+  }
+
+  #waitForDrain(): void {
+    if (this.#has(DRAIN_WAIT)) return;
+    this.#set(DRAIN_WAIT, true);
+    this.#socket!.once('drain', onSocketDrain);
   }
 
   /** @internal ConnectionHandler.message */
@@ -696,6 +773,8 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     const compress =
       this.#codec !== undefined && this.#codec.canCompress && options?.compress !== false && bytes.length >= this.#threshold;
     conn.send(binary ? Opcode.Binary : Opcode.Text, bytes, fin, callback, compress);
+    // Waiting for compression writes nothing yet, but counts against maxBackpressure.
+    if (compress) this.#checkBackpressure();
   }
 
   /**
@@ -721,9 +800,14 @@ export class WebSocket extends EventEmitter implements SocketTarget {
   }
 
   /** @internal Writes a frame prepared once for a broadcast. */
-  _sendPrepared(frame: PreparedFrame): boolean {
+  _sendPrepared(frame: PreparedFrame, limit: number, overflow: 'close' | 'skip'): boolean {
     const conn = this.#conn;
     if (this.#readyState !== WebSocket.OPEN || !conn || conn.state.kind !== 'open') return false;
+    if (this.#backlog() > limit) {
+      // Too slow for broadcasts: its backlog stays bounded by the limit and one message.
+      if (overflow === 'close') this.close(CloseCode.TryAgainLater, 'too slow: broadcast backlog over the limit');
+      return false;
+    }
     conn.sendPrepared(frame);
     return true;
   }
@@ -789,20 +873,38 @@ export class WebSocket extends EventEmitter implements SocketTarget {
 
   /** Stops reading: no 'message' events and no reads from the transport until `resume()`. */
   pause(): void {
-    this.#conn?.pause();
+    if (!this.#conn) return;
+    this.#set(APP_PAUSED, true);
+    this.#conn.pause();
     this.#socket?.pause();
   }
 
   resume(): void {
     if (!this.#conn) return;
-    if (!this.#has(HELD_BACK)) this.#socket?.resume();
+    this.#set(APP_PAUSED, false);
+    if (this.#has(HELD_BACK)) return;
+    this.#socket?.resume();
     this.#conn.resume();
   }
 
-  /** @internal The transport drained: read again, unless the application paused. */
+  /**
+   * @internal The transport took what it held: the peer is reading, so it is alive (a ping
+   * of ours may be waiting behind that data). Hand on more, and read again when under the
+   * backpressure limit.
+   */
   _onDrain(): void {
-    this.#set(HELD_BACK, false);
-    if (this.#conn && !this.#conn.isPaused) this.#socket?.resume();
+    this.#set(DRAIN_WAIT, false);
+    this.#set(ALIVE, true);
+    const socket = this.#socket!;
+    const box = this.#outbox;
+    if (box) {
+      if (box.feed(socket)) this.#waitForDrain();
+      else {
+        if (box.isEmpty(socket.writableLength)) this.#outbox = undefined;
+        if (this.#has(END_AFTER_OUTPUT) && !socket.writableEnded) socket.end();
+      }
+    }
+    if (this.#conn!.state.kind !== 'closed') this.#checkBackpressure();
   }
 
   /**
@@ -851,10 +953,30 @@ export class WebSocket extends EventEmitter implements SocketTarget {
 
   /** Emits to EventEmitter listeners, then to the `on…` handler. */
   #dispatch(type: string, ...args: unknown[]): void {
-    // 'error' without a listener would throw: a peer's mistake must never crash the process.
-    if (type !== 'error' || this.listenerCount('error') > 0) this.emit(type, ...args);
-    const h = this.#handlers?.[type];
-    if (h) h.call(this, this.#eventFor(type, args));
+    try {
+      // 'error' without a listener would throw: a peer's mistake must never crash the process.
+      if (type !== 'error' || this.listenerCount('error') > 0) this.emit(type, ...args);
+      const h = this.#handlers?.[type];
+      if (h) h.call(this, this.#eventFor(type, args));
+    } catch (err) {
+      // A 'message' listener's throw is the core's to handle (it fails with 1011).
+      if (type === 'message') throw err;
+      this._listenerThrew(err, type);
+    }
+  }
+
+  /**
+   * @internal An application listener threw. An open connection fails with 1011 (no
+   * detail to the peer) and reports it as 'error'; otherwise it becomes a process warning.
+   * Never an exception into Node's socket code, which would crash the process.
+   */
+  _listenerThrew(err: unknown, event: string): void {
+    const conn = this.#conn;
+    if (event !== 'error' && conn && conn.state.kind !== 'closed') {
+      conn.fail(new WebSocketError(ErrorCode.Internal, `a '${event}' listener threw`, { closeCode: CloseCode.InternalError, cause: err }));
+      return;
+    }
+    process.emitWarning(err instanceof Error ? err : String(err), { code: 'WS13_LISTENER_ERROR', detail: `thrown by a '${event}' listener` });
   }
 
   #eventFor(type: string, args: unknown[]): WsEvent {

@@ -16,9 +16,10 @@ export interface ConnectionHandler {
   /**
    * Write `data` to the transport, after everything written before. A frame comes as two
    * calls (header, payload) and a send as several frames: hosts should batch the writes of
-   * one turn of their event loop.
+   * one turn of their event loop. `payload`: on the last write of a data frame, how many
+   * bytes of the application's data it carries (before compression), for `bufferedAmount`.
    */
-  write(data: Uint8Array, done?: WriteCallback): void;
+  write(data: Uint8Array, done?: WriteCallback, payload?: number): void;
   /**
    * A complete message. `data` may be a view into received chunks: copy it to keep it past
    * this call if needed. `ascii`: text found to be all ASCII (it decodes as Latin-1 too).
@@ -96,7 +97,11 @@ function getDefaultMask(): MaskSource {
   return (defaultMask ??= pooledMaskSource((b) => globalThis.crypto.getRandomValues(b)));
 }
 
-/** A data message being received (RFC 6455 §5.4): its frames' parts until the last one. */
+/**
+ * A data message being received (RFC 6455 §5.4). A message that arrives as one part is kept
+ * as a view of the received chunk (no copy); one that arrives in parts is copied into one
+ * growing buffer, so the memory it holds follows its payload bytes, not its fragment count.
+ */
 class Receiving {
   /** Opcode of the message being received, 0 when none. */
   opcode = 0;
@@ -111,10 +116,13 @@ class Receiving {
   utf8Streaming = false;
   /** A text message in one part found to be all ASCII. */
   ascii = false;
-  /** The message's first part, and any further ones (most messages have one). */
-  private first: Uint8Array = EMPTY;
-  private parts: Uint8Array[] | undefined;
+  /** Parts kept so far: 0, 1 (in `whole`), or more (copied into `buf`). */
   count = 0;
+  /** The message when it came as one part: a view, not a copy. */
+  private whole: Uint8Array = EMPTY;
+  /** The message's parts, copied, when it comes in several; `used` bytes of it are filled. */
+  private buf: Uint8Array | undefined;
+  private used = 0;
   private utf8Lazy: Utf8Validator | undefined;
   /** Incremental UTF-8 state, made when a text message first arrives in parts. */
   get utf8(): Utf8Validator {
@@ -131,27 +139,51 @@ class Receiving {
     this.inflateFed = false;
   }
 
-  /** Keeps a part of the message: the first in a field, more in a list. */
-  add(data: Uint8Array): void {
-    if (this.count++ === 0) this.first = data;
-    else (this.parts ??= []).push(data);
+  /**
+   * Keeps a part of the message. `only`: it is the whole message, kept as a view. Other
+   * parts are copied, since a view would keep its whole socket chunk alive: a million
+   * one-byte fragments would hold a million chunks. `limit` bounds the buffer's growth.
+   */
+  add(data: Uint8Array, only: boolean, limit: number, allocate: (size: number) => Uint8Array): void {
+    if (only && this.count === 0) {
+      this.count = 1;
+      this.whole = data;
+      return;
+    }
+    if (this.count === 1 && this.buf === undefined) {
+      // A second part after a whole one (inflated output can come in pieces): copy it in.
+      const w = this.whole;
+      this.whole = EMPTY;
+      this.count = 0;
+      this.add(w, false, limit, allocate);
+    }
+    this.count++;
+    const need = this.used + data.length;
+    let buf = this.buf;
+    if (buf === undefined || buf.length < need) {
+      // Doubling keeps the copying linear; never past the message size limit.
+      const size = Math.min(Math.max(need, 2 * (buf?.length ?? 0), 1024), Math.max(limit, need));
+      const grown = allocate(size);
+      if (buf !== undefined) grown.set(buf.subarray(0, this.used));
+      this.buf = buf = grown;
+    }
+    buf.set(data, this.used);
+    this.used = need;
   }
 
-  /** The message's bytes: the single part as it is, or the parts joined. */
-  take(total: number, allocate: (size: number) => Uint8Array): Uint8Array {
+  /** The message's bytes: the single view as it is, or the copied parts. */
+  take(): Uint8Array {
     const n = this.count;
     this.count = 0;
-    const first = this.first;
-    this.first = EMPTY;
-    if (n <= 1) return first;
-    const out = allocate(total);
-    out.set(first);
-    let off = first.length;
-    for (const p of this.parts!) {
-      out.set(p, off);
-      off += p.length;
+    if (n === 1 && this.buf === undefined) {
+      const w = this.whole;
+      this.whole = EMPTY;
+      return w;
     }
-    this.parts = undefined;
+    if (n === 0) return EMPTY;
+    const out = this.buf!.subarray(0, this.used);
+    this.buf = undefined;
+    this.used = 0;
     return out;
   }
 }
@@ -193,6 +225,8 @@ export class Connection implements FrameSink {
    * true, or with false when the connection failed and it is dropped.
    */
   private sendQueue: Array<(go: boolean) => void> | undefined;
+  /** Application bytes accepted by `send` and not yet handed to the host (see `queuedPayload`). */
+  private waiting = 0;
 
   constructor(options: ConnectionOptions, handler: ConnectionHandler) {
     this.role = options.role;
@@ -348,7 +382,7 @@ export class Connection implements FrameSink {
         if (!this.checkUtf8Part(m, data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
       }
     }
-    m.add(data);
+    m.add(data, last && this.frameFin && m.count === 0 && data.length === m.length, this.maxPayload, this.allocate);
     return true;
   }
 
@@ -381,7 +415,7 @@ export class Connection implements FrameSink {
     if (text && m.utf8Streaming && !m.utf8.finish()) {
       return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
     }
-    const data = m.take(m.compressed ? m.inflatedLength : m.length, this.allocate);
+    const data = m.take();
     m.opcode = 0;
     m.length = 0;
     this.handler.message(data, text, m.ascii);
@@ -433,7 +467,7 @@ export class Connection implements FrameSink {
           if (!this.checkUtf8Part(m, chunk)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
         }
       }
-      m.add(chunk);
+      m.add(chunk, fin && out.length === 1 && m.count === 0, this.maxPayload, this.allocate);
     }
     return true;
   }
@@ -517,8 +551,28 @@ export class Connection implements FrameSink {
     this.sendingOpcode = fin ? 0 : opcode;
     // A message is compressed or not as a whole, as its first fragment decided (RFC 7692 §6).
     if (first) this.sendingCompressed = compress && this.codec !== undefined;
-    if (this.sendingCompressed) this.sendCompressed(wire, data, fin, first, done);
-    else this.sendFrame(wire, data, fin, done);
+    if (this.sendingCompressed) {
+      this.waiting += data.length;
+      this.sendCompressed(wire, data, fin, first, done);
+    } else if (this.sendQueue) {
+      this.waiting += data.length;
+      this.sendQueue.push((go) => {
+        this.waiting -= data.length;
+        if (go) this.writeFrame(wire, data, fin, done, 0, data.length);
+        else dropped(done);
+      });
+    } else {
+      this.writeFrame(wire, data, fin, done, 0, data.length);
+    }
+  }
+
+  /**
+   * Application bytes accepted by `send` (and `sendPrepared`) that were not yet handed to
+   * the host: being compressed, or waiting behind a compression. Counted before compression,
+   * as browsers count `bufferedAmount`.
+   */
+  get queuedPayload(): number {
+    return this.waiting;
   }
 
   /**
@@ -541,12 +595,17 @@ export class Connection implements FrameSink {
    */
   private sendCompressed(opcode: number, data: Uint8Array, fin: boolean, first: boolean, done?: WriteCallback): void {
     if (this.sendQueue) {
-      this.sendQueue.push((go) => (go ? this.sendCompressed(opcode, data, fin, first, done) : dropped(done)));
+      this.sendQueue.push((go) => {
+        if (go) return this.sendCompressed(opcode, data, fin, first, done);
+        this.waiting -= data.length;
+        dropped(done);
+      });
       return;
     }
     const queue: Array<(go: boolean) => void> = [];
     this.sendQueue = queue;
     this.codec!.compress(data, fin, (err, out) => {
+      this.waiting -= data.length;
       // The connection failed meanwhile: nothing more goes out.
       if (this.sendQueue !== queue) return dropped(done);
       this.sendQueue = undefined;
@@ -555,7 +614,7 @@ export class Connection implements FrameSink {
         this.fail(new WebSocketError(ErrorCode.Internal, 'compression failed', { closeCode: CloseCode.InternalError, cause: err }));
         return;
       }
-      this.writeFrame(opcode, concat(out, -1), fin, done, first ? RSV1 : 0);
+      this.writeFrame(opcode, concat(out, -1), fin, done, first ? RSV1 : 0, data.length);
       for (let i = 0; i < queue.length; i++) {
         if (this.sendQueue) {
           (this.sendQueue as Array<(go: boolean) => void>).push(...queue.slice(i));
@@ -589,8 +648,17 @@ export class Connection implements FrameSink {
     this.assertCanSend();
     if (this.role !== 'server') throw new WebSocketError(ErrorCode.InvalidState, 'prepared frames are unmasked: server only');
     if (this.sendingOpcode !== 0) throw new WebSocketError(ErrorCode.InvalidState, 'a fragmented message is being sent');
-    if (this.sendQueue) this.sendQueue.push((go) => (go ? this.writeParts(frame.header, frame.payload, done) : dropped(done)));
-    else this.writeParts(frame.header, frame.payload, done);
+    const n = frame.payload.length;
+    if (this.sendQueue) {
+      this.waiting += n;
+      this.sendQueue.push((go) => {
+        this.waiting -= n;
+        if (go) this.writeParts(frame.header, frame.payload, done, n);
+        else dropped(done);
+      });
+    } else {
+      this.writeParts(frame.header, frame.payload, done, n);
+    }
   }
 
   /**
@@ -674,25 +742,26 @@ export class Connection implements FrameSink {
   }
 
   private sendFrame(opcode: number, payload: Uint8Array, fin: boolean, done?: WriteCallback): void {
-    if (this.sendQueue) this.sendQueue.push((go) => (go ? this.writeFrame(opcode, payload, fin, done, 0) : dropped(done)));
-    else this.writeFrame(opcode, payload, fin, done, 0);
+    if (this.sendQueue) this.sendQueue.push((go) => (go ? this.writeFrame(opcode, payload, fin, done, 0, 0) : dropped(done)));
+    else this.writeFrame(opcode, payload, fin, done, 0, 0);
   }
 
-  private writeFrame(opcode: number, payload: Uint8Array, fin: boolean, done: WriteCallback | undefined, rsv: number): void {
+  /** `app`: the application's bytes this frame carries (0 for control frames). */
+  private writeFrame(opcode: number, payload: Uint8Array, fin: boolean, done: WriteCallback | undefined, rsv: number, app: number): void {
     if (this.mask) {
-      this.handler.write(encodeMaskedFrame(opcode, payload, fin, rsv, this.mask), done);
+      this.handler.write(encodeMaskedFrame(opcode, payload, fin, rsv, this.mask), done, app);
       return;
     }
-    this.writeParts(encodeHeader(opcode, payload.length, fin, rsv, undefined), payload, done);
+    this.writeParts(encodeHeader(opcode, payload.length, fin, rsv, undefined), payload, done, app);
   }
 
   /** Header and payload as two writes, never copied here: the host batches its writes. */
-  private writeParts(header: Uint8Array, payload: Uint8Array, done?: WriteCallback): void {
+  private writeParts(header: Uint8Array, payload: Uint8Array, done: WriteCallback | undefined, app: number): void {
     if (payload.length === 0) {
-      this.handler.write(header, done);
+      this.handler.write(header, done, app);
     } else {
       this.handler.write(header);
-      this.handler.write(payload, done);
+      this.handler.write(payload, done, app);
     }
   }
 }

@@ -146,7 +146,12 @@ export class FrameParser {
             this.b1 = h[1]!;
           }
           const len7 = this.b1 & 0x7f;
-          if (len7 === 126) this.state = State.Length16;
+          // RFC 6455 §5.5: a control frame's payload is at most 125 bytes, so its length is
+          // always the 7-bit form (§5.2: "the minimal number of bytes MUST be used"). The
+          // 126/127 markers are passed on as the length: the sink refuses them (1002).
+          if (len7 >= 126 && (this.b0 & 0x08) !== 0) {
+            if (!this.header(len7)) return;
+          } else if (len7 === 126) this.state = State.Length16;
           else if (len7 === 127) this.state = State.Length64;
           else if (!this.header(len7)) return;
           break;
@@ -167,14 +172,16 @@ export class FrameParser {
             this.stop();
             throw protocolError(ErrorCode.InvalidLength, 'frame length has its most significant bit set');
           }
-          // Beyond 2^53 no JavaScript number is exact; no limit could allow it anyway.
+          // The sink checks the header's other fields first (a bad opcode, RSV or mask is a
+          // 1002 whatever the length); past 2^53 no JavaScript number is exact, and no limit
+          // could allow such a frame: 1009.
+          if (!this.header(hi * 0x100000000 + lo)) return;
           if (hi >= 0x200000) {
             this.stop();
             throw new WebSocketError(ErrorCode.MessageTooBig, 'frame length too large', {
               closeCode: CloseCode.MessageTooBig,
             });
           }
-          if (!this.header(hi * 0x100000000 + lo)) return;
           break;
         }
         case State.MaskKey: {

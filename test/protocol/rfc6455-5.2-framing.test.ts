@@ -190,6 +190,22 @@ describe('RFC 6455 §5.2 64-bit length and §10.4 limits', () => {
     assertFailed(r, ErrorCode.MessageTooBig, 1009);
   });
 
+  test('§5.2: with a length of 2^53 or more, a reserved bit is reported first (1002, not 1009)', () => {
+    // RSV2 set, binary, 64-bit length 2^60: the header's other fields are judged before the length.
+    const r = runAll('client', fromHex('a2 7f 10 00 00 00 00 00 00 00'));
+    assertFailed(r, ErrorCode.UnexpectedRsv, 1002);
+  });
+
+  test('§5.2: with a length of 2^53 or more, a reserved opcode is reported first (1002, not 1009)', () => {
+    const r = runAll('client', fromHex('83 7f 00 20 00 00 00 00 00 00'));
+    assertFailed(r, ErrorCode.InvalidOpcode, 1002);
+  });
+
+  test('§10.4: a 64-bit length of 2^53 or more fails with 1009 even without maxPayload', () => {
+    const r = runAll('client', fromHex('82 7f 00 20 00 00 00 00 00 00'), { maxPayload: Infinity });
+    assertFailed(r, ErrorCode.MessageTooBig, 1009);
+  });
+
   test('§10.4: maxPayload is checked from the header, before any payload byte is fed', () => {
     const { conn, rec } = open('server', { maxPayload: 10 });
     const bytes = c2s({ opcode: OP.binary, payload: pattern(11) });

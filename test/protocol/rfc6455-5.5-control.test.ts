@@ -22,13 +22,21 @@ describe('RFC 6455 §5.5 control frame limits', () => {
     );
   });
 
-  test('§5.5: a 125-byte ping encoded with a 16-bit length is accepted (limit is on the length, not the encoding)', () => {
-    const payload = pattern(125, 4);
-    const r = runAll('server', c2s({ opcode: OP.ping, payload, lengthBits: 16 }));
-    assert.deepEqual(r.calls, [
-      { kind: 'write', hex: '8a7d' + hex(payload) },
-      { kind: 'ping', hex: hex(payload) },
-    ]);
+  // §5.5 limits control payloads to 125 bytes and §5.2 requires the minimal length encoding,
+  // so a control frame's length is always the 7-bit form: the 16- and 64-bit forms fail.
+  for (const lengthBits of [16, 64] as const) {
+    test(`§5.2/§5.5: a 5-byte ping with a ${lengthBits}-bit length (not minimal) fails with WS_ERR_CONTROL_FRAME_TOO_LONG, 1002`, () => {
+      const r = runAll('server', c2s({ opcode: OP.ping, payload: 'hello', lengthBits }));
+      assertFailed(r, ErrorCode.ControlTooLong, 1002);
+    });
+  }
+
+  test('§5.2: a data frame with a non-minimal length is accepted (the MUST binds the sender; ws13 is liberal here)', () => {
+    const r = runAll('server', c2s({ opcode: OP.text, payload: 'hello', lengthBits: 64 }));
+    assert.deepEqual(
+      r.calls.filter((c) => c.kind === 'message').map((c) => (c as { hex: string }).hex),
+      [hex(Buffer.from('hello'))],
+    );
   });
 
   for (const opcode of [OP.ping, OP.pong, OP.close]) {

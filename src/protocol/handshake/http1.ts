@@ -167,6 +167,24 @@ export function parseResponseHead(head: string): ResponseHead {
   return { httpVersion: `${m[1]}.${m[2]}`, status: Number(m[3]), statusText: m[4] ?? '', headers };
 }
 
+/** The start of every status line this client can accept: `HTTP/d.d ddd` (RFC 9112 §4). */
+const STATUS_LINE_START = 'HTTP/d.d ddd';
+
+/**
+ * Whether the first bytes of a response can begin a status line (RFC 9112 §4), judged as
+ * soon as they arrive: a server that speaks something else (an SSH banner, say) is told
+ * apart at once instead of after the handshake timeout.
+ */
+export function couldBeStatusLine(first: Uint8Array): boolean {
+  const n = Math.min(first.length, STATUS_LINE_START.length);
+  for (let i = 0; i < n; i++) {
+    const want = STATUS_LINE_START.charCodeAt(i);
+    const c = first[i]!;
+    if (want === 0x64 /* d */ ? c < 0x30 || c > 0x39 : c !== want) return false;
+  }
+  return true;
+}
+
 const REASONS: Record<number, string> = {
   101: 'Switching Protocols',
   400: 'Bad Request',

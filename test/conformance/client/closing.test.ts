@@ -177,17 +177,15 @@ test(`[${CUT_NAME}] server resets TCP mid-frame -> close event 1006, partial mes
   assert.equal(client.events.messages.length, 0);
 });
 
-test(`[${CUT_NAME}] after a protocol error the client sends 1002 and waits for the server, bounded by closeTimeout (300 ms)`, T, async (t) => {
+test(`[${CUT_NAME}] after a protocol error the client sends 1002 and closes TCP at once, without waiting closeTimeout (5 s)`, T, async (t) => {
   const s = await scope(t);
-  const { client, peer } = await s.open({ closeTimeout: 300 });
+  const { client, peer } = await s.open({ closeTimeout: 5000 });
   const t0 = process.hrtime.bigint();
   peer.write(frame({ opcode: OP.TEXT, rsv2: true, payload: 'x' }));
   await expectCloseFrame(peer, 1002);
-  await sleep(100);
-  assert.equal(peer.ended, false, 'client dropped TCP at once instead of waiting for the server');
   await peer.waitEnd(2000);
   const ms = elapsedSince(t0);
-  assert.ok(ms >= 250 && ms < 2000, `TCP dropped after ${ms.toFixed(0)} ms, closeTimeout is 300`);
+  assert.ok(ms < 1000, `TCP dropped after ${ms.toFixed(0)} ms; a failed connection does not wait for the server`);
   const closed = await client.waitClose(1000);
   assert.ok([1002, 1006].includes(closed.code), `close event ${closed.code}`);
 });
