@@ -188,7 +188,7 @@ function clientOffer(opts: PerMessageDeflateOptions): Pmd {
 
 test('extensions fuzz: parseExtensions accepts exactly the RFC 6455 §9.1 grammar, and reads it the same', () => {
   let valid = 0;
-  const n = budget(4000, 10);
+  const n = budget(3000, 5);
   forEachCase('extensions-parse', n, (rng) => {
     const values = header(rng);
     let got: ExtensionOffer[] | undefined;
@@ -211,7 +211,8 @@ test('extensions fuzz: parseExtensions accepts exactly the RFC 6455 §9.1 gramma
 test('extensions fuzz: the server accepts the first acceptable permessage-deflate offer, within RFC 7692 §7', () => {
   let accepted = 0;
   let declined = 0;
-  forEachCase('extensions-server', budget(4000, 10), (rng) => {
+  const n = budget(3000, 5);
+  forEachCase('extensions-server', n, (rng) => {
     const offers = parseExtensions(header(rng));
     if (!offers) return;
     const opts = serverOptions(rng);
@@ -251,13 +252,14 @@ test('extensions fuzz: the server accepts the first acceptable permessage-deflat
     const back = checkDeflateAnswer(parseExtensions([got.header])!, offerOpts);
     assert.ok(back && typeof back === 'object', `client refused the server's answer ${got.header}: ${String(back)}`);
   });
-  assert.ok(accepted > 100 && declined > 100, `accepted ${accepted}, declined ${declined}`);
+  assert.ok(accepted > n / 50 && declined > n / 50, `accepted ${accepted}, declined ${declined}`);
 });
 
 test('extensions fuzz: the client takes exactly the answers RFC 7692 §7 allows for its offer', () => {
   let taken = 0;
   let refused = 0;
-  forEachCase('extensions-client', budget(4000, 10), (rng) => {
+  const n = budget(3000, 5);
+  forEachCase('extensions-client', n, (rng) => {
     const answers = parseExtensions(header(rng));
     if (!answers) return;
     const opts = clientOptions(rng);
@@ -282,5 +284,5 @@ test('extensions fuzz: the client takes exactly the answers RFC 7692 §7 allows 
     // Whatever was agreed, the windows are legal sizes.
     for (const b of [got.localMaxWindowBits, got.remoteMaxWindowBits]) assert.ok(b >= 8 && b <= 15, where);
   });
-  assert.ok(taken > 100 && refused > 100, `taken ${taken}, refused ${refused}`);
+  assert.ok(taken > n / 50 && refused > n / 50, `taken ${taken}, refused ${refused}`);
 });

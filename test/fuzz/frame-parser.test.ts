@@ -524,7 +524,7 @@ function check(stream: Stream, expected: Expected, rng: Rng): void {
 // ---- tests ---------------------------------------------------------------------------
 
 test('frame parser fuzz: the core agrees with the reference parser, in every chunking', () => {
-  const n = budget(1500);
+  const n = budget(1000, 6);
   let failed = 0;
   let closed = 0;
   let messages = 0;
@@ -548,7 +548,7 @@ test('frame parser fuzz: the core agrees with the reference parser, in every chu
 });
 
 test('frame parser fuzz: a message in many tiny fragments (0- and 1-byte continuations) is reassembled exactly', () => {
-  forEachCase('tiny-fragments', budget(200), (rng) => {
+  forEachCase('tiny-fragments', budget(200, 6), (rng) => {
     const role: Role = rng.chance(0.5) ? 'server' : 'client';
     const text = rng.chance(0.5);
     const data = text ? randomText(rng, 60) : rng.bytes(rng.int(100));
@@ -572,7 +572,7 @@ test('frame parser fuzz: a message in many tiny fragments (0- and 1-byte continu
 /** Runs fuzzed streams that hit one pending decision, checking the core strictly. */
 function pendingFuzz(name: string, which: Pending): void {
   let hits = 0;
-  forEachCase(name, budget(400), (rng) => {
+  forEachCase(name, budget(400, 6), (rng) => {
     const stream = generate(rng, true);
     const expected = reference(stream.bytes, stream.role, stream.maxPayload);
     if (!expected.pending.includes(which)) return;

@@ -361,7 +361,7 @@ function expectAnswer(bytes: Uint8Array, answer: { accept: string } | { status: 
 test('handshake fuzz: the head reader, parser and request check agree with the reference verdict', () => {
   let accepted = 0;
   const refused = new Map<number, number>();
-  const n = budget(3000, 10);
+  const n = budget(2000, 5);
   forEachCase('handshake', n, (rng) => {
     const bytes = generate(rng);
     const { head, answer } = pipeline(rng, bytes);
@@ -416,7 +416,7 @@ test('handshake fuzz over TCP: a real WebSocketServer answers as the reference s
   server.on('connection', (ws) => ws.terminate());
   const { port } = await server.listen(0, '127.0.0.1');
   try {
-    await forEachCaseAsync('handshake-tcp', budget(60, 10), async (rng) => {
+    await forEachCaseAsync('handshake-tcp', budget(60, 5), async (rng) => {
       const bytes = generate(rng);
       const reply = await exchange(port, bytes, 2000);
       const status = /^HTTP\/1\.1 (\d{3}) /.exec(reply);
