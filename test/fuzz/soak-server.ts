@@ -27,7 +27,10 @@ process.on('message', (m: { cmd: string }) => {
     const step = (): void => {
       gc?.();
       if (++n < 4) setTimeout(step, 50);
-      else process.send!({ rss: process.memoryUsage().rss, clients: server.clients.size, errors, gc: gc !== undefined });
+      else {
+        const m = process.memoryUsage();
+        process.send!({ rss: m.rss, heapUsed: m.heapUsed, external: m.external, clients: server.clients.size, errors, gc: gc !== undefined });
+      }
     };
     step();
   } else if (m.cmd === 'stop') {
