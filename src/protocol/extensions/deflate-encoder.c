@@ -450,6 +450,15 @@ __attribute__((export_name("enc_input"))) u8 *enc_input(void) { return in_buf; }
 __attribute__((export_name("enc_output"))) u8 *enc_output(void) { return out_buf; }
 __attribute__((export_name("enc_capacity"))) u32 enc_capacity(void) { return CAPACITY; }
 
+// Test only (test/fuzz/deflate-encoder.test.ts): sets the hash table's running base to
+// `value` unless 0, and returns it, so a test reaches the rebase past 2^31 without 2 GiB
+// of input first. Never lower it: entries at or above a lowered base would be taken as
+// positions of the current message. The loader (deflate-encoder.ts) does not expose it.
+__attribute__((export_name("enc_test_base"))) u32 enc_test_base(u32 value) {
+  if (value) base = value;
+  return base;
+}
+
 // Compresses in_buf[0..n) with distances of at most 2^window_bits; returns the number of
 // bytes written at out_buf (RFC 7692 §7.2.1: without the final 00 00 ff ff).
 __attribute__((export_name("encode"))) u32 encode(u32 n, u32 window_bits) {
