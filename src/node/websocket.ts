@@ -976,7 +976,8 @@ export class WebSocket extends EventEmitter implements SocketTarget {
       conn.fail(new WebSocketError(ErrorCode.Internal, `a '${event}' listener threw`, { closeCode: CloseCode.InternalError, cause: err }));
       return;
     }
-    process.emitWarning(err instanceof Error ? err : String(err), { code: 'WS13_LISTENER_ERROR', detail: `thrown by a '${event}' listener` });
+    const e = err instanceof Error ? err : new Error(String(err));
+    process.emitWarning(`a '${event}' listener threw: ${e.message}`, { code: 'WS13_LISTENER_ERROR', detail: e.stack ?? '' });
   }
 
   #eventFor(type: string, args: unknown[]): WsEvent {

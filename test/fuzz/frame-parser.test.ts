@@ -16,7 +16,6 @@
 //   - a message whose total payload passes maxPayload closes with 1009, judged from the
 //     frame headers before the payload arrives (§10.4);
 //   - text fails as soon as a byte cannot be UTF-8 (§8.1), even mid-message.
-// Two of these wait for a change in the core: see PENDING below and the two `todo` tests.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode, WebSocketError } from '../../src/protocol/index.js';
@@ -36,7 +35,7 @@ type Outcome =
   /** Failed with `closeCode`; the error's code is one of `codes` (every rule the frame broke). */
   | { kind: 'failed'; closeCode: number; codes: string[] };
 /**
- * Expectations that wait for the core (the main developer's change in progress):
+ * Cases that reach one of ws13's decisions on lengths (fuzzed on their own below):
  * 'control-length-form' a control frame with a 16/64-bit length of at most 125 bytes;
  * 'huge-length-order' a length of 2^53 or more on a header that breaks a §5.2 rule too.
  */
@@ -305,7 +304,7 @@ interface Stream {
 /**
  * A random conversation: messages (text and binary, some in many fragments, even empty
  * ones, with control frames between them), pings, pongs, perhaps a close; then, often, one
- * or two faults. `pendingRules` adds the faults whose handling waits for the core.
+ * or two faults. `pendingRules` adds the faults that reach ws13's length decisions.
  */
 function generate(rng: Rng, pendingRules: boolean): Stream {
   const role: Role = rng.chance(0.5) ? 'server' : 'client';
@@ -528,15 +527,9 @@ test('frame parser fuzz: the core agrees with the reference parser, in every chu
   let failed = 0;
   let closed = 0;
   let messages = 0;
-  let skipped = 0;
   forEachCase('frame-parser', n, (rng) => {
-    const stream = generate(rng, false);
+    const stream = generate(rng, true);
     const expected = reference(stream.bytes, stream.role, stream.maxPayload);
-    // Two faults may combine into a case that waits for the core: the todo tests cover those.
-    if (expected.pending.length > 0) {
-      skipped++;
-      return;
-    }
     check(stream, expected, rng);
     if (expected.outcome.kind === 'failed') failed++;
     if (expected.outcome.kind === 'closed') closed++;
@@ -544,7 +537,6 @@ test('frame parser fuzz: the core agrees with the reference parser, in every chu
   });
   // The generator reaches every kind of ending, and messages too.
   assert.ok(failed > n / 10 && closed > n / 50 && messages > n, `failed ${failed}, closed ${closed}, messages ${messages}`);
-  assert.ok(skipped < n / 50, `${skipped} cases skipped`);
 });
 
 test('frame parser fuzz: a message in many tiny fragments (0- and 1-byte continuations) is reassembled exactly', () => {
@@ -569,7 +561,7 @@ test('frame parser fuzz: a message in many tiny fragments (0- and 1-byte continu
   });
 });
 
-/** Runs fuzzed streams that hit one pending decision, checking the core strictly. */
+/** Runs fuzzed streams that hit one of ws13's two length decisions, checking the core strictly. */
 function pendingFuzz(name: string, which: Pending): void {
   let hits = 0;
   forEachCase(name, budget(400, 6), (rng) => {
@@ -582,11 +574,9 @@ function pendingFuzz(name: string, which: Pending): void {
   assert.ok(hits > 0, 'no case reached the decision');
 }
 
-// PENDING: the core does not yet make these two decisions (the main developer is adding
-// them). Remove `todo` once it does; each test then must pass.
+// ws13's two decisions on lengths (documented in docs/API.md), fuzzed on their own.
 test(
   'frame parser fuzz: a control frame with a 16- or 64-bit length of at most 125 bytes fails with 1002',
-  { todo: 'PENDING core change: control frames only in the 7-bit length form' },
   () => {
     for (const role of ['server', 'client'] as const) {
       const key = role === 'server' ? Uint8Array.of(1, 2, 3, 4) : undefined;
@@ -603,7 +593,6 @@ test(
 
 test(
   'frame parser fuzz: a length of 2^53 or more reports the header\'s 1002 first, else 1009',
-  { todo: 'PENDING core change: RSV/mask/opcode/control checks before the 2^53 length check' },
   () => {
     // RSV1 set, and a length of 2^53: 1002, not 1009.
     const bytes = encode({ fin: true, rsv: 4, opcode: 0x2, key: Uint8Array.of(1, 2, 3, 4), payload: new Uint8Array(0), form: 64, declared: TWO_53 });

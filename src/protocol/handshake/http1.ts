@@ -3,7 +3,7 @@
 import { WEBSOCKET_GUID, WEBSOCKET_VERSION } from '../constants.js';
 import { ErrorCode, HandshakeError } from '../errors.js';
 import { asciiBytes, base64Encode, sha1 } from '../sha1.js';
-import { hasToken, parseExtensions, parseSubprotocols, type ExtensionOffer } from './negotiate.js';
+import { hasToken, parseExtensions, parseSubprotocols, trimOws, type ExtensionOffer } from './negotiate.js';
 
 /** Sec-WebSocket-Accept for a key (RFC 6455 §4.2.2 item 5.4): base64(SHA-1(key + GUID)). */
 export function acceptKey(key: string): string {
@@ -134,7 +134,7 @@ function parseFields(lines: string[]): HeaderList | undefined {
     const name = line.slice(0, colon);
     // RFC 9112 §5.1: no white space before the colon; §5.2: obs-fold is rejected.
     if (!FIELD_NAME.test(name)) return undefined;
-    const value = line.slice(colon + 1).trim();
+    const value = trimOws(line.slice(colon + 1));
     if (!FIELD_VALUE.test(value)) return undefined;
     e.push([name.toLowerCase(), value]);
   }

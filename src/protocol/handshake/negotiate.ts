@@ -15,10 +15,22 @@ export function isToken(s: string): boolean {
 export function splitList(value: string): string[] {
   const out: string[] = [];
   for (const part of value.split(',')) {
-    const t = part.trim();
+    const t = trimOws(part);
     if (t !== '') out.push(t);
   }
   return out;
+}
+
+/**
+ * Removes optional white space, SP and HTAB only (RFC 9110 §5.6.3), from both ends:
+ * `String.prototype.trim` would also take VT, FF and NBSP, which make a value invalid.
+ */
+export function trimOws(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && (s.charCodeAt(a) === 0x20 || s.charCodeAt(a) === 0x09)) a++;
+  while (b > a && (s.charCodeAt(b - 1) === 0x20 || s.charCodeAt(b - 1) === 0x09)) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
 }
 
 /** Whether the token list `values` holds `token`, compared ASCII case-insensitively. */
