@@ -12,7 +12,7 @@ import {
 } from '../protocol/handshake/http1.js';
 import { isToken } from '../protocol/handshake/negotiate.js';
 import { PMD, checkDeflateAnswer, formatDeflateOffer } from '../protocol/extensions/permessage-deflate.js';
-import { NodeDeflateCodec, deflateSupported } from './deflate.js';
+import { NodeDeflateCodec } from './deflate.js';
 import type { ConnectionSettings, WebSocket } from './websocket.js';
 
 export interface ClientOptions extends ConnectionSettings {
@@ -68,7 +68,7 @@ export function startClient(ws: WebSocket, input: string | URL, protocols: reado
   // On by default, offered as browsers offer it (RFC 7692 §5).
   const pmd = opts.perMessageDeflate ?? true;
   const pmdOpts = typeof pmd === 'object' ? pmd : {};
-  const offerDeflate = pmd !== false && deflateSupported;
+  const offerDeflate = pmd !== false;
   const offered = offerDeflate ? [PMD] : [];
   const request = formatUpgradeRequest({
     target: (url.pathname || '/') + url.search,

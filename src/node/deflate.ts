@@ -5,7 +5,9 @@
 // several callbacks; for a 1 KiB message that overhead is many times the compression. Here
 // zlib runs synchronously on the zlib handle that node:zlib itself uses (`_handle.writeSync`,
 // the call behind zlib.deflateRawSync), keeping the stream state between messages, which
-// the public sync API cannot (it closes the handle after each call). Large messages are
+// the public sync API cannot (it closes the handle after each call). That internal lives in
+// internals.ts, which falls back to the public API (with a warning) on a Node where it is
+// missing or misbehaves: compression is never dropped, only slower. Large messages are
 // compressed in slices with a turn of the event loop between them, so no single step
 // blocks for long. Whole messages up to 64 KiB without context takeover skip zlib's
 // compressor altogether: ws13's own encoder takes about half its time (deflate-encoder.ts).
@@ -15,38 +17,21 @@
 // 7 KiB. A compressor with context takeover adds 2^(windowBits+2) + 2^(memLevel+9) bytes
 // (256 KiB at 15/8). Without context takeover (the server's default for its own side)
 // connections share one compressor (and one decompressor), so they hold none.
-import zlib from 'node:zlib';
 import {
-  InflateLimitError,
   type CodecCallback,
   type DeflateCodec,
   type DeflateParams,
   type PerMessageDeflateOptions,
 } from '../protocol/extensions/permessage-deflate.js';
 import { messageEncoder, type MessageEncoder } from '../protocol/extensions/deflate-encoder.js';
+import { createSyncDeflate, createSyncInflate, Z_FULL_FLUSH, Z_NO_FLUSH, Z_SYNC_FLUSH, type SyncDeflate, type SyncInflate } from './internals.js';
 
-const { Z_SYNC_FLUSH, Z_FULL_FLUSH, Z_NO_FLUSH } = zlib.constants;
 /** RFC 7692 §7.2.1/§7.2.2: the tail a sync flush ends with, removed on the wire. */
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 /** Larger inputs are compressed in slices of this size, one per turn of the event loop. */
 const SLICE = 256 * 1024;
-/** Output is written into pooled buffers of this size; messages get views of them. */
+/** Encoder output is copied into pooled buffers of this size; messages get views of them. */
 const POOL_SIZE = 64 * 1024;
-
-/** The parts of a node:zlib object used here (present in Node 20 to 24). */
-interface ZlibInternals {
-  _handle: {
-    writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
-    reset(): void;
-    close(): void;
-  } | null;
-  _writeState: Uint32Array;
-  errored?: Error | null;
-  destroyed: boolean;
-  on(event: 'error', f: (err: Error) => void): unknown;
-  close(): void;
-}
-type Zlib = zlib.DeflateRaw & ZlibInternals;
 
 /** Pieces up to this size are inflated with their tail in one zlib call. */
 const SMALL_INPUT = 16 * 1024;
@@ -54,43 +39,6 @@ const small = Buffer.allocUnsafe(SMALL_INPUT + 4);
 
 let pool = Buffer.allocUnsafe(POOL_SIZE);
 let poolOff = 0;
-
-/**
- * Runs `input` through zlib with `flush`, synchronously, keeping the stream open. Returns
- * the output (views into pooled buffers), or an error; stops as soon as more than `limit`
- * bytes were produced, so a decompression bomb never holds more than that.
- */
-function run(z: Zlib, input: Uint8Array, flush: number, limit: number): Buffer[] | Error {
-  const h = z._handle;
-  if (!h) return new Error('zlib stream closed');
-  const state = z._writeState;
-  const out: Buffer[] = [];
-  let total = 0;
-  let inOff = 0;
-  let inLen = input.length;
-  for (;;) {
-    if (POOL_SIZE - poolOff < 1024) {
-      pool = Buffer.allocUnsafe(POOL_SIZE);
-      poolOff = 0;
-    }
-    const avail = POOL_SIZE - poolOff;
-    h.writeSync(flush, input, inOff, inLen, pool, poolOff, avail);
-    if (z.errored || z.destroyed) return z.errored ?? new Error('zlib error');
-    const availOutAfter = state[0]!;
-    const availInAfter = state[1]!;
-    const have = avail - availOutAfter;
-    if (have > 0) {
-      out.push(pool.subarray(poolOff, poolOff + have));
-      poolOff += have;
-      total += have;
-      if (total > limit) return new InflateLimitError(`inflated size over ${limit} bytes`);
-    }
-    inOff += inLen - availInAfter;
-    inLen = availInAfter;
-    // zlib stops when the output space is full; otherwise it took all it could.
-    if (availOutAfter !== 0) return out;
-  }
-}
 
 /** A copy of `view` in pooled memory. */
 function pooled(view: Uint8Array): Buffer {
@@ -105,44 +53,28 @@ function pooled(view: Uint8Array): Buffer {
   return b;
 }
 
-/** Whether this Node's zlib exposes what `run` needs; if not, compression is not offered. */
-export const deflateSupported: boolean = (() => {
-  try {
-    const z = zlib.createDeflateRaw() as Zlib;
-    const ok = typeof z._handle?.writeSync === 'function' && z._writeState instanceof Uint32Array;
-    z.close();
-    return ok;
-  } catch {
-    return false;
-  }
-})();
-
-function newDeflate(windowBits: number, level: number, memLevel: number): Zlib {
-  const z = zlib.createDeflateRaw({ windowBits, level, memLevel }) as Zlib;
-  z.on('error', () => {});
-  return z;
+function newDeflate(windowBits: number, level: number, memLevel: number): SyncDeflate {
+  return createSyncDeflate({ windowBits, level, memLevel });
 }
 
-function newInflate(windowBits: number): Zlib {
+function newInflate(windowBits: number): SyncInflate {
   // zlib inflates any window up to its own; a 9-bit floor also covers peers whose "8" is 9.
-  const z = zlib.createInflateRaw({ windowBits: Math.max(9, windowBits) }) as unknown as Zlib;
-  z.on('error', () => {});
-  return z;
+  return createSyncInflate(Math.max(9, windowBits));
 }
 
 /** Compressors and decompressors shared by every connection without context takeover. */
-const shared = new Map<string, Zlib>();
+const shared = new Map<string, SyncDeflate | SyncInflate>();
 
-function sharedZlib(key: string, make: () => Zlib): Zlib {
-  let z = shared.get(key);
-  if (!z || !z._handle || z.destroyed) {
+function sharedZlib<Z extends SyncDeflate | SyncInflate>(key: string, make: () => Z): Z {
+  let z = shared.get(key) as Z | undefined;
+  if (!z || !z.usable) {
     z = make();
     shared.set(key, z);
   }
   return z;
 }
 
-function dropShared(key: string, z: Zlib): void {
+function dropShared(key: string, z: SyncDeflate | SyncInflate): void {
   if (shared.get(key) === z) shared.delete(key);
   z.close();
 }
@@ -185,8 +117,8 @@ export class NodeDeflateCodec implements DeflateCodec {
   /** Keys of the shared compressor and decompressor this connection would use. */
   readonly #deflateKey: string;
   readonly #inflateKey: string;
-  #deflate: Zlib | undefined;
-  #inflate: Zlib | undefined;
+  #deflate: SyncDeflate | undefined;
+  #inflate: SyncInflate | undefined;
   /** A message is being inflated across several calls. */
   #inMessage = false;
   /** A message is being compressed fragment by fragment. */
@@ -218,15 +150,14 @@ export class NodeDeflateCodec implements DeflateCodec {
       const key = this.#inflateKey;
       const z = sharedZlib(key, () => newInflate(p.remoteMaxWindowBits));
       const out = this.#inflateWith(z, data, limit);
-      if (out instanceof Error) dropShared(key, z);
-      else if (z._handle) z._handle.reset();
-      else dropShared(key, z);
+      if (out instanceof Error || !z.usable) dropShared(key, z);
+      else z.reset();
       return out instanceof Error ? done(out, []) : done(null, out);
     }
     const z = (this.#inflate ??= newInflate(p.remoteMaxWindowBits));
     this.#inMessage = !fin;
-    const out = fin ? this.#inflateWith(z, data, limit) : run(z, data, Z_SYNC_FLUSH, limit);
-    if (out instanceof Error || !z._handle || (fin && p.remoteNoContextTakeover)) {
+    const out = fin ? this.#inflateWith(z, data, limit) : z.write(data, limit);
+    if (out instanceof Error || (fin && (!z.usable || p.remoteNoContextTakeover))) {
       // Failed, ended its stream (BFINAL), or keeps no context: start afresh next time.
       z.close();
       this.#inflate = undefined;
@@ -236,22 +167,16 @@ export class NodeDeflateCodec implements DeflateCodec {
   }
 
   /** Inflates the last piece of a message with the 00 00 ff ff tail (RFC 7692 §7.2.2). */
-  #inflateWith(z: Zlib, data: Uint8Array, limit: number): Buffer[] | Error {
+  #inflateWith(z: SyncInflate, data: Uint8Array, limit: number): Buffer[] | Error {
     if (data.length <= SMALL_INPUT) {
       // One zlib call: copy the piece and the tail into scratch space.
       const input = small.subarray(0, data.length + 4);
       input.set(data);
       input.set(TAIL, data.length);
-      return run(z, input, Z_SYNC_FLUSH, limit);
+      return z.end([input], limit);
     }
-    const out = run(z, data, Z_SYNC_FLUSH, limit);
-    if (out instanceof Error) return out;
-    // A stream that ended with BFINAL has closed its handle: the tail is not needed.
-    if (!z._handle) return out;
-    const rest = run(z, TAIL, Z_SYNC_FLUSH, limit - out.reduce((n, b) => n + b.length, 0));
-    if (rest instanceof Error) return rest;
-    for (const b of rest) out.push(b);
-    return out;
+    // After a final block (BFINAL) the stream ignores the tail.
+    return z.end([data, TAIL], limit);
   }
 
   compress(data: Uint8Array, fin: boolean, done: CodecCallback): void {
@@ -269,8 +194,8 @@ export class NodeDeflateCodec implements DeflateCodec {
       // costs less than a reset (measured: 7.8 µs against 9.7 µs per 1 KiB message).
       const key = this.#deflateKey;
       const z = sharedZlib(key, () => newDeflate(p.localMaxWindowBits, this.#level, this.#memLevel));
-      const out = run(z, data, Z_FULL_FLUSH, Infinity);
-      if (out instanceof Error || !z._handle) dropShared(key, z);
+      const out = z.write(data, Z_FULL_FLUSH);
+      if (out instanceof Error || !z.usable) dropShared(key, z);
       return out instanceof Error ? done(out, []) : done(null, messageEnd(out));
     }
     // Our own compressor: kept for context takeover, or for the fragments of one message.
@@ -285,14 +210,14 @@ export class NodeDeflateCodec implements DeflateCodec {
       // Fragments before the last keep their 00 00 ff ff: it is part of the stream.
       done(null, fin ? messageEnd(out) : out);
     };
-    if (data.length <= SLICE) return finish(run(z, data, Z_SYNC_FLUSH, Infinity));
+    if (data.length <= SLICE) return finish(z.write(data, Z_SYNC_FLUSH));
     // Large: slice by slice, yielding to the event loop between slices.
     const out: Buffer[] = [];
     let off = 0;
     const step = (): void => {
       const end = Math.min(data.length, off + SLICE);
       const last = end === data.length;
-      const r = run(z, data.subarray(off, end), last ? Z_SYNC_FLUSH : Z_NO_FLUSH, Infinity);
+      const r = z.write(data.subarray(off, end), last ? Z_SYNC_FLUSH : Z_NO_FLUSH);
       if (r instanceof Error) return finish(r);
       for (const b of r) out.push(b);
       off = end;

@@ -21,7 +21,7 @@ import {
 } from '../protocol/handshake/http1.js';
 import { selectSubprotocol } from '../protocol/handshake/negotiate.js';
 import { acceptDeflateOffer } from '../protocol/extensions/permessage-deflate.js';
-import { NodeDeflateCodec, deflateSupported } from './deflate.js';
+import { NodeDeflateCodec } from './deflate.js';
 import { WebSocket, routeSocket, toBytes, type ConnectionSettings, type SendData, type SocketTarget } from './websocket.js';
 
 /** The request of an opening handshake, as hooks see it: an `http.IncomingMessage` when attached. */
@@ -309,7 +309,7 @@ export class WebSocketServer extends EventEmitter {
       // RFC 7692 §5.1: the first acceptable permessage-deflate offer, if we compress at all.
       const pmd = o.perMessageDeflate;
       const pmdOpts = typeof pmd === 'object' ? pmd : {};
-      const deflate = pmd && deflateSupported ? acceptDeflateOffer(offer.extensions, pmdOpts) : undefined;
+      const deflate = pmd ? acceptDeflateOffer(offer.extensions, pmdOpts) : undefined;
       let extra: HeaderInit | undefined = typeof o.headers === 'function' ? o.headers(req) : o.headers;
       if (o.beforeUpgrade) {
         const r = await o.beforeUpgrade(req, { protocol, origin: offer.origin });
