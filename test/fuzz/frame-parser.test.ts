@@ -108,7 +108,11 @@ function reference(bytes: Uint8Array, role: Role, maxPayload: number): Expected 
     const masked = (b1 & 0x80) !== 0;
     let length = BigInt(b1 & 0x7f);
     let form: 7 | 16 | 64 = 7;
-    if (length === 126n) {
+    if ((b0 & 0x08) !== 0 && length >= 126n) {
+      // A control frame (opcode 0x8–0xF) with a 16- or 64-bit length is never valid: judged
+      // from these two bytes, without waiting for the extended length.
+      form = length === 126n ? 16 : 64;
+    } else if (length === 126n) {
       if (!have(2)) return done({ kind: 'open' });
       length = BigInt(bytes[pos]! * 256 + bytes[pos + 1]!);
       pos += 2;
@@ -139,10 +143,7 @@ function reference(bytes: Uint8Array, role: Role, maxPayload: number): Expected 
       if (form !== 7) {
         // ws13's decision: only the 7-bit form for control frames. Which code the core will
         // name is its choice: either of the two length errors.
-        if (length <= 125n) {
-          pending.push('control-length-form');
-          broken.push(ErrorCode.InvalidLength);
-        }
+        pending.push('control-length-form');
         if (!broken.includes(ErrorCode.ControlTooLong)) broken.push(ErrorCode.ControlTooLong);
         if (!broken.includes(ErrorCode.InvalidLength)) broken.push(ErrorCode.InvalidLength);
       }
