@@ -76,8 +76,8 @@ export interface ServerOptions extends ConnectionSettings {
   /** Ping idle clients every `interval` ms and drop those that stay silent for another; false: off. */
   heartbeat?: { interval?: number } | false;
   /**
-   * A client with more than this many bytes waiting to go out (default 8 MiB: headers,
-   * messages being compressed and those the OS has not taken) gets no more broadcasts.
+   * A client with more than this many bytes that the OS has not taken, from earlier turns
+   * of the event loop (default 8 MiB), gets no more broadcasts.
    */
   maxBroadcastBacklog?: number;
   /**

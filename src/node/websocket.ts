@@ -794,8 +794,10 @@ export class WebSocket extends EventEmitter implements SocketTarget {
   _sendPrepared(frame: PreparedFrame, limit: number, overflow: 'close' | 'skip'): boolean {
     const conn = this.#conn;
     if (this.#readyState !== WebSocket.OPEN || !conn || conn.state.kind !== 'open') return false;
-    if (this.#backlog() > limit) {
-      // Too slow for broadcasts: its backlog stays bounded by the limit and one message.
+    // What the transport has not taken from earlier turns: a burst written in this turn is
+    // not held against a client that reads.
+    if (this.#socket!.writableLength + (this.#outbox?.waitingBytes ?? 0) > limit) {
+      // Too slow for broadcasts: its backlog stays bounded by the limit and one turn's messages.
       if (overflow === 'close') this.close(CloseCode.TryAgainLater, 'too slow: broadcast backlog over the limit');
       return false;
     }

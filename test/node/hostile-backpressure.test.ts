@@ -159,7 +159,9 @@ test('broadcast: a client that never reads is closed with 1013 past maxBroadcast
   // Closed with 1013, and dropped after closeTimeout since it never reads the close frame.
   await stuckClosed;
   assert.equal(server.clients.size, 3);
-  assert.ok(maxBacklog <= limit + 2 * msg.length, `a client's backlog reached ${(maxBacklog / MB).toFixed(1)} MB; the limit is 2 MB`);
+  // The limit is judged on what the OS has not taken from earlier turns: at most one turn's
+  // broadcasts (16 here) come on top of it.
+  assert.ok(maxBacklog <= limit + 16 * msg.length, `a client's backlog reached ${(maxBacklog / MB).toFixed(1)} MB; the limit is 2 MB`);
   for (const r of readers) r.close(1000);
   await server.close();
   stuck.destroy();
@@ -189,7 +191,7 @@ test("broadcast with broadcastOverflow 'skip': a client that never reads stays o
   await readersDone([got], n, () => [got]);
   assert.equal(server.clients.size, 2, 'the stuck client is still open');
   assert.ok(reached < 2 * n, 'some broadcasts skipped the stuck client');
-  assert.ok(maxBacklog <= limit + 2 * msg.length, `backlog ${(maxBacklog / MB).toFixed(1)} MB`);
+  assert.ok(maxBacklog <= limit + 16 * msg.length, `backlog ${(maxBacklog / MB).toFixed(1)} MB`);
   reader.close(1000);
   stuck.destroy();
   await server.close();
