@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { accept, cleanup, rawServer, run, selfSigned, serve } from './helpers.js';
+import { peerTest } from '../support/peers-available.js';
 
 const T = { timeout: 20_000 };
 after(cleanup);
@@ -72,7 +73,7 @@ test('a connection dropped without a closing handshake exits 3', T, async () => 
   assert.match(r.stdout, /\* closed 1006 \(abnormally, no closing handshake\)/);
 });
 
-test('wss: refused without trust (exit 1), works with --ca and with --insecure', T, async () => {
+peerTest(['openssl'], 'wss: refused without trust (exit 1), works with --ca and with --insecure', T, async () => {
   const { cert, key } = await selfSigned();
   const { url } = await serve(['--tls-cert', cert, '--tls-key', key]);
   const bad = await run(['connect', url]);

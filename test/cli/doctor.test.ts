@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import { createHash } from 'node:crypto';
 import { WebSocketServer } from '../../src/node/index.js';
 import { accept, cleanup, httpServer, rawServer, run, selfSigned, serve } from './helpers.js';
+import { peerTest } from '../support/peers-available.js';
 
 const T = { timeout: 20_000 };
 after(cleanup);
@@ -196,7 +197,7 @@ test('a 301 redirect: where to, and the ws:// URL to use', T, async () => {
   assert.match(r.stdout, new RegExp(`ws13 doctor ws://127\\.0\\.0\\.1:${port}/v2/socket`));
 });
 
-test('TLS with a self-signed certificate: explained; trusted with --ca; a warning with --insecure', T, async () => {
+peerTest(['openssl'], 'TLS with a self-signed certificate: explained; trusted with --ca; a warning with --insecure', T, async () => {
   const { cert, key } = await selfSigned();
   const { url } = await serve(['--tls-cert', cert, '--tls-key', key, '--deflate']);
   assert.match(url, /^wss:\/\/127\.0\.0\.1:\d+\/$/);

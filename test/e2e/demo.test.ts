@@ -2,16 +2,15 @@
 // Runs the compiled demo as a child process (as `npm start` does), restarts it, and checks the
 // page: handshake inspector, WebCrypto check of the Accept, chat between two pages,
 // permessage-deflate and the subprotocol as the browser sees them, reconnection.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM, peerTest } from '../support/peers-available.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const MAIN = fileURLToPath(new URL('../../src/demo/main.js', import.meta.url));
 const SHOTS = fileURLToPath(new URL('../../../test-artifacts/e2e/', import.meta.url));
@@ -122,12 +121,7 @@ async function checkInspector(page: Page, port: number): Promise<string> {
   return key;
 }
 
-test('the npm start demo in Chromium: handshake inspector, chat, compression, reconnect', { timeout: 60_000 }, async () => {
-  assert.ok(
-    existsSync(CHROMIUM),
-    `${CHROMIUM} is missing: the end-to-end test drives Debian's Chromium. ` +
-      `Run .ci/run's install step (it installs chromium when missing), or by hand: apt-get update && apt-get install -y chromium`,
-  );
+peerTest(['chromium'], 'the npm start demo in Chromium: handshake inspector, chat, compression, reconnect', { timeout: 60_000 }, async () => {
   mkdirSync(SHOTS, { recursive: true });
   const port = await freePort();
   let demo = await startDemo(port);

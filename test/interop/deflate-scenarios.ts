@@ -10,7 +10,7 @@
 //   - every message arrives intact and in order.
 
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { peerTest } from '../support/peers-available.js';
 import {
   type ClientOptions,
   type DeflateConfig,
@@ -33,6 +33,7 @@ import {
   expectPattern,
   expectText,
   only,
+  peersFor,
 } from './scenarios.js';
 import { type DeflateAgreement, agreementOf, parseExtensions, startWireProxy, summarize } from './wire.js';
 
@@ -346,9 +347,11 @@ export async function runDeflateScenario(serverKind: Kind, clientKind: Kind, mod
 
 /** Registers one node:test test per (mode, scenario) for the pair. */
 export function registerDeflatePair(serverKind: Kind, clientKind: Kind): void {
+  const needs = peersFor(serverKind, clientKind);
   for (const mode of DEFLATE_MODES) {
     for (const sc of DEFLATE_SCENARIOS) {
-      test(
+      peerTest(
+        needs,
         `deflate, ${mode.name}: ${serverKind} server <-> ${clientKind} client: ${sc.name}`,
         { timeout: sc.timeoutMs ?? 60_000 },
         () => runDeflateScenario(serverKind, clientKind, mode, sc),

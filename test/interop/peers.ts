@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import WebSocket, { WebSocketServer } from 'ws';
+import { PYTHON } from '../support/peers-available.js';
 
 export type Kind = 'ws13' | 'ws' | 'python';
 
@@ -103,7 +104,7 @@ export interface EchoServer {
   close(): Promise<void>;
 }
 
-export const PYTHON = '/usr/bin/python3';
+export { PYTHON };
 export const PY_ECHO_SERVER = fileURLToPath(new URL('../../../test/interop/python/echo_server.py', import.meta.url));
 export const PY_CLIENT = fileURLToPath(new URL('../../../test/interop/python/client.py', import.meta.url));
 

@@ -3,7 +3,7 @@
 // check over what both sides observed (see peers.ts for the event format).
 
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { peerTest, type Peer } from '../support/peers-available.js';
 import {
   type ClientOptions,
   type EchoServerOptions,
@@ -431,9 +431,15 @@ export async function runScenario(serverKind: Kind, clientKind: Kind, sc: Scenar
 
 /** Registers one node:test test per scenario for the pair. */
 export function registerPair(serverKind: Kind, clientKind: Kind): void {
+  const needs = peersFor(serverKind, clientKind);
   for (const sc of SCENARIOS) {
-    test(`${serverKind} server <-> ${clientKind} client: ${sc.name}`, { timeout: sc.timeoutMs ?? 60_000 }, () =>
+    peerTest(needs, `${serverKind} server <-> ${clientKind} client: ${sc.name}`, { timeout: sc.timeoutMs ?? 60_000 }, () =>
       runScenario(serverKind, clientKind, sc),
     );
   }
+}
+
+/** The Debian peers a pair needs: Python `websockets` when one side is Python. */
+export function peersFor(serverKind: Kind, clientKind: Kind): Peer[] {
+  return serverKind === 'python' || clientKind === 'python' ? ['python'] : [];
 }

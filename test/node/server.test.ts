@@ -14,6 +14,7 @@ import WsClient from 'ws';
 import { HandshakeError, WebSocket, WebSocketServer } from '../../src/node/index.js';
 import type { Refusal, UpgradeRequest } from '../../src/node/index.js';
 import { RawClient, expectedAccept, next, parseHead, sleep, within } from './helpers.js';
+import { assertPeers, skipWithout } from '../support/peers-available.js';
 
 const T = { timeout: 8000 };
 
@@ -150,12 +151,12 @@ describe('attached to an http.Server', () => {
     assert.equal(body, 'plain http');
   });
 
-  test('an https.Server with a self-signed certificate serves wss:// with tls.ca', T, async () => {
+  test('an https.Server with a self-signed certificate serves wss:// with tls.ca', { ...T, ...skipWithout('openssl') }, async () => {
+    assertPeers('openssl');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ws13-tls-'));
     try {
       const keyFile = path.join(dir, 'key.pem');
       const certFile = path.join(dir, 'cert.pem');
-      // Requires the openssl command (present on the test machines).
       execFileSync(
         'openssl',
         ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1',

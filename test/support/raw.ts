@@ -130,7 +130,12 @@ export function parseFrames(buf: Buffer): { frames: Frame[]; rest: Buffer } {
  */
 export class RawPeer {
   readonly socket: net.Socket;
-  private buf: Buffer = Buffer.alloc(0);
+  // Bytes received and not yet parsed are store[start, end). The store at least doubles when
+  // it fills, so a 16 MiB frame arriving in 64 KiB reads costs linear time, not a
+  // Buffer.concat per read (quadratic: seconds of copying, enough to time out under load).
+  private store: Buffer = Buffer.alloc(0);
+  private start = 0;
+  private end = 0;
   private framesSeen: Frame[] = [];
   private waiters: Array<() => void> = [];
   /** True once the peer sent FIN (we read EOF). */
@@ -146,7 +151,7 @@ export class RawPeer {
     this.socket = socket;
     socket.on('data', (d: Buffer) => {
       this.received.push(d);
-      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+      this.append(d);
       this.pump();
     });
     socket.on('end', () => {
@@ -169,17 +174,34 @@ export class RawPeer {
     });
   }
 
+  private get buf(): Buffer {
+    return this.store.subarray(this.start, this.end);
+  }
+
+  private append(d: Buffer): void {
+    if (this.end + d.length > this.store.length) {
+      const live = this.end - this.start;
+      const next = Buffer.allocUnsafe(Math.max(2 * (live + d.length), 65536));
+      this.store.copy(next, 0, this.start, this.end);
+      this.store = next;
+      this.start = 0;
+      this.end = live;
+    }
+    d.copy(this.store, this.end);
+    this.end += d.length;
+  }
+
   private pump(): void {
     if (!this.inFrames) {
       const i = this.buf.indexOf('\r\n\r\n');
       if (i < 0) return this.notify();
       this.httpHead = this.buf.subarray(0, i + 4).toString('latin1');
-      this.buf = this.buf.subarray(i + 4);
+      this.start += i + 4;
       this.inFrames = true;
     }
     const { frames, rest } = parseFrames(this.buf);
     this.framesSeen.push(...frames);
-    this.buf = rest;
+    this.start = this.end - rest.length;
     this.notify();
   }
 
