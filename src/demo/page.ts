@@ -44,7 +44,7 @@ export const PAGE_HTML = String.raw`<!doctype html>
   </section>
 
   <section class="card" aria-labelledby="neg-title">
-    <h2 id="neg-title">3. What the browser negotiated</h2>
+    <h2 id="neg-title">2. What the browser negotiated</h2>
     <p class="hint">Read from this page's <code>WebSocket</code> object after <code>open</code>.</p>
     <dl class="kv">
       <dt><code>ws.url</code></dt><dd><code id="browser-url">—</code></dd>
@@ -56,7 +56,7 @@ export const PAGE_HTML = String.raw`<!doctype html>
   </section>
 
   <section class="card wide" aria-labelledby="hs-title">
-    <h2 id="hs-title">2. Handshake inspector</h2>
+    <h2 id="hs-title">3. Handshake inspector</h2>
     <p class="hint">Scripts cannot read the headers of a WebSocket handshake, so the server sends them back over the socket as its first message.</p>
     <p id="hs-which" class="which">No connection yet.</p>
     <div class="cols">
@@ -142,10 +142,12 @@ h3 { margin: 1rem 0 0.5rem; font-size: 1rem; }
 .status[data-state="connecting"] { color: var(--warn); }
 .status[data-state="reconnecting"], .status[data-state="closed"] { color: var(--bad); }
 .grid { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 1rem; max-width: 1200px; margin: 0 auto; }
-.card { background: var(--card); border: 1px solid var(--line); border-radius: 0.5rem; padding: 1rem; }
+.card { min-width: 0; overflow-wrap: break-word; background: var(--card); border: 1px solid var(--line); border-radius: 0.5rem; padding: 1rem; }
 .wide { grid-column: 1 / -1; }
-.cols { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
-@media (max-width: 800px) { .grid, .cols { grid-template-columns: 1fr; } }
+.cols { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1rem; }
+/* One column below 800 px; minmax(0, …) so no content (a long key, a label) can widen the page past the screen. */
+@media (max-width: 800px) { .grid, .cols { grid-template-columns: minmax(0, 1fr); } }
+}
 .row { display: flex; gap: 0.5rem; align-items: center; margin: 0.5rem 0; }
 .row label { font-weight: 600; min-width: 5.5rem; }
 .row input { flex: 1; min-width: 0; }
@@ -167,13 +169,22 @@ pre { background: #f6f8fa; border: 1px solid var(--line); padding: 0.5rem; overf
 pre mark { background: var(--mark); color: inherit; }
 .steps { margin: 0; padding-left: 1.5rem; }
 .steps li { margin: 0.2rem 0; overflow-wrap: anywhere; }
-.steps .label { display: inline-block; min-width: 24rem; color: var(--muted); }
-.verdict { font-weight: 700; padding: 0.5rem 0.75rem; border-radius: 0.3rem; border-left: 0.4rem solid var(--muted); background: #f6f8fa; }
+.steps .label { display: inline-block; min-width: min(24rem, 100%); color: var(--muted); }
+.verdict { overflow-wrap: anywhere; font-weight: 700; padding: 0.5rem 0.75rem; border-radius: 0.3rem; border-left: 0.4rem solid var(--muted); background: #f6f8fa; }
 .verdict[data-verified="yes"] { border-color: var(--ok); color: var(--ok); background: #eaf6ec; }
 .verdict[data-verified="no"] { border-color: var(--bad); color: var(--bad); background: #fdecea; }
 .verdict[data-verified="unavailable"] { border-color: var(--warn); color: var(--warn); }
 .which { margin: 0 0 0.5rem; font-weight: 600; }
 .events { margin: 0.75rem 0 0; padding-left: 1.5rem; max-height: 10rem; overflow-y: auto; color: var(--muted); }
+/* Phones: forms wrap (label above, input and button below), labels of the steps above their values. */
+@media (max-width: 480px) {
+  body { padding: 0 0.5rem 1.5rem; }
+  .card { padding: 0.75rem; }
+  .row { flex-wrap: wrap; }
+  .row label { flex-basis: 100%; }
+  .steps .label { display: block; min-width: 0; }
+  .kv { grid-template-columns: minmax(0, 1fr); }
+  .kv dd { margin-bottom: 0.3rem; }
 `;
 
 export const PAGE_JS = String.raw`'use strict';

@@ -5,7 +5,9 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -75,7 +77,44 @@ function stopDemo(r: Running): Promise<void> {
 // The page's DOM, as the functions passed to waitForFunction see it (tsconfig has no DOM lib).
 declare const document: {
   getElementById(id: string): { getAttribute(name: string): string | null; textContent: string | null } | null;
+  documentElement: { scrollWidth: number };
+  querySelectorAll(selector: string): ArrayLike<{ textContent: string | null; getBoundingClientRect(): { top: number; left: number; right: number } }>;
 };
+declare const window: { innerWidth: number };
+
+/** Phone, small phone and desktop widths the layout must fit without sideways scrolling. */
+const WIDTHS = [320, 390, 1280] as const;
+
+/**
+ * At each width: a screenshot (in a temp dir), no horizontal overflow, the Send and Set-name
+ * buttons inside the screen, and the sections numbered 1–4 in reading order (DOM order, and
+ * top to bottom, left to right on screen).
+ */
+async function checkWidths(page: Page, label: string): Promise<string> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ws13-demo-widths-'));
+  for (const width of WIDTHS) {
+    await page.setViewportSize({ width, height: 900 });
+    const shot = path.join(dir, `${label}-${width}.png`);
+    await page.screenshot({ path: shot, fullPage: true });
+    const m = await page.evaluate(() => ({
+      scrollWidth: document.documentElement.scrollWidth,
+      innerWidth: window.innerWidth,
+      buttons: Array.from(document.querySelectorAll('#name-form button, #send'), (b) => b.getBoundingClientRect().right),
+      sections: Array.from(document.querySelectorAll('main h2'), (h) => {
+        const r = h.getBoundingClientRect();
+        return { title: (h.textContent ?? '').trim(), top: r.top, left: r.left };
+      }),
+    }));
+    assert.ok(m.scrollWidth <= m.innerWidth, `${width} px: the page scrolls sideways (scrollWidth ${m.scrollWidth} > ${m.innerWidth}); see ${shot}`);
+    assert.equal(m.buttons.length, 2);
+    for (const right of m.buttons) assert.ok(right <= m.innerWidth, `${width} px: a button ends at ${right}, off screen; see ${shot}`);
+    assert.deepEqual(m.sections.map((s) => s.title.split('.')[0]), ['1', '2', '3', '4'], `${width} px: sections in DOM order`);
+    const onScreen = [...m.sections].sort((a, b) => a.top - b.top || a.left - b.left).map((s) => s.title.split('.')[0]);
+    assert.deepEqual(onScreen, ['1', '2', '3', '4'], `${width} px: sections read in order on screen; see ${shot}`);
+  }
+  await page.setViewportSize({ width: 1280, height: 1100 });
+  return dir;
+}
 
 const text = async (page: Page, id: string): Promise<string> => ((await page.textContent(`#${id}`)) ?? '').trim();
 
@@ -121,7 +160,7 @@ async function checkInspector(page: Page, port: number): Promise<string> {
   return key;
 }
 
-peerTest(['chromium'], 'the npm start demo in Chromium: handshake inspector, chat, compression, reconnect', { timeout: 60_000 }, async () => {
+peerTest(['chromium'], 'the npm start demo in Chromium: handshake inspector, chat, compression, reconnect', { timeout: 60_000 }, async (t) => {
   mkdirSync(SHOTS, { recursive: true });
   const port = await freePort();
   let demo = await startDemo(port);
@@ -191,6 +230,9 @@ peerTest(['chromium'], 'the npm start demo in Chromium: handshake inspector, cha
     assert.match(await text(b, 'req-raw'), /^GET \/ws HTTP\/1\.1\n[^]*Sec-WebSocket-Key: [A-Za-z0-9+/]{22}==/i);
     assert.match(await text(b, 'res-raw'), /^HTTP\/1\.1 101 Switching Protocols\nUpgrade: websocket\nConnection: Upgrade\nSec-WebSocket-Accept: /);
     await b.screenshot({ path: `${SHOTS}demo-page-b.png`, fullPage: true });
+    // Phone to desktop, with the chat full and both raw header listings open (the widest content).
+    const shots = await checkWidths(b, 'page-b');
+    t.diagnostic(`demo screenshots at ${WIDTHS.join(', ')} px: ${shots}`);
 
     // The server restarts: the page notices, backs off, and reconnects with a fresh handshake.
     await stopDemo(demo);
