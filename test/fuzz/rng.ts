@@ -4,8 +4,8 @@
 // in the default and the long mode alike.
 import { randomInt } from 'node:crypto';
 
-/** FUZZ_LONG=1 or CI=true: longer runs (more iterations, a longer soak). */
-export const LONG = process.env.FUZZ_LONG === '1' || process.env.CI === 'true';
+/** FUZZ_LONG=1, or CI=true unless FUZZ_LONG=0: longer runs (more iterations, a longer soak). */
+export const LONG = process.env.FUZZ_LONG === '1' || (process.env.CI === 'true' && process.env.FUZZ_LONG !== '0');
 
 /** Iterations for this mode: `n` by default, `n * factor` in the long mode. */
 export function budget(n: number, factor = 15): number {
