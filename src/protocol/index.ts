@@ -41,6 +41,8 @@ export type {
   ClientRequestInit,
   HeaderInit,
 } from './handshake/http1.js';
+export { negotiate, refusal, PendingAccept } from './handshake/server.js';
+export type { ServerPolicy, ServerAccept, ServerRefusal, HookAnswer } from './handshake/server.js';
 export {
   isToken,
   splitList,
