@@ -2,25 +2,15 @@
 // exact bytes, and explains the answer header by header. When the handshake fails it says
 // why (a proxy that dropped Upgrade/Connection, 426, a wrong Accept, a subprotocol or an
 // extension not taken, an Origin refused, TLS certificate errors, redirects) and how to fix it.
-import dns from 'node:dns';
 import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import {
-  HeadReader,
-  WEBSOCKET_GUID,
-  acceptKey,
-  formatUpgradeRequest,
-  hasToken,
-  parseExtensions,
-  parseResponseHead,
-  splitList,
-  type ResponseHead,
-} from '../protocol/index.js';
+import { Opcode, WEBSOCKET_GUID, hasToken, parseExtensions, splitList } from '../protocol/index.js';
 import { checkDeflateAnswer, formatDeflateOffer, isToken } from '../protocol/index.js';
 import { EXIT_FAILURE, UsageError, headers as parseHeaders, int, list, parse, readCa } from './args.js';
 import { palette, type Palette } from './term.js';
+import { FrameReader, attempt, clientFrame, ms, readFrames, type Attempt, type Settings } from './doctor-probe.js';
 
 export const DOCTOR_USAGE = `Usage: ws13 doctor URL [options]
 
@@ -75,312 +65,6 @@ interface Check {
   title: string;
   message: string;
   details?: string[];
-}
-
-interface Timings {
-  dnsMs?: number;
-  connectMs?: number;
-  tlsMs?: number;
-  handshakeMs?: number;
-  pingMs?: number;
-  totalMs?: number;
-}
-
-interface Settings {
-  url: URL;
-  secure: boolean;
-  protocols: string[];
-  origin: string | undefined;
-  headers: Array<[string, string]>;
-  deflate: boolean;
-  insecure: boolean;
-  ca: Buffer | undefined;
-  timeout: number;
-}
-
-interface TlsInfo {
-  protocol: string | null;
-  cipher: string;
-  authorized: boolean;
-  authorizationError: string | undefined;
-  cert: tls.PeerCertificate | undefined;
-  alpn: string | false;
-}
-
-/** One handshake attempt, as far as it got. */
-interface Attempt {
-  timings: Timings;
-  address?: string;
-  /** The step that failed and why. */
-  failed?: { step: 'dns' | 'tcp' | 'tls' | 'handshake'; code: string | undefined; message: string; firstBytes?: Buffer };
-  tls?: TlsInfo;
-  key: string;
-  request: string;
-  head?: string;
-  res?: ResponseHead;
-  body?: string;
-  socket?: net.Socket;
-  rest?: Buffer;
-}
-
-const ms = (start: number): number => Math.round((performance.now() - start) * 100) / 100;
-
-function withTimeout<T>(p: Promise<T>, timeout: number, what: string): Promise<T> {
-  let t: NodeJS.Timeout;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      t = setTimeout(() => reject(Object.assign(new Error(`${what} took longer than ${timeout} ms`), { code: 'ETIMEDOUT' })), timeout);
-    }),
-  ]).finally(() => clearTimeout(t));
-}
-
-/** Connects, handshakes, and reads the answer: everything observed, nothing judged. */
-async function attempt(s: Settings, override: { origin?: string | null } = {}): Promise<Attempt> {
-  const url = s.url;
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  const port = Number(url.port || (s.secure ? 443 : 80));
-  const key = randomBytes(16).toString('base64');
-  const origin = override.origin === null ? undefined : (override.origin ?? s.origin);
-  const request = formatUpgradeRequest({
-    target: (url.pathname || '/') + url.search,
-    host: url.host,
-    key,
-    protocols: s.protocols,
-    ...(s.deflate ? { extensions: formatDeflateOffer({}) } : {}),
-    ...(origin !== undefined ? { origin } : {}),
-    headers: s.headers,
-  });
-  const a: Attempt = { timings: {}, key, request };
-  const t0 = performance.now();
-
-  // DNS.
-  let addresses: string[];
-  if (net.isIP(host)) {
-    addresses = [host];
-    a.timings.dnsMs = 0;
-  } else {
-    const t = performance.now();
-    try {
-      addresses = (await withTimeout(dns.promises.lookup(host, { all: true }), s.timeout, 'the DNS lookup')).map((r) => r.address);
-      a.timings.dnsMs = ms(t);
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      a.failed = { step: 'dns', code: e.code, message: e.message };
-      return a;
-    }
-  }
-
-  // TCP, trying each address in turn.
-  let socket: net.Socket | undefined;
-  let lastErr: NodeJS.ErrnoException | undefined;
-  const tTcp = performance.now();
-  for (const address of addresses) {
-    const sock = net.connect({ host: address, port });
-    sock.setNoDelay(true);
-    try {
-      await withTimeout(
-        new Promise<void>((resolve, reject) => {
-          sock.once('connect', resolve);
-          sock.once('error', reject);
-        }),
-        s.timeout,
-        'the TCP connection',
-      );
-      socket = sock;
-      a.address = address;
-      break;
-    } catch (err) {
-      sock.destroy();
-      lastErr = err as NodeJS.ErrnoException;
-    }
-  }
-  if (!socket) {
-    a.failed = { step: 'tcp', code: lastErr?.code, message: lastErr?.message ?? 'no address' };
-    return a;
-  }
-  a.timings.connectMs = ms(tTcp);
-  socket.on('error', () => {});
-
-  // TLS: certificate problems are recorded, not fatal, so the handshake is still checked.
-  let stream: net.Socket = socket;
-  if (s.secure) {
-    const tTls = performance.now();
-    const t = tls.connect({
-      socket,
-      ...(net.isIP(host) ? {} : { servername: host }),
-      rejectUnauthorized: false,
-      ALPNProtocols: ['http/1.1'],
-      ...(s.ca ? { ca: s.ca } : {}),
-    });
-    // A server that answers TLS with plain HTTP: keep its first bytes to say so.
-    let first: Buffer | undefined;
-    socket.once('data', (d: Buffer) => (first ??= d));
-    try {
-      await withTimeout(
-        new Promise<void>((resolve, reject) => {
-          t.once('secureConnect', resolve);
-          t.once('error', reject);
-        }),
-        s.timeout,
-        'the TLS handshake',
-      );
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      t.destroy();
-      a.failed = { step: 'tls', code: e.code, message: e.message, ...(first ? { firstBytes: first } : {}) };
-      return a;
-    }
-    t.on('error', () => {});
-    a.timings.tlsMs = ms(tTls);
-    const cert = t.getPeerCertificate(false);
-    a.tls = {
-      protocol: t.getProtocol(),
-      cipher: t.getCipher().name,
-      authorized: t.authorized,
-      authorizationError: t.authorizationError === undefined || t.authorizationError === null ? undefined : String(t.authorizationError),
-      cert: cert && Object.keys(cert).length > 0 ? cert : undefined,
-      alpn: t.alpnProtocol ?? false,
-    };
-    stream = t;
-  }
-
-  // The handshake.
-  const tHs = performance.now();
-  stream.write(request);
-  const reader = new HeadReader(65536);
-  let firstBytes: Buffer | undefined;
-  try {
-    const r = await withTimeout(
-      new Promise<{ head: string; rest: Uint8Array }>((resolve, reject) => {
-        const onData = (chunk: Buffer): void => {
-          firstBytes ??= chunk;
-          const r = reader.push(chunk);
-          if (r.kind === 'more') return;
-          stream.off('data', onData);
-          stream.off('close', onClose);
-          stream.pause();
-          if (r.kind === 'done') resolve({ head: r.head, rest: r.rest });
-          else reject(Object.assign(new Error(r.kind === 'malformed' ? 'the answer is not HTTP (a bare LF)' : 'the answer head is over 64 KiB'), { code: r.kind }));
-        };
-        const onClose = (): void =>
-          reject(Object.assign(new Error('the server closed the connection without a complete answer'), { code: 'ECLOSED' }));
-        stream.on('data', onData);
-        stream.once('close', onClose);
-      }),
-      s.timeout,
-      'the answer',
-    );
-    a.timings.handshakeMs = ms(tHs);
-    a.head = r.head;
-    a.rest = Buffer.from(r.rest);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    stream.destroy();
-    a.failed = { step: 'handshake', code: e.code, message: e.message, ...(firstBytes ? { firstBytes } : {}) };
-    return a;
-  }
-  try {
-    a.res = parseResponseHead(a.head);
-  } catch (err) {
-    stream.destroy();
-    a.failed = { step: 'handshake', code: 'malformed', message: (err as Error).message, firstBytes: Buffer.from(a.head, 'latin1') };
-    return a;
-  }
-  if (a.res.status === 101) {
-    a.socket = stream;
-  } else {
-    a.body = await readBody(stream, a.rest ?? Buffer.alloc(0));
-    stream.destroy();
-  }
-  a.timings.totalMs = ms(t0);
-  return a;
-}
-
-/** Up to 4 KiB of a refusal's body: until then, its end, or 300 ms. */
-function readBody(s: net.Socket, first: Buffer): Promise<string> {
-  return new Promise((resolve) => {
-    const parts = [first];
-    let size = first.length;
-    const done = (): void => {
-      clearTimeout(t);
-      s.off('data', onData);
-      resolve(Buffer.concat(parts).subarray(0, 4096).toString('utf8'));
-    };
-    const onData = (c: Buffer): void => {
-      parts.push(c);
-      size += c.length;
-      if (size >= 4096) done();
-    };
-    const t = setTimeout(done, 300);
-    s.on('data', onData);
-    s.once('end', done);
-    s.once('close', done);
-    s.resume();
-  });
-}
-
-/** A masked client frame (RFC 6455 §5.2, §5.3). */
-function clientFrame(opcode: number, payload: Buffer): Buffer {
-  const mask = randomBytes(4);
-  const masked = Buffer.from(payload);
-  for (let i = 0; i < masked.length; i++) masked[i] = masked[i]! ^ mask[i & 3]!;
-  return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length]), mask, masked]);
-}
-
-/** Reads server frames until `want` says stop; resolves the matching frame or undefined on timeout or close. */
-function readFrames(
-  s: net.Socket,
-  buffered: Buffer,
-  timeout: number,
-  want: (opcode: number, payload: Buffer) => boolean,
-): Promise<{ opcode: number; payload: Buffer; rest: Buffer } | undefined> {
-  return new Promise((resolve) => {
-    let buf = buffered;
-    let finished = false;
-    const finish = (v: { opcode: number; payload: Buffer; rest: Buffer } | undefined): void => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(t);
-      s.off('data', onData);
-      s.off('close', onClose);
-      s.pause();
-      resolve(v);
-    };
-    const scan = (): void => {
-      for (;;) {
-        if (buf.length < 2) return;
-        let len = buf[1]! & 0x7f;
-        let off = 2;
-        if (len === 126) {
-          if (buf.length < 4) return;
-          len = buf.readUInt16BE(2);
-          off = 4;
-        } else if (len === 127) {
-          if (buf.length < 10) return;
-          len = Number(buf.readBigUInt64BE(2));
-          off = 10;
-        }
-        const masked = (buf[1]! & 0x80) !== 0;
-        if (masked) off += 4;
-        if (buf.length < off + len) return;
-        const opcode = buf[0]! & 0x0f;
-        const payload = Buffer.from(buf.subarray(off, off + len));
-        buf = buf.subarray(off + len);
-        if (want(opcode, payload)) return finish({ opcode, payload, rest: buf });
-      }
-    };
-    const onData = (c: Buffer): void => {
-      buf = Buffer.concat([buf, c]);
-      scan();
-    };
-    const onClose = (): void => finish(undefined);
-    const t = setTimeout(() => finish(undefined), timeout);
-    s.on('data', onData);
-    s.once('close', onClose);
-    s.resume();
-    scan();
-  });
 }
 
 const CERT_ERRORS: Record<string, string> = {
@@ -534,11 +218,12 @@ function explain101(s: Settings, a: Attempt, d: Diagnosis): void {
     d.fix(PROXY_FIX);
   }
 
-  const expected = acceptKey(a.key);
-  const sha = createHash('sha1').update(a.key + WEBSOCKET_GUID).digest();
+  const key = a.hs.key;
+  const expected = a.hs.accept;
+  const sha = createHash('sha1').update(key + WEBSOCKET_GUID).digest();
   const work = [
-    `key         ${a.key}`,
-    `key + GUID  ${a.key}${WEBSOCKET_GUID}`,
+    `key         ${key}`,
+    `key + GUID  ${key}${WEBSOCKET_GUID}`,
     `SHA-1       ${sha.toString('hex')}`,
     `base64      ${expected}`,
   ];
@@ -549,9 +234,9 @@ function explain101(s: Settings, a: Attempt, d: Diagnosis): void {
   else {
     const got = accepts[0]!;
     const guesses: Array<[string, string]> = [
-      [createHash('sha1').update(a.key).digest('base64'), 'SHA-1 of the key without the GUID'],
+      [createHash('sha1').update(key).digest('base64'), 'SHA-1 of the key without the GUID'],
       [sha.toString('hex'), 'the SHA-1 in hex instead of base64'],
-      [createHash('sha1').update(a.key.trim() + WEBSOCKET_GUID.toLowerCase()).digest('base64'), 'a lower-case GUID'],
+      [createHash('sha1').update(key.trim() + WEBSOCKET_GUID.toLowerCase()).digest('base64'), 'a lower-case GUID'],
     ];
     const guess = guesses.find(([v]) => v === got);
     d.add('accept', 'fail', 'Sec-WebSocket-Accept', `${got} is wrong: expected ${expected}`, [
@@ -584,37 +269,49 @@ function explain101(s: Settings, a: Attempt, d: Diagnosis): void {
   const exts = parseExtensions(extValues);
   if (!exts) d.add('extensions', 'fail', 'Sec-WebSocket-Extensions', `malformed: ${JSON.stringify(extValues.join(', '))}`);
   else {
-    const unknown = exts.filter((e) => !(s.deflate && e.name === 'permessage-deflate'));
+    const offer = a.hs.deflateOptions;
+    const unknown = exts.filter((e) => !a.hs.offeredExtensions.includes(e.name));
     if (unknown.length > 0) {
       d.add('extensions', 'fail', 'Sec-WebSocket-Extensions', `${unknown.map((e) => e.name).join(', ')} not offered: clients refuse the answer`);
-    } else if (s.deflate) {
-      const answer = checkDeflateAnswer(exts, {});
+    } else if (offer) {
+      const answer = checkDeflateAnswer(exts, offer);
       if (typeof answer === 'string') d.add('extensions', 'fail', 'Sec-WebSocket-Extensions', `permessage-deflate answer does not fit the offer: ${answer}`);
       else if (answer) d.add('extensions', 'ok', 'Sec-WebSocket-Extensions', `${extValues.join(', ')}: messages may be compressed`);
       else
         d.add('extensions', 'warn', 'Sec-WebSocket-Extensions', 'permessage-deflate offered, not taken: messages go uncompressed', [
-          `offered: ${formatDeflateOffer({})}`,
+          `offered: ${formatDeflateOffer(offer)}`,
           'allowed (RFC 7692); enable compression on the server if you want it (ws13 serve --deflate)',
         ]);
     } else d.add('extensions', 'ok', 'Sec-WebSocket-Extensions', 'none offered (--no-deflate), none taken');
+  }
+
+  // The core's verdict (the one ws13's client acts on) stands behind the explanations: a
+  // failure they did not show is reported as it is.
+  const decision = a.decision;
+  if (decision?.kind === 'fail' && !d.checks.some((c) => c.status === 'fail')) {
+    d.add('handshake', 'fail', 'handshake', `ws13's client refuses this answer: ${decision.error.message} (${decision.error.code})`);
   }
 }
 
 async function pingAndClose(s: Settings, a: Attempt, d: Diagnosis): Promise<void> {
   const sock = a.socket!;
   sock.on('error', () => {});
-  let rest = a.rest ?? Buffer.alloc(0);
+  const reader = new FrameReader();
+  try {
+    if (a.rest) reader.push(a.rest);
+  } catch {
+    // Judged below: no pong comes.
+  }
   const payload = Buffer.from(`ws13-doctor-${randomBytes(4).toString('hex')}`);
   const t = performance.now();
   let closedBy: Buffer | undefined;
-  sock.write(clientFrame(0x9, payload));
-  const pong = await readFrames(sock, rest, Math.min(s.timeout, 3000), (op, p) => {
-    if (op === 0x8) closedBy = p;
-    return (op === 0xa && p.equals(payload)) || op === 0x8;
+  sock.write(clientFrame(Opcode.Ping, payload));
+  const pong = await readFrames(sock, reader, Math.min(s.timeout, 3000), (op, p) => {
+    if (op === Opcode.Close) closedBy = p;
+    return (op === Opcode.Pong && p.equals(payload)) || op === Opcode.Close;
   });
-  if (pong && pong.opcode === 0xa) {
+  if (pong && pong.opcode === Opcode.Pong) {
     a.timings.pingMs = ms(t);
-    rest = pong.rest;
     d.add('ping', 'ok', 'ping', `pong in ${a.timings.pingMs} ms: frames flow both ways`);
   } else if (closedBy) {
     const code = closedBy.length >= 2 ? closedBy.readUInt16BE(0) : 1005;
@@ -626,10 +323,9 @@ async function pingAndClose(s: Settings, a: Attempt, d: Diagnosis): Promise<void
     sock.destroy();
     return;
   }
-  const code = Buffer.alloc(2);
-  code.writeUInt16BE(1000);
-  sock.write(clientFrame(0x8, code));
-  const close = await readFrames(sock, rest, Math.min(s.timeout, 2000), (op) => op === 0x8);
+  // 1000, Normal Closure (RFC 6455 §7.4.1), as two bytes in network order (§5.5.1).
+  sock.write(clientFrame(Opcode.Close, Uint8Array.of(1000 >> 8, 1000 & 0xff)));
+  const close = await readFrames(sock, reader, Math.min(s.timeout, 2000), (op) => op === Opcode.Close);
   if (close) {
     const c = close.payload.length >= 2 ? close.payload.readUInt16BE(0) : 1005;
     d.add('close', 'ok', 'close', `closing handshake completed (server answered ${c})`);
@@ -818,6 +514,8 @@ export async function doctor(args: string[]): Promise<number> {
   if (url.hash) throw new UsageError('a WebSocket URL has no #fragment');
   const protocols = list(values.protocol) ?? [];
   if (protocols.some((p) => !isToken(p))) throw new UsageError('subprotocols are tokens (no spaces or separators)');
+  // RFC 6455 §4.1 item 10: offered once each (the core's ClientHandshake insists).
+  if (new Set(protocols).size !== protocols.length) throw new UsageError('each subprotocol is offered once');
   const ca = readCa(values.ca);
   const s: Settings = {
     url,

@@ -2,16 +2,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, HandshakeError, WebSocketError } from '../protocol/errors.js';
-import {
-  HeadReader,
-  checkUpgradeResponse,
-  couldBeStatusLine,
-  formatUpgradeRequest,
-  parseResponseHead,
-  type HeaderInit,
-} from '../protocol/handshake/http1.js';
-import { isToken } from '../protocol/handshake/negotiate.js';
-import { PMD, checkDeflateAnswer, formatDeflateOffer } from '../protocol/extensions/permessage-deflate.js';
+import { HeadReader, couldBeStatusLine, type HeaderInit } from '../protocol/handshake/http1.js';
+import { ClientHandshake } from '../protocol/handshake/client.js';
 import { NodeDeflateCodec } from './deflate.js';
 import type { ConnectionSettings, WebSocket } from './websocket.js';
 
@@ -55,30 +47,21 @@ export function startClient(ws: WebSocket, input: string | URL, protocols: reado
     throw new WebSocketError(ErrorCode.InvalidUrl, `URL scheme must be ws: or wss:, not ${url.protocol}`);
   }
   if (url.hash !== '') throw new WebSocketError(ErrorCode.InvalidUrl, 'a WebSocket URL has no fragment');
-  // RFC 6455 §4.1 item 10: distinct tokens.
-  if (protocols.some((p) => !isToken(p)) || new Set(protocols).size !== protocols.length) {
-    throw new WebSocketError(ErrorCode.InvalidArgument, 'subprotocols must be distinct tokens');
-  }
+  // RFC 6455 §4.1 item 7: a fresh random 16-byte nonce per attempt. Checks the subprotocols.
+  const hs = new ClientHandshake({
+    host: url.host,
+    target: (url.pathname || '/') + url.search,
+    protocols,
+    origin: opts.origin,
+    headers: opts.headers,
+    perMessageDeflate: opts.perMessageDeflate,
+    nonce: randomBytes(16),
+  });
+  const request = hs.request;
   const secure = url.protocol === 'wss:';
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const port = Number(url.port || (secure ? 443 : 80));
   const maxHeaderSize = opts.maxHeaderSize ?? 16384;
-  // RFC 6455 §4.1 item 7: a fresh random 16-byte nonce per attempt.
-  const key = randomBytes(16).toString('base64');
-  // On by default, offered as browsers offer it (RFC 7692 §5).
-  const pmd = opts.perMessageDeflate ?? true;
-  const pmdOpts = typeof pmd === 'object' ? pmd : {};
-  const offerDeflate = pmd !== false;
-  const offered = offerDeflate ? [PMD] : [];
-  const request = formatUpgradeRequest({
-    target: (url.pathname || '/') + url.search,
-    host: url.host,
-    key,
-    protocols,
-    ...(offerDeflate ? { extensions: formatDeflateOffer(pmdOpts) } : {}),
-    ...(opts.origin !== undefined ? { origin: opts.origin } : {}),
-    ...(opts.headers ? { headers: opts.headers } : {}),
-  });
 
   let socket: net.Socket | undefined;
   let done = false;
@@ -156,45 +139,24 @@ export function startClient(ws: WebSocket, input: string | URL, protocols: reado
     }
     s.off('data', onData);
     tell(r.head);
-    let res;
-    try {
-      res = parseResponseHead(r.head);
-    } catch (err) {
-      fail(err as WebSocketError);
+    const d = hs.receiveHead(r.head, r.rest);
+    if (d.kind === 'fail') {
+      fail(d.error);
       return;
     }
-    if (res.status !== 101) {
+    if (d.kind === 'refused') {
       // The body is read to its end, so the server's close is no network error now.
       s.off('close', onClose);
       s.off('error', onError);
       s.on('error', ignoreError);
-      readBody(s, r.rest, (body) => {
-        try {
-          checkUpgradeResponse(res, key, protocols, offered, body);
-        } catch (err) {
-          fail(err as WebSocketError);
-        }
-      });
-      return;
-    }
-    let answer;
-    try {
-      answer = checkUpgradeResponse(res, key, protocols, offered);
-    } catch (err) {
-      fail(err as WebSocketError);
-      return;
-    }
-    // RFC 7692 §7.1: an answer that does not fit the offer fails the connection.
-    const deflate = offerDeflate ? checkDeflateAnswer(answer.extensions, pmdOpts) : undefined;
-    if (typeof deflate === 'string') {
-      fail(new HandshakeError(ErrorCode.HandshakeExtension, deflate, { status: 101, headers: res.headers.toObject() }));
+      readBody(s, d.rest, (body) => fail(hs.refused(d.response, body)));
       return;
     }
     cleanup();
     s.off('error', onError);
     s.off('close', onClose);
-    const codec = deflate ? new NodeDeflateCodec(deflate, pmdOpts) : undefined;
-    ws._open(s, r.rest, answer.protocol, deflate?.header ?? '', codec, opts);
+    const codec = d.deflate ? new NodeDeflateCodec(d.deflate, hs.deflateOptions ?? {}) : undefined;
+    ws._open(s, d.rest, d.protocol, d.extensions, codec, opts);
     const hb = opts.heartbeat;
     if (hb) ws._startHeartbeat(hb.interval ?? 30000);
   };

@@ -9,18 +9,21 @@ import { ErrorCode, HandshakeError } from '../protocol/errors.js';
 import {
   HeadReader,
   HeaderList,
-  checkUpgradeRequest,
   formatRejection,
-  formatSwitchingProtocols,
   parseRequestHead,
   reject,
-  headerPairs,
   type HeaderInit,
   type HeadResult,
   type RequestHead,
 } from '../protocol/handshake/http1.js';
-import { selectSubprotocol } from '../protocol/handshake/negotiate.js';
-import { acceptDeflateOffer } from '../protocol/extensions/permessage-deflate.js';
+import {
+  internal,
+  negotiate,
+  refusal,
+  type PendingAccept,
+  type ServerAccept,
+  type ServerRefusal,
+} from '../protocol/handshake/server.js';
 import { NodeDeflateCodec } from './deflate.js';
 import { WebSocket, routeSocket, toBytes, type ConnectionSettings, type SendData, type SocketTarget } from './websocket.js';
 
@@ -279,93 +282,59 @@ export class WebSocketServer extends EventEmitter {
     return t;
   }
 
-  /** Decides on a parsed request (RFC 6455 §4.2) and answers 101 or a refusal. */
-  async #upgrade(
-    req: UpgradeRequest,
-    head: { method: string; httpVersion: string; headers: HeaderList; target: string },
-    socket: Duplex,
-    rest: Uint8Array,
-    emit: boolean,
-  ): Promise<WebSocket | HandshakeError> {
+  /**
+   * Answers a parsed request with 101 or a refusal, as the core decides (protocol/handshake/
+   * server.ts); runs `beforeUpgrade` between its two steps and builds the WebSocket.
+   */
+  async #upgrade(req: UpgradeRequest, head: RequestHead, socket: Duplex, rest: Uint8Array, emit: boolean): Promise<WebSocket | HandshakeError> {
     const o = this.options;
+    let decision: PendingAccept | ServerAccept | ServerRefusal;
     try {
       if (this.#closing) throw reject(503, ErrorCode.Rejected, 'the server is shutting down');
-      const offer = checkUpgradeRequest(head);
-      // RFC 6455 §10.2: a server that serves browsers checks Origin.
-      if (!this.#originAllowed(offer.origin, req)) throw reject(403, ErrorCode.ForbiddenOrigin, 'origin not allowed');
-      let protocol: string | undefined;
-      if (typeof o.protocols === 'function') {
-        protocol = o.protocols(offer.protocols, req) ?? undefined;
-        // RFC 6455 §4.2.2 item 5.4: the selection must be one the client offered.
-        if (protocol !== undefined && !offer.protocols.includes(protocol)) {
-          throw new Error(`protocols() chose ${protocol}, which the client did not offer`);
-        }
-      } else if (o.protocols) {
-        protocol = selectSubprotocol(o.protocols, offer.protocols);
+      decision = negotiate(head, o, req);
+      if (decision.kind === 'pending') {
+        const pending = decision;
+        const r = o.beforeUpgrade ? await o.beforeUpgrade(req, { protocol: pending.protocol, origin: pending.origin }) : undefined;
+        decision = r && r.status !== undefined ? pending.refuse({ ...r, status: r.status }) : pending.finish(r?.headers);
       }
-      if (protocol === undefined && o.requireProtocol) {
-        throw reject(400, ErrorCode.SubprotocolRequired, 'none of the offered subprotocols is supported');
-      }
-      // RFC 7692 §5.1: the first acceptable permessage-deflate offer, if we compress at all.
-      const pmd = o.perMessageDeflate;
-      const pmdOpts = typeof pmd === 'object' ? pmd : {};
-      const deflate = pmd ? acceptDeflateOffer(offer.extensions, pmdOpts) : undefined;
-      let extra: HeaderInit | undefined = typeof o.headers === 'function' ? o.headers(req) : o.headers;
-      if (o.beforeUpgrade) {
-        const r = await o.beforeUpgrade(req, { protocol, origin: offer.origin });
-        if (r && r.status !== undefined) {
-          const status = Number.isInteger(r.status) && r.status >= 400 && r.status <= 599 ? r.status : 500;
-          throw new HandshakeError(ErrorCode.Rejected, `refused by beforeUpgrade with ${status}`, {
-            status,
-            headers: headersObject(r.headers),
-            body: r.body ?? '',
-          });
-        }
-        if (r?.headers) extra = [...headerPairs(extra), ...headerPairs(r.headers)];
-      }
-      if (socket.destroyed || socket.writableEnded) {
-        return reject(499, ErrorCode.Rejected, 'the client went away during the handshake');
-      }
-      if (this.#closing) throw reject(503, ErrorCode.Rejected, 'the server is shutting down');
-      socket.write(formatSwitchingProtocols(offer.key, protocol, deflate?.header, extra));
-      const codec = deflate ? new NodeDeflateCodec(deflate, pmdOpts) : undefined;
-      const ws = WebSocket._accept(socket, head.target, protocol ?? '', deflate?.header ?? '', codec, o);
-      this.clients.add(ws);
-      ws._onClosed = this.#untrack;
-      if (emit) {
-        // After the 101, a listener's throw can only close this connection (1011).
-        try {
-          this.emit('connection', ws, req);
-        } catch (err) {
-          ws._listenerThrew(err, 'connection');
-        }
-        ws._start(rest);
-      } else {
-        // handleUpgrade: after the caller's `await` has resumed.
-        setImmediate(() => ws._start(rest));
-      }
-      return ws;
     } catch (err) {
-      const herr =
-        err instanceof HandshakeError && err.status !== undefined
-          ? err
-          : new HandshakeError(ErrorCode.Internal, 'internal error', { status: 500, body: 'internal error\n', cause: err });
-      this.#refuse(socket, herr, req);
-      return herr;
+      decision = err instanceof HandshakeError && err.status !== undefined ? refusal(err) : internal(err);
     }
+    if (decision.kind === 'refuse') {
+      this.#refuse(socket, decision.error, req, decision.response);
+      return decision.error;
+    }
+    if (socket.destroyed || socket.writableEnded) {
+      return reject(499, ErrorCode.Rejected, 'the client went away during the handshake');
+    }
+    if (this.#closing) {
+      const r = refusal(reject(503, ErrorCode.Rejected, 'the server is shutting down'));
+      this.#refuse(socket, r.error, req, r.response);
+      return r.error;
+    }
+    socket.write(decision.response);
+    const pmd = o.perMessageDeflate;
+    const codec = decision.deflate ? new NodeDeflateCodec(decision.deflate, typeof pmd === 'object' ? pmd : {}) : undefined;
+    const ws = WebSocket._accept(socket, head.target, decision.protocol, decision.extensions, codec, o);
+    this.clients.add(ws);
+    ws._onClosed = this.#untrack;
+    if (emit) {
+      // After the 101, a listener's throw can only close this connection (1011).
+      try {
+        this.emit('connection', ws, req);
+      } catch (err) {
+        ws._listenerThrew(err, 'connection');
+      }
+      ws._start(rest);
+    } else {
+      // handleUpgrade: after the caller's `await` has resumed.
+      setImmediate(() => ws._start(rest));
+    }
+    return ws;
   }
 
-  #originAllowed(origin: string | undefined, req: UpgradeRequest): boolean {
-    const allow = this.options.origins;
-    if (allow === undefined) return true;
-    if (typeof allow === 'function') return allow(origin, req);
-    if (origin === undefined) return true;
-    const o = origin.toLowerCase();
-    return allow.some((a) => (typeof a === 'string' ? a.toLowerCase() === o : matches(a, origin)));
-  }
-
-  #refuse(socket: Duplex, err: HandshakeError, req?: UpgradeRequest): void {
-    refuse(socket, err);
+  #refuse(socket: Duplex, err: HandshakeError, req?: UpgradeRequest, response?: string): void {
+    refuse(socket, err, response);
     if (this.listenerCount('handshakeError') > 0) this.emit('handshakeError', err, req);
   }
 
@@ -467,23 +436,12 @@ class StandaloneRequest implements UpgradeRequest {
   }
 }
 
-/**
- * Whether `re` matches `s`, from the start of `s` whatever `re.lastIndex` says: a pattern
- * with the g or y flag keeps state between calls, which would alternate 101 and 403.
- */
-function matches(re: RegExp, s: string): boolean {
-  re.lastIndex = 0;
-  const r = re.test(s);
-  re.lastIndex = 0;
-  return r;
-}
-
 /** Error listener for sockets not yet (or no longer) owned by a WebSocket: errors end them anyway. */
 function ignore(): void {}
 
-function refuse(socket: Duplex, err: HandshakeError): void {
+function refuse(socket: Duplex, err: HandshakeError, response = formatRejection(err)): void {
   if (socket.destroyed || socket.writableEnded) return;
-  socket.end(formatRejection(err));
+  socket.end(response);
   setTimeout(() => socket.destroy(), REFUSAL_LINGER).unref();
 }
 
@@ -498,10 +456,4 @@ function pathOf(target: string): string {
   }
   const q = target.indexOf('?');
   return q < 0 ? target : target.slice(0, q);
-}
-
-function headersObject(h: HeaderInit | undefined): Record<string, string> {
-  const o: Record<string, string> = {};
-  for (const [k, v] of headerPairs(h)) o[k] = k in o ? `${o[k]}, ${v}` : v;
-  return o;
 }

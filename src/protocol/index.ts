@@ -26,6 +26,7 @@ export {
   parseResponseHead,
   checkUpgradeRequest,
   checkUpgradeResponse,
+  couldBeStatusLine,
   formatSwitchingProtocols,
   formatRejection,
   formatUpgradeRequest,
@@ -41,6 +42,10 @@ export type {
   ClientRequestInit,
   HeaderInit,
 } from './handshake/http1.js';
+export { ClientHandshake } from './handshake/client.js';
+export type { ClientHandshakeInit, ClientDecision } from './handshake/client.js';
+export { negotiate, refusal, PendingAccept } from './handshake/server.js';
+export type { ServerPolicy, ServerAccept, ServerRefusal, HookAnswer } from './handshake/server.js';
 export {
   isToken,
   splitList,
