@@ -5,21 +5,12 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
+import { freePort } from './support/ports.js';
 import { fileURLToPath } from 'node:url';
 import { HandshakeError, WebSocket } from 'ws13';
 
 const dir = (name: string): string => fileURLToPath(new URL(`../examples/${name}.js`, import.meta.url));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Run {
   child: ChildProcess;

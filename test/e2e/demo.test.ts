@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
+import { freePort } from '../support/ports.js';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { CHROMIUM, peerTest } from '../support/peers-available.js';
@@ -17,16 +18,6 @@ const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const MAIN = fileURLToPath(new URL('../../src/demo/main.js', import.meta.url));
 const SHOTS = fileURLToPath(new URL('../../../test-artifacts/e2e/', import.meta.url));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Running {
   child: ChildProcess;

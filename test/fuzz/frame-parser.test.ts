@@ -19,7 +19,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode, WebSocketError } from '../../src/protocol/index.js';
-import { Recorder, open, hex } from '../protocol/support.js';
+import { Recorder, concatBytes, open, hex } from '../protocol/support.js';
 import { Rng, budget, forEachCase } from './rng.js';
 
 type Role = 'client' | 'server';
@@ -242,18 +242,9 @@ function encode(s: Spec): Uint8Array {
   const prefix = Uint8Array.from([...head, ...(s.key ?? [])]);
   if (s.declared !== undefined) return prefix;
   const body = s.payload.map((b, i) => (s.key ? b ^ s.key[i % 4]! : b));
-  return concat([prefix, body]);
+  return concatBytes(prefix, body);
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
 
 /** Random text: ASCII mostly, then 2-, 3- and 4-byte characters. */
 function randomText(rng: Rng, maxChars: number): Uint8Array {
@@ -341,7 +332,7 @@ function generate(rng: Rng, pendingRules: boolean): Stream {
   }
   const faults = rng.chance(0.55) ? rng.range(1, 2) : 0;
   for (let f = 0; f < faults; f++) mutate(rng, specs, pendingRules, key);
-  let bytes = concat(specs.map(encode));
+  let bytes = concatBytes(...specs.map(encode));
   // The stream may end anywhere: mid-header, mid-key, mid-payload.
   if (rng.chance(0.15)) bytes = bytes.slice(0, rng.int(bytes.length + 1));
   return { role, maxPayload, bytes };
@@ -554,7 +545,7 @@ test('frame parser fuzz: a message in many tiny fragments (0- and 1-byte continu
       if (rng.chance(0.2)) specs.push({ fin: true, rsv: 0, opcode: 0x9, key: role === 'server' ? rng.bytes(4) : undefined, payload: rng.bytes(3) });
     } while (i < data.length);
     specs.push({ fin: true, rsv: 0, opcode: 0, key: role === 'server' ? rng.bytes(4) : undefined, payload: new Uint8Array(0) });
-    const stream: Stream = { role, maxPayload: data.length, bytes: concat(specs.map(encode)) };
+    const stream: Stream = { role, maxPayload: data.length, bytes: concatBytes(...specs.map(encode)) };
     const expected = reference(stream.bytes, role, stream.maxPayload);
     const messages = expected.events.filter((e) => e.kind === 'message');
     assert.deepEqual(messages, [{ kind: 'message', hex: hex(data), text }], 'the reference reassembles the message');

@@ -23,6 +23,7 @@ import {
   type ServerPolicy,
   type ServerRefusal,
 } from '../../src/protocol/index.js';
+import { concatBytes } from './support.js';
 
 const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -68,7 +69,7 @@ class StoredDeflate implements DeflateCodec {
     this.#in.push(data.slice());
     if (!fin) return done(null, []);
     // RFC 7692 §7.2.2: append 00 00 ff ff, then inflate.
-    const all = concat([...this.#in, Uint8Array.of(0, 0, 0xff, 0xff)]);
+    const all = concatBytes(...this.#in, Uint8Array.of(0, 0, 0xff, 0xff));
     this.#in = [];
     const out: Uint8Array[] = [];
     let size = 0;
@@ -84,15 +85,6 @@ class StoredDeflate implements DeflateCodec {
   close(): void {}
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
 
 /** A core Connection whose writes are queued, and what it received. */
 function endpoint(role: 'client' | 'server', deflate: DeflateCodec | undefined) {
@@ -132,7 +124,7 @@ function pump(a: ReturnType<typeof endpoint>, b: ReturnType<typeof endpoint>): v
       [a, b],
       [b, a],
     ] as const) {
-      const bytes = concat(from.out.splice(0));
+      const bytes = concatBytes(...from.out.splice(0));
       for (let i = 0; i < bytes.length; i += 3) to.conn.receiveData(bytes.subarray(i, i + 3));
       moved ||= bytes.length > 0;
     }
@@ -174,9 +166,9 @@ describe('RFC 6455 §4 and RFC 7692 §5: both handshakes and a connection, witho
     // The server speaks first, its frame right behind the 101: the client keeps it as `rest`.
     const server = endpoint('server', new StoredDeflate());
     server.conn.send(Opcode.Text, utf8('welcome'), true, undefined, true);
-    const greeting = concat(server.out.splice(0));
+    const greeting = concatBytes(...server.out.splice(0));
     assert.equal(greeting[0]! & 0x40, 0x40, 'RSV1: compressed (RFC 7692 §6)');
-    const opened = judge(hs, concat([ascii(accepted.response), greeting]));
+    const opened = judge(hs, concatBytes(ascii(accepted.response), greeting));
     assert.equal(opened.kind, 'open');
     if (opened.kind !== 'open') return;
     assert.equal(opened.protocol, 'chat');
