@@ -6,7 +6,7 @@ import type { WriteCallback } from '../protocol/connection.js';
  * waits here. Each 'drain' then shows that the peer is reading (a heartbeat counts it as
  * alive), and the amount still waiting stays visible (`bufferedAmount`, backpressure).
  */
-export const FEED_LIMIT = 256 * 1024;
+export const FEED_LIMIT = 1024 * 1024;
 
 /** One flush's output: the frames written in one turn of the event loop. */
 interface Batch {
@@ -101,17 +101,26 @@ export class Outbox {
   }
 
   /**
-   * Application bytes still waiting or in the transport, given how many bytes the transport
-   * holds now. Writes complete oldest first, so the older ones it no longer holds are done.
+   * Forgets the writes the transport finished, given how many bytes it holds now: they
+   * complete oldest first. Returns the bytes of the oldest write that are done too.
    */
-  payload(held: number): number {
+  prune(held: number): number {
     const f = this.#flight;
     let finished = this.#flightBytes - held;
-    while (f.length > 0 && finished >= f[0]!) {
-      finished -= f[0]!;
-      this.#flightBytes -= f[0]!;
-      f.splice(0, 2);
+    let n = 0;
+    while (n < f.length && finished >= f[n]!) {
+      finished -= f[n]!;
+      this.#flightBytes -= f[n]!;
+      n += 2;
     }
+    if (n > 0) f.splice(0, n);
+    return finished;
+  }
+
+  /** Application bytes still waiting or in the transport, which holds `held` bytes now. */
+  payload(held: number): number {
+    const f = this.#flight;
+    const finished = this.prune(held);
     let p = this.#waitingPayload;
     for (let i = 1; i < f.length; i += 2) p += f[i]!;
     // The oldest write is partly done: its header went first.
@@ -121,7 +130,9 @@ export class Outbox {
 
   /** Nothing waits and the transport holds nothing of ours: the outbox can go. */
   isEmpty(held: number): boolean {
-    return this.#waiting.length === 0 && held === 0;
+    if (this.#waiting.length > 0) return false;
+    this.prune(held);
+    return this.#flight.length === 0;
   }
 
   /** The connection is gone: tell the waiting batches' callbacks. */

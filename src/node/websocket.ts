@@ -658,7 +658,9 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     const cb = dones && ((err?: Error | null) => {
       for (const f of dones) f(err);
     });
-    const box = this.#outbox;
+    let box = this.#outbox;
+    // An outbox whose writes all went out is dropped: no listener is needed to notice that.
+    if (box !== undefined && box.isEmpty(socket.writableLength)) box = this.#outbox = undefined;
     if ((box !== undefined && box.isWaiting) || socket.writableLength + size > FEED_LIMIT) {
       // A slow transport, or a large write: handed on as it drains (outbox.ts).
       const b = (this.#outbox ??= new Outbox());
@@ -676,10 +678,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
         socket.uncork();
       }
       // Not all taken at once: keep count of it, for `bufferedAmount`.
-      if (socket.writableLength > 0) {
-        (this.#outbox ??= new Outbox()).handed(size, payload);
-        if (socket.writableNeedDrain) this.#waitForDrain();
-      }
+      if (socket.writableLength > 0) (this.#outbox ??= new Outbox()).handed(size, payload);
     }
     this.#checkBackpressure();
   }

@@ -142,9 +142,10 @@ class Receiving {
   /**
    * Keeps a part of the message. `only`: it is the whole message, kept as a view. Other
    * parts are copied, since a view would keep its whole socket chunk alive: a million
-   * one-byte fragments would hold a million chunks. `limit` bounds the buffer's growth.
+   * one-byte fragments would hold a million chunks. `expect`: the bytes the message is known
+   * to have so far (its frames' lengths), the buffer's first size; `limit` bounds its growth.
    */
-  add(data: Uint8Array, only: boolean, limit: number, allocate: (size: number) => Uint8Array): void {
+  add(data: Uint8Array, only: boolean, expect: number, limit: number, allocate: (size: number) => Uint8Array): void {
     if (only && this.count === 0) {
       this.count = 1;
       this.whole = data;
@@ -155,14 +156,14 @@ class Receiving {
       const w = this.whole;
       this.whole = EMPTY;
       this.count = 0;
-      this.add(w, false, limit, allocate);
+      this.add(w, false, expect, limit, allocate);
     }
     this.count++;
     const need = this.used + data.length;
     let buf = this.buf;
     if (buf === undefined || buf.length < need) {
       // Doubling keeps the copying linear; never past the message size limit.
-      const size = Math.min(Math.max(need, 2 * (buf?.length ?? 0), 1024), Math.max(limit, need));
+      const size = Math.min(Math.max(need, expect, 2 * (buf?.length ?? 0), 1024), Math.max(limit, need));
       const grown = allocate(size);
       if (buf !== undefined) grown.set(buf.subarray(0, this.used));
       this.buf = buf = grown;
@@ -382,7 +383,7 @@ export class Connection implements FrameSink {
         if (!this.checkUtf8Part(m, data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
       }
     }
-    m.add(data, last && this.frameFin && m.count === 0 && data.length === m.length, this.maxPayload, this.allocate);
+    m.add(data, last && this.frameFin && m.count === 0 && data.length === m.length, m.length, this.maxPayload, this.allocate);
     return true;
   }
 
@@ -467,7 +468,7 @@ export class Connection implements FrameSink {
           if (!this.checkUtf8Part(m, chunk)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
         }
       }
-      m.add(chunk, fin && out.length === 1 && m.count === 0, this.maxPayload, this.allocate);
+      m.add(chunk, fin && out.length === 1 && m.count === 0, 0, this.maxPayload, this.allocate);
     }
     return true;
   }
