@@ -97,6 +97,9 @@ function getDefaultMask(): MaskSource {
   return (defaultMask ??= pooledMaskSource((b) => globalThis.crypto.getRandomValues(b)));
 }
 
+/** How far beyond the bytes received a message's buffer may be sized from its frame headers. */
+const HINT_SLACK = 256 * 1024;
+
 /**
  * A data message being received (RFC 6455 §5.4). A message that arrives as one part is kept
  * as a view of the received chunk (no copy); one that arrives in parts is copied into one
@@ -163,7 +166,10 @@ class Receiving {
     let buf = this.buf;
     if (buf === undefined || buf.length < need) {
       // Doubling keeps the copying linear; never past the message size limit.
-      const size = Math.min(Math.max(need, expect, 2 * (buf?.length ?? 0), 1024), Math.max(limit, need));
+      // The announced size saves a copy, but is only believed up to HINT_SLACK beyond what
+      // arrived: a header may announce gigabytes and send none of them.
+      const grow = Math.max(need, 2 * (buf?.length ?? 0), 1024);
+      const size = Math.min(Math.max(grow, Math.min(expect, need + HINT_SLACK)), Math.max(limit, need));
       const grown = allocate(size);
       if (buf !== undefined) grown.set(buf.subarray(0, this.used));
       this.buf = buf = grown;
