@@ -5,7 +5,8 @@ import type https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { prepareFrame } from '../protocol/connection.js';
 import { Opcode } from '../protocol/constants.js';
-import { ErrorCode, HandshakeError } from '../protocol/errors.js';
+import { ErrorCode, HandshakeError, WebSocketError } from '../protocol/errors.js';
+import { isValidUtf8 } from '../protocol/utf8.js';
 import {
   HeadReader,
   HeaderList,
@@ -25,6 +26,7 @@ import {
   type ServerRefusal,
 } from '../protocol/handshake/server.js';
 import { NodeDeflateCodec } from './deflate.js';
+import { LocalBroker, TopicRegistry, type Broker } from './topics.js';
 import { WebSocket, routeSocket, toBytes, type ConnectionSettings, type SendData, type SocketTarget } from './websocket.js';
 
 /** The request of an opening handshake, as hooks see it: an `http.IncomingMessage` when attached. */
@@ -89,6 +91,12 @@ export interface ServerOptions extends ConnectionSettings {
    * misses the messages broadcast meanwhile.
    */
   broadcastOverflow?: 'close' | 'skip';
+  /**
+   * Carries `publish` to the servers of other processes and theirs here (see topics.ts),
+   * e.g. `await createRedisBroker({ url })` from ws13/redis. Default: this process only.
+   * The server closes it on `close()`.
+   */
+  broker?: Broker;
   /** Only handle this pathname (others: 404, or left to other 'upgrade' listeners). */
   path?: string;
   /** Attach to an existing HTTP(S) server instead of listening. */
@@ -107,6 +115,8 @@ export interface WebSocketServer {
   on(event: 'handshakeError', listener: (err: HandshakeError, req: UpgradeRequest | undefined) => void): this;
   on(event: 'close', listener: () => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
+  /** The broker failed a publish, subscribe or unsubscribe (not retried: at most once). */
+  on(event: 'brokerError', listener: (err: unknown) => void): this;
   once(event: 'connection', listener: (ws: WebSocket, req: UpgradeRequest) => void): this;
   once(event: 'handshakeError', listener: (err: HandshakeError, req: UpgradeRequest | undefined) => void): this;
   once(event: 'close', listener: () => void): this;
@@ -130,6 +140,7 @@ export class WebSocketServer extends EventEmitter {
    * keep that call's request and head alive (and `once` would wrap it for each client).
    */
   readonly #untrack: (ws: WebSocket) => void;
+  readonly #topics: TopicRegistry;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -137,7 +148,9 @@ export class WebSocketServer extends EventEmitter {
     const clients = this.clients;
     this.#untrack = (ws) => {
       clients.delete(ws);
+      topics.leaveAll(ws);
     };
+    const topics = (this.#topics = this.#newTopics(options.broker ?? new LocalBroker()));
     if (options.server) {
       const srv = options.server;
       let set = routers.get(srv);
@@ -353,6 +366,63 @@ export class WebSocketServer extends EventEmitter {
     return n;
   }
 
+  // ── Topics (registry and delivery in topics.ts) ──
+
+  #newTopics(broker: Broker): TopicRegistry {
+    const onError = (err: unknown): void => {
+      if (this.listenerCount('brokerError') > 0) this.emit('brokerError', err);
+    };
+    const topics = new TopicRegistry(broker, this.#untrack, onError);
+    broker.onMessage((topic, payload, binary) => {
+      // From another process: text must still be UTF-8 before it reaches a client (RFC 6455 §8.1).
+      if (!binary && !isValidUtf8(payload)) return onError(new WebSocketError(ErrorCode.InvalidUtf8, `a remote text message on ${topic} is not UTF-8`));
+      topics.deliver(topic, payload, binary, this.#deliverOptions(true, undefined));
+    });
+    return topics;
+  }
+
+  #deliverOptions(compress: boolean, except: WebSocket | undefined) {
+    const pmd = this.options.perMessageDeflate;
+    return {
+      compress,
+      threshold: (typeof pmd === 'object' ? pmd.threshold : undefined) ?? 1024,
+      except,
+      limit: this.options.maxBroadcastBacklog ?? DEFAULT_MAX_BROADCAST_BACKLOG,
+      overflow: this.options.broadcastOverflow ?? 'close',
+    };
+  }
+
+  /** The broker `publish` goes through (the `broker` option, or the local one). */
+  get broker(): Broker {
+    return this.#topics.broker;
+  }
+
+  /**
+   * Sends a message to every subscriber of `topic`: this server's own subscribers at once
+   * (framed once, compressed once per shareable permessage-deflate agreement unless
+   * `compress: false`, with the same slow-subscriber policy as `broadcast`), then, through
+   * the broker, those of other processes. Returns how many local subscribers it reached.
+   * @throws WebSocketError WS_ERR_INVALID_ARGUMENT for bad data, or bytes sent as text that are not UTF-8
+   */
+  publish(topic: string, data: SendData, options: { binary?: boolean; compress?: boolean; except?: WebSocket } = {}): number {
+    if (typeof topic !== 'string' || topic.length === 0) throw new WebSocketError(ErrorCode.InvalidArgument, 'a topic is a non-empty string');
+    const binary = options.binary ?? typeof data !== 'string';
+    const bytes = toBytes(data);
+    if (!binary && typeof data !== 'string' && !isValidUtf8(bytes)) {
+      throw new WebSocketError(ErrorCode.InvalidArgument, 'text messages must be valid UTF-8');
+    }
+    const n = this.#topics.deliver(topic, bytes, binary, this.#deliverOptions(options.compress ?? true, options.except));
+    try {
+      const r = this.#topics.broker.publish(topic, bytes, binary);
+      if (r) r.catch((err: unknown) => this.listenerCount('brokerError') > 0 && this.emit('brokerError', err));
+    } catch (err) {
+      if (this.listenerCount('brokerError') > 0) this.emit('brokerError', err);
+    }
+    return n;
+  }
+
+  // ── End of topics. ──
+
   /**
    * Graceful shutdown: stop accepting, send 1001 to every client, wait up to `timeout` ms
    * (default closeTimeout) for the closing handshakes, then terminate the rest.
@@ -374,6 +444,7 @@ export class WebSocketServer extends EventEmitter {
       await Promise.all(closed);
       clearTimeout(t);
       await netClosed;
+      await this.#topics.broker.close();
       this.emit('close');
     })();
     return this.#closing;
