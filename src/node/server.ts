@@ -444,7 +444,9 @@ export class WebSocketServer extends EventEmitter {
       await Promise.all(closed);
       clearTimeout(t);
       await netClosed;
-      await this.#topics.broker.close();
+      await Promise.resolve()
+        .then(() => this.#topics.broker.close())
+        .catch((err: unknown) => this.listenerCount('brokerError') > 0 && this.emit('brokerError', err));
       this.emit('close');
     })();
     return this.#closing;
