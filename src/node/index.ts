@@ -4,7 +4,7 @@ export type { BinaryType, MessageData, SendData, SendOptions, ConnectionSettings
 export { WebSocketServer } from './server.js';
 export type { ServerOptions, UpgradeRequest, Refusal } from './server.js';
 export { LocalBroker } from './topics.js';
-export type { Broker, BrokerHandler } from './topics.js';
+export type { Broker, BrokerHandler, PublishOptions } from './topics.js';
 export type { ClientOptions } from './client.js';
 export { WsEvent, WsMessageEvent, WsCloseEvent, WsErrorEvent } from './events.js';
 export { ErrorCode, WebSocketError, HandshakeError } from '../protocol/errors.js';

@@ -5,8 +5,7 @@ import type https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { prepareFrame } from '../protocol/connection.js';
 import { Opcode } from '../protocol/constants.js';
-import { ErrorCode, HandshakeError, WebSocketError } from '../protocol/errors.js';
-import { isValidUtf8 } from '../protocol/utf8.js';
+import { ErrorCode, HandshakeError } from '../protocol/errors.js';
 import {
   HeadReader,
   HeaderList,
@@ -26,7 +25,7 @@ import {
   type ServerRefusal,
 } from '../protocol/handshake/server.js';
 import { NodeDeflateCodec } from './deflate.js';
-import { LocalBroker, TopicRegistry, type Broker } from './topics.js';
+import { LocalBroker, TopicRegistry, type Broker, type PublishOptions } from './topics.js';
 import { WebSocket, routeSocket, toBytes, type ConnectionSettings, type SendData, type SocketTarget } from './websocket.js';
 
 /** The request of an opening handshake, as hooks see it: an `http.IncomingMessage` when attached. */
@@ -150,7 +149,9 @@ export class WebSocketServer extends EventEmitter {
       clients.delete(ws);
       topics.leaveAll(ws);
     };
-    const topics = (this.#topics = this.#newTopics(options.broker ?? new LocalBroker()));
+    const topics = (this.#topics = new TopicRegistry(options.broker ?? new LocalBroker(), this.#untrack, options, (err) => {
+      if (this.listenerCount('brokerError') > 0) this.emit('brokerError', err);
+    }));
     if (options.server) {
       const srv = options.server;
       let set = routers.get(srv);
@@ -366,31 +367,7 @@ export class WebSocketServer extends EventEmitter {
     return n;
   }
 
-  // ── Topics (registry and delivery in topics.ts) ──
-
-  #newTopics(broker: Broker): TopicRegistry {
-    const onError = (err: unknown): void => {
-      if (this.listenerCount('brokerError') > 0) this.emit('brokerError', err);
-    };
-    const topics = new TopicRegistry(broker, this.#untrack, onError);
-    broker.onMessage((topic, payload, binary) => {
-      // From another process: text must still be UTF-8 before it reaches a client (RFC 6455 §8.1).
-      if (!binary && !isValidUtf8(payload)) return onError(new WebSocketError(ErrorCode.InvalidUtf8, `a remote text message on ${topic} is not UTF-8`));
-      topics.deliver(topic, payload, binary, this.#deliverOptions(true, undefined));
-    });
-    return topics;
-  }
-
-  #deliverOptions(compress: boolean, except: WebSocket | undefined) {
-    const pmd = this.options.perMessageDeflate;
-    return {
-      compress,
-      threshold: (typeof pmd === 'object' ? pmd.threshold : undefined) ?? 1024,
-      except,
-      limit: this.options.maxBroadcastBacklog ?? DEFAULT_MAX_BROADCAST_BACKLOG,
-      overflow: this.options.broadcastOverflow ?? 'close',
-    };
-  }
+  // ── Topics (registry, delivery and the broker's use in topics.ts) ──
 
   /** The broker `publish` goes through (the `broker` option, or the local one). */
   get broker(): Broker {
@@ -402,23 +379,11 @@ export class WebSocketServer extends EventEmitter {
    * (framed once, compressed once per shareable permessage-deflate agreement unless
    * `compress: false`, with the same slow-subscriber policy as `broadcast`), then, through
    * the broker, those of other processes. Returns how many local subscribers it reached.
-   * @throws WebSocketError WS_ERR_INVALID_ARGUMENT for bad data, or bytes sent as text that are not UTF-8
+   * @throws WebSocketError WS_ERR_INVALID_ARGUMENT for a topic that is not a non-empty
+   *   string, bad data, or bytes sent as text that are not UTF-8
    */
-  publish(topic: string, data: SendData, options: { binary?: boolean; compress?: boolean; except?: WebSocket } = {}): number {
-    if (typeof topic !== 'string' || topic.length === 0) throw new WebSocketError(ErrorCode.InvalidArgument, 'a topic is a non-empty string');
-    const binary = options.binary ?? typeof data !== 'string';
-    const bytes = toBytes(data);
-    if (!binary && typeof data !== 'string' && !isValidUtf8(bytes)) {
-      throw new WebSocketError(ErrorCode.InvalidArgument, 'text messages must be valid UTF-8');
-    }
-    const n = this.#topics.deliver(topic, bytes, binary, this.#deliverOptions(options.compress ?? true, options.except));
-    try {
-      const r = this.#topics.broker.publish(topic, bytes, binary);
-      if (r) r.catch((err: unknown) => this.listenerCount('brokerError') > 0 && this.emit('brokerError', err));
-    } catch (err) {
-      if (this.listenerCount('brokerError') > 0) this.emit('brokerError', err);
-    }
-    return n;
+  publish(topic: string, data: SendData, options: PublishOptions = {}): number {
+    return this.#topics.publish(topic, toBytes(data), options.binary ?? typeof data !== 'string', options, typeof data === 'string');
   }
 
   // ── End of topics. ──
@@ -444,9 +409,7 @@ export class WebSocketServer extends EventEmitter {
       await Promise.all(closed);
       clearTimeout(t);
       await netClosed;
-      await Promise.resolve()
-        .then(() => this.#topics.broker.close())
-        .catch((err: unknown) => this.listenerCount('brokerError') > 0 && this.emit('brokerError', err));
+      await this.#topics.close();
       this.emit('close');
     })();
     return this.#closing;

@@ -7,6 +7,8 @@
 import { prepareFrame, type PreparedFrame } from '../protocol/connection.js';
 import { Opcode } from '../protocol/constants.js';
 import { ErrorCode, WebSocketError } from '../protocol/errors.js';
+import { isValidUtf8 } from '../protocol/utf8.js';
+import type { PerMessageDeflateOptions } from '../protocol/extensions/permessage-deflate.js';
 import type { WebSocket } from './websocket.js';
 
 /** Delivers a publish that came from another process to this process's subscribers. */
@@ -49,17 +51,24 @@ export class LocalBroker implements Broker {
   close(): void {}
 }
 
-/** How a publish is written to local subscribers. */
-export interface DeliverOptions {
-  /** Compress for subscribers whose permessage-deflate agreement allows one shared compression. */
-  compress: boolean;
-  /** Messages under this many bytes go uncompressed. */
-  threshold: number;
-  except: WebSocket | undefined;
-  /** `maxBroadcastBacklog` and `broadcastOverflow`, as for `broadcast`. */
-  limit: number;
-  overflow: 'close' | 'skip';
+export interface PublishOptions {
+  /** Default: `typeof data !== 'string'`. */
+  binary?: boolean;
+  /** Default true: compressed for subscribers whose permessage-deflate agreement allows sharing one compression. */
+  compress?: boolean;
+  /** A local subscriber to leave out (the sender, say). */
+  except?: WebSocket;
 }
+
+/** The server options a publish reads (server.ts's, resolved at each publish). */
+export interface TopicSettings {
+  maxBroadcastBacklog?: number;
+  broadcastOverflow?: 'close' | 'skip';
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+}
+
+/** server.ts's default, repeated here to avoid an import loop. */
+const DEFAULT_MAX_BROADCAST_BACKLOG = 8 * 1024 * 1024;
 
 /** Each socket's topics, made on its first subscribe. */
 const topicsOf = new WeakMap<WebSocket, Set<string>>();
@@ -75,14 +84,46 @@ export class TopicRegistry {
 
   /**
    * @param hook the server's close hook, which its sockets carry as `_onClosed`
-   * @param onError a broker's subscribe or unsubscribe failed
+   * @param settings the server's options
+   * @param onError the broker failed (the server's 'brokerError')
    */
   constructor(
     readonly broker: Broker,
     hook: object,
+    private readonly settings: TopicSettings,
     private readonly onError: (err: unknown) => void,
   ) {
     registryOf.set(hook, this);
+    broker.onMessage((topic, payload, binary) => {
+      // From another process: text must still be UTF-8 before it reaches a client (RFC 6455 §8.1).
+      if (!binary && !isValidUtf8(payload)) {
+        return onError(new WebSocketError(ErrorCode.InvalidUtf8, `a remote text message on ${topic} is not UTF-8`));
+      }
+      this.deliver(topic, payload, binary, true, undefined);
+    });
+  }
+
+  /**
+   * `server.publish`: to the local subscribers at once, then to the broker.
+   * @param isString the data was a string (so it is UTF-8 already)
+   */
+  publish(topic: string, bytes: Uint8Array, binary: boolean, o: PublishOptions, isString: boolean): number {
+    checkTopic(topic);
+    if (!binary && !isString && !isValidUtf8(bytes)) {
+      throw new WebSocketError(ErrorCode.InvalidArgument, 'text messages must be valid UTF-8');
+    }
+    const n = this.deliver(topic, bytes, binary, o.compress ?? true, o.except);
+    this.#call(() => this.broker.publish(topic, bytes, binary));
+    return n;
+  }
+
+  /** `server.close()`, once its clients are closed: a broker's failure to close is reported, not thrown. */
+  async close(): Promise<void> {
+    try {
+      await this.broker.close();
+    } catch (err) {
+      this.onError(err);
+    }
   }
 
   /** Topics with at least one local subscriber. */
@@ -141,17 +182,21 @@ export class TopicRegistry {
    * for each distinct set of permessage-deflate parameters that keeps no context on our
    * side; every other subscriber gets the uncompressed frame. Returns how many it reached.
    */
-  deliver(topic: string, payload: Uint8Array, binary: boolean, o: DeliverOptions): number {
+  deliver(topic: string, payload: Uint8Array, binary: boolean, compressIt: boolean, except: WebSocket | undefined): number {
     const subs = this.#subscribers.get(topic);
     if (!subs) return 0;
+    const { maxBroadcastBacklog, broadcastOverflow, perMessageDeflate: pmd } = this.settings;
+    const limit = maxBroadcastBacklog ?? DEFAULT_MAX_BROADCAST_BACKLOG;
+    const overflow = broadcastOverflow ?? 'close';
+    const threshold = (typeof pmd === 'object' ? pmd.threshold : undefined) ?? 1024;
     const opcode = binary ? Opcode.Binary : Opcode.Text;
-    const compress = o.compress && payload.length >= o.threshold;
+    const compress = compressIt && payload.length >= threshold;
     let plain: PreparedFrame | undefined;
     /** Compressed frames by codec share key; null: that key could not compress this one. */
     let compressed: Map<string, PreparedFrame | null> | undefined;
     let n = 0;
     for (const ws of subs) {
-      if (ws === o.except) continue;
+      if (ws === except) continue;
       let frame: PreparedFrame | null | undefined;
       if (compress) {
         const codec = ws._deflate();
@@ -165,7 +210,7 @@ export class TopicRegistry {
           }
         }
       }
-      if (ws._sendPrepared(frame ?? (plain ??= prepareFrame(opcode, payload)), o.limit, o.overflow)) n++;
+      if (ws._sendPrepared(frame ?? (plain ??= prepareFrame(opcode, payload)), limit, overflow)) n++;
     }
     return n;
   }
