@@ -8,6 +8,8 @@ import net from 'node:net';
 import { freePort } from './support/ports.js';
 import { fileURLToPath } from 'node:url';
 import { HandshakeError, WebSocket } from 'ws13';
+import { peerTest } from './support/peers-available.js';
+import { startRedis, stopRedis } from './support/redis-server.js';
 
 const dir = (name: string): string => fileURLToPath(new URL(`../examples/${name}.js`, import.meta.url));
 
@@ -140,6 +142,37 @@ test('examples/protocol-core.ts drives the core with bytes: a message and the wr
       '',
     ].join('\n'),
   );
+});
+
+peerTest(['redis'], 'examples/topics.ts: two processes on one Redis; a message reaches its room on both, not the sender nor other rooms', { timeout: 30_000 }, async () => {
+  const redisPort = await freePort();
+  const redis = await startRedis(redisPort);
+  const env = { REDIS_URL: `redis://127.0.0.1:${redisPort}` };
+  const [p1, p2] = [await freePort(), await freePort()];
+  const apps = [await start('topics', { ...env, PORT: String(p1) }, /listening/), await start('topics', { ...env, PORT: String(p2) }, /listening/)];
+  try {
+    const a = await WebSocket.connect(`ws://127.0.0.1:${p1}/?room=blue`);
+    const b = await WebSocket.connect(`ws://127.0.0.1:${p2}/?room=blue`);
+    const c = await WebSocket.connect(`ws://127.0.0.1:${p2}/?room=red`);
+    const got: unknown[] = [];
+    for (const ws of [a, c]) ws.on('message', (d) => got.push(d));
+    // The subscription reaches Redis asynchronously: send until the other process relays.
+    let heard: unknown;
+    const toB = nextMessage(b).then((d) => (heard = d));
+    for (let i = 0; heard === undefined && i < 100; i++) {
+      a.send('hello blue');
+      await Promise.race([toB, new Promise((r) => setTimeout(r, 50))]);
+    }
+    assert.equal(heard, 'hello blue');
+    b.send(Buffer.from([1, 2, 3]));
+    assert.deepEqual(await nextMessage(a), Buffer.from([1, 2, 3]));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(got, [Buffer.from([1, 2, 3])], "a got b's message and not its own; c (red) got nothing");
+    for (const ws of [a, b, c]) ws.close();
+  } finally {
+    await Promise.all(apps.map(stop));
+    await stopRedis(redis);
+  }
 });
 
 test('README.md and docs/API.md show the examples exactly as they are in examples/', async () => {

@@ -227,6 +227,33 @@ export class NodeDeflateCodec implements DeflateCodec {
     step();
   }
 
+  /**
+   * When every whole message this codec compresses comes out as the same bytes for any codec
+   * with the same key (our side keeps no context), that key; a publish to many connections
+   * compresses once per key (topics.ts). Otherwise undefined.
+   */
+  get shareKey(): string | undefined {
+    return this.#params.localNoContextTakeover && this.canCompress ? `${this.#deflateKey}:${this.#encoder ? 'e' : 'z'}` : undefined;
+  }
+
+  /**
+   * Compresses one whole message at once, as `compress` would, without touching this
+   * connection's state. Undefined when that cannot be done synchronously (no `shareKey`, or
+   * over 256 KiB, which `compress` slices over turns) or zlib failed.
+   */
+  compressWhole(data: Uint8Array): Buffer[] | undefined {
+    const p = this.#params;
+    if (this.shareKey === undefined) return undefined;
+    const encoder = this.#encoder;
+    if (encoder !== undefined && data.length <= encoder.capacity) return [pooled(encoder.encode(data, p.localMaxWindowBits))];
+    if (data.length > SLICE) return undefined;
+    const key = this.#deflateKey;
+    const z = sharedZlib(key, () => newDeflate(p.localMaxWindowBits, this.#level, this.#memLevel));
+    const out = z.write(data, Z_FULL_FLUSH);
+    if (out instanceof Error || !z.usable) dropShared(key, z);
+    return out instanceof Error ? undefined : messageEnd(out);
+  }
+
   close(): void {
     this.#deflate?.close();
     this.#inflate?.close();

@@ -25,6 +25,7 @@ import {
   type ServerRefusal,
 } from '../protocol/handshake/server.js';
 import { NodeDeflateCodec } from './deflate.js';
+import { LocalBroker, TopicRegistry, type Broker, type PublishOptions } from './topics.js';
 import { WebSocket, routeSocket, toBytes, type ConnectionSettings, type SendData, type SocketTarget } from './websocket.js';
 
 /** The request of an opening handshake, as hooks see it: an `http.IncomingMessage` when attached. */
@@ -89,6 +90,12 @@ export interface ServerOptions extends ConnectionSettings {
    * misses the messages broadcast meanwhile.
    */
   broadcastOverflow?: 'close' | 'skip';
+  /**
+   * Carries `publish` to the servers of other processes and theirs here (see topics.ts),
+   * e.g. `await createRedisBroker({ url })` from ws13/redis. Default: this process only.
+   * The server closes it on `close()`.
+   */
+  broker?: Broker;
   /** Only handle this pathname (others: 404, or left to other 'upgrade' listeners). */
   path?: string;
   /** Attach to an existing HTTP(S) server instead of listening. */
@@ -107,6 +114,8 @@ export interface WebSocketServer {
   on(event: 'handshakeError', listener: (err: HandshakeError, req: UpgradeRequest | undefined) => void): this;
   on(event: 'close', listener: () => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
+  /** The broker failed a publish, subscribe or unsubscribe (not retried: at most once). */
+  on(event: 'brokerError', listener: (err: unknown) => void): this;
   once(event: 'connection', listener: (ws: WebSocket, req: UpgradeRequest) => void): this;
   once(event: 'handshakeError', listener: (err: HandshakeError, req: UpgradeRequest | undefined) => void): this;
   once(event: 'close', listener: () => void): this;
@@ -130,6 +139,7 @@ export class WebSocketServer extends EventEmitter {
    * keep that call's request and head alive (and `once` would wrap it for each client).
    */
   readonly #untrack: (ws: WebSocket) => void;
+  readonly #topics: TopicRegistry;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -137,7 +147,11 @@ export class WebSocketServer extends EventEmitter {
     const clients = this.clients;
     this.#untrack = (ws) => {
       clients.delete(ws);
+      topics.leaveAll(ws);
     };
+    const topics = (this.#topics = new TopicRegistry(options.broker ?? new LocalBroker(), this.#untrack, options, (err) => {
+      if (this.listenerCount('brokerError') > 0) this.emit('brokerError', err);
+    }));
     if (options.server) {
       const srv = options.server;
       let set = routers.get(srv);
@@ -353,6 +367,27 @@ export class WebSocketServer extends EventEmitter {
     return n;
   }
 
+  // ── Topics (registry, delivery and the broker's use in topics.ts) ──
+
+  /** The broker `publish` goes through (the `broker` option, or the local one). */
+  get broker(): Broker {
+    return this.#topics.broker;
+  }
+
+  /**
+   * Sends a message to every subscriber of `topic`: this server's own subscribers at once
+   * (framed once, compressed once per shareable permessage-deflate agreement unless
+   * `compress: false`, with the same slow-subscriber policy as `broadcast`), then, through
+   * the broker, those of other processes. Returns how many local subscribers it reached.
+   * @throws WebSocketError WS_ERR_INVALID_ARGUMENT for a topic that is not a non-empty
+   *   string, bad data, or bytes sent as text that are not UTF-8
+   */
+  publish(topic: string, data: SendData, options: PublishOptions = {}): number {
+    return this.#topics.publish(topic, toBytes(data), options.binary ?? typeof data !== 'string', options, typeof data === 'string');
+  }
+
+  // ── End of topics. ──
+
   /**
    * Graceful shutdown: stop accepting, send 1001 to every client, wait up to `timeout` ms
    * (default closeTimeout) for the closing handshakes, then terminate the rest.
@@ -374,6 +409,7 @@ export class WebSocketServer extends EventEmitter {
       await Promise.all(closed);
       clearTimeout(t);
       await netClosed;
+      await this.#topics.close();
       this.emit('close');
     })();
     return this.#closing;

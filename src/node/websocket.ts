@@ -15,6 +15,7 @@ import { WsCloseEvent, WsErrorEvent, WsEvent, WsMessageEvent, type EventListener
 import { randomMaskSource } from './random.js';
 import { FEED_LIMIT, Outbox } from './outbox.js';
 import { decodeLatin1, decodeUtf8, useListenerTable, writeUtf8 } from './internals.js';
+import * as topicsOf from './topics.js';
 
 export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'blob';
 export type MessageData = string | Buffer | ArrayBuffer | Blob;
@@ -803,6 +804,40 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     conn.sendPrepared(frame);
     return true;
   }
+
+  // ── Topics (server side): the registry is in topics.ts; nothing is stored on the socket. ──
+
+  /**
+   * Subscribes this connection to `topic`: it receives what `server.publish(topic, …)` sends,
+   * from this process or, through the server's broker, from others. Closing leaves every topic.
+   * Returns false when it was already subscribed or is no longer open.
+   * @throws WebSocketError WS_ERR_INVALID_ARGUMENT for a topic that is not a non-empty string;
+   *   WS_ERR_INVALID_STATE on a connection not accepted by a WebSocketServer.
+   */
+  subscribe(topic: string): boolean {
+    return topicsOf.subscribe(this, topic);
+  }
+
+  /** Leaves `topic`; false when not subscribed. @throws as `subscribe`. */
+  unsubscribe(topic: string): boolean {
+    return topicsOf.unsubscribe(this, topic);
+  }
+
+  isSubscribed(topic: string): boolean {
+    return topicsOf.isSubscribed(this, topic);
+  }
+
+  /** The topics this connection is subscribed to (a copy). */
+  get topics(): readonly string[] {
+    return topicsOf.topics(this);
+  }
+
+  /** @internal The permessage-deflate codec, for a publish compressed once for many (topics.ts). */
+  _deflate(): NodeDeflateCodec | undefined {
+    return this.#codec;
+  }
+
+  // ── End of topics. ──
 
   /**
    * Sends a ping (RFC 6455 §5.5.2); the peer answers with a pong ('pong' event).

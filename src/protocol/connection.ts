@@ -79,9 +79,13 @@ export interface PreparedFrame {
   readonly payload: Uint8Array;
 }
 
-/** Encodes an unmasked, final data frame for `Connection.sendPrepared` (server role). */
-export function prepareFrame(opcode: number, payload: Uint8Array): PreparedFrame {
-  return { opcode, header: encodeHeader(opcode, payload.length, true, 0, undefined), payload };
+/**
+ * Encodes an unmasked, final data frame for `Connection.sendPrepared` (server role).
+ * `compressed`: the payload is a whole message compressed without context takeover, sent
+ * with RSV1 (RFC 7692 §6), only to connections that agreed permessage-deflate.
+ */
+export function prepareFrame(opcode: number, payload: Uint8Array, compressed = false): PreparedFrame {
+  return { opcode, header: encodeHeader(opcode, payload.length, true, compressed ? RSV1 : 0, undefined), payload };
 }
 
 const EMPTY = new Uint8Array(0);

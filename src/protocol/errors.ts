@@ -28,6 +28,8 @@ export const ErrorCode = {
   CloseTimeout: 'WS_ERR_CLOSE_TIMEOUT',
   InvalidState: 'WS_ERR_INVALID_STATE',
   InvalidArgument: 'WS_ERR_INVALID_ARGUMENT',
+  // Topics across processes (ws13/redis): a publish the broker could not carry.
+  BrokerUnavailable: 'WS_ERR_BROKER_UNAVAILABLE',
   // Server side of the opening handshake (RFC 6455 §4.2): answered with `status`.
   BadRequest: 'WS_ERR_BAD_REQUEST',
   MethodNotAllowed: 'WS_ERR_METHOD_NOT_ALLOWED',

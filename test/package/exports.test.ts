@@ -23,6 +23,14 @@ test('ws13/protocol resolves to the I/O-free core', async () => {
   assert.equal(p.CloseCode.MessageTooBig, 1009);
 });
 
+test('ws13/redis resolves without the redis package being loaded until a broker is made', async () => {
+  const r = await import('ws13/redis');
+  assert.equal(typeof r.createRedisBroker, 'function');
+  assert.equal(typeof r.RedisBroker, 'function');
+  const pkg = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8'));
+  assert.equal(pkg.peerDependenciesMeta.redis.optional, true);
+});
+
 test('the protocol core imports nothing from node:* (so it runs in any runtime)', async () => {
   const dir = path.join(root, 'src', 'protocol');
   const files: string[] = [];

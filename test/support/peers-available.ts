@@ -78,7 +78,7 @@ export const PEERS = {
   redis: {
     what: `Redis (${REDIS_SERVER})`,
     packages: ['redis-server'],
-    usedBy: [],
+    usedBy: ['test/redis/broker.test.ts (ws13/redis across servers, Redis killed and restarted)'],
     detect: () => runs(REDIS_SERVER, ['--version']),
   },
   nginx: {
