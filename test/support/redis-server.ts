@@ -1,20 +1,9 @@
 // A redis-server for the tests that need one (peer-gated with peerTest(['redis'], …)):
 // started on a free port without persistence, stopped (or killed) by the test.
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { REDIS_SERVER } from './peers-available.js';
 
-/** A port free on 127.0.0.1 just now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from './ports.js';
 
 /** redis-server on `port`, without persistence; resolves once it accepts connections. */
 export async function startRedis(port: number): Promise<ChildProcess> {
