@@ -21,9 +21,9 @@ interface Batch {
   done: WriteCallback | undefined;
 }
 
-/** Application bytes in the first `n` bytes of a batch: its frame headers go first. */
-function payloadIn(b: Batch, n: number): number {
-  return Math.max(0, n - (b.bytes - b.payload));
+/** Application bytes in the first `n` of `bytes` bytes that carry `payload`: headers go first. */
+function payloadIn(bytes: number, payload: number, n: number): number {
+  return Math.max(0, n - (bytes - payload));
 }
 
 /**
@@ -90,7 +90,7 @@ export class Outbox {
         }
       }
       socket.uncork();
-      const payload = payloadIn(b, b.sent + n) - payloadIn(b, b.sent);
+      const payload = payloadIn(b.bytes, b.payload, b.sent + n) - payloadIn(b.bytes, b.payload, b.sent);
       b.sent += n;
       this.#waitingBytes -= n;
       this.#waitingPayload -= payload;
@@ -123,8 +123,8 @@ export class Outbox {
     const finished = this.prune(held);
     let p = this.#waitingPayload;
     for (let i = 1; i < f.length; i += 2) p += f[i]!;
-    // The oldest write is partly done: its header went first.
-    if (finished > 0 && f.length > 0) p -= Math.min(f[1]!, Math.max(0, finished - (f[0]! - f[1]!)));
+    // The oldest write is partly done.
+    if (finished > 0 && f.length > 0) p -= payloadIn(f[0]!, f[1]!, finished);
     return p;
   }
 

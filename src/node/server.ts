@@ -25,7 +25,7 @@ import {
   type ServerRefusal,
 } from '../protocol/handshake/server.js';
 import { NodeDeflateCodec } from './deflate.js';
-import { LocalBroker, TopicRegistry, type Broker, type PublishOptions } from './topics.js';
+import { DEFAULT_MAX_BROADCAST_BACKLOG, LocalBroker, TopicRegistry, type Broker, type PublishOptions } from './topics.js';
 import { WebSocket, routeSocket, toBytes, type ConnectionSettings, type SendData, type SocketTarget } from './websocket.js';
 
 /** The request of an opening handshake, as hooks see it: an `http.IncomingMessage` when attached. */
@@ -102,7 +102,6 @@ export interface ServerOptions extends ConnectionSettings {
   server?: http.Server | https.Server;
 }
 
-const DEFAULT_MAX_BROADCAST_BACKLOG = 8 * 1024 * 1024;
 
 /** Time a refused peer gets to read the answer before its socket is destroyed. */
 const REFUSAL_LINGER = 1000;

@@ -67,8 +67,8 @@ export interface TopicSettings {
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
-/** server.ts's default, repeated here to avoid an import loop. */
-const DEFAULT_MAX_BROADCAST_BACKLOG = 8 * 1024 * 1024;
+/** `maxBroadcastBacklog` when unset, for `broadcast` and `publish` alike. */
+export const DEFAULT_MAX_BROADCAST_BACKLOG = 8 * 1024 * 1024;
 
 /** Each socket's topics, made on its first subscribe. */
 const topicsOf = new WeakMap<WebSocket, Set<string>>();

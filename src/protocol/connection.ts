@@ -566,12 +566,7 @@ export class Connection implements FrameSink {
       this.waiting += data.length;
       this.sendCompressed(wire, data, fin, first, done);
     } else if (this.sendQueue) {
-      this.waiting += data.length;
-      this.sendQueue.push((go) => {
-        this.waiting -= data.length;
-        if (go) this.writeFrame(wire, data, fin, done, 0, data.length);
-        else dropped(done);
-      });
+      this.behindCompression(data.length, () => this.writeFrame(wire, data, fin, done, 0, data.length), done);
     } else {
       this.writeFrame(wire, data, fin, done, 0, data.length);
     }
@@ -660,16 +655,8 @@ export class Connection implements FrameSink {
     if (this.role !== 'server') throw new WebSocketError(ErrorCode.InvalidState, 'prepared frames are unmasked: server only');
     if (this.sendingOpcode !== 0) throw new WebSocketError(ErrorCode.InvalidState, 'a fragmented message is being sent');
     const n = frame.payload.length;
-    if (this.sendQueue) {
-      this.waiting += n;
-      this.sendQueue.push((go) => {
-        this.waiting -= n;
-        if (go) this.writeParts(frame.header, frame.payload, done, n);
-        else dropped(done);
-      });
-    } else {
-      this.writeParts(frame.header, frame.payload, done, n);
-    }
+    if (this.sendQueue) this.behindCompression(n, () => this.writeParts(frame.header, frame.payload, done, n), done);
+    else this.writeParts(frame.header, frame.payload, done, n);
   }
 
   /**
@@ -753,8 +740,21 @@ export class Connection implements FrameSink {
   }
 
   private sendFrame(opcode: number, payload: Uint8Array, fin: boolean, done?: WriteCallback): void {
-    if (this.sendQueue) this.sendQueue.push((go) => (go ? this.writeFrame(opcode, payload, fin, done, 0, 0) : dropped(done)));
+    if (this.sendQueue) this.behindCompression(0, () => this.writeFrame(opcode, payload, fin, done, 0, 0), done);
     else this.writeFrame(opcode, payload, fin, done, 0, 0);
+  }
+
+  /**
+   * Queues a write behind the compression under way (callers check `sendQueue`, so the
+   * common case makes no closure); `app` application bytes count as waiting meanwhile.
+   */
+  private behindCompression(app: number, write: () => void, done: WriteCallback | undefined): void {
+    this.waiting += app;
+    this.sendQueue!.push((go) => {
+      this.waiting -= app;
+      if (go) write();
+      else dropped(done);
+    });
   }
 
   /** `app`: the application's bytes this frame carries (0 for control frames). */
