@@ -25,8 +25,22 @@ import {
   type ServerRefusal,
 } from '../protocol/handshake/server.js';
 import { NodeDeflateCodec } from './deflate.js';
-import { DEFAULT_MAX_BROADCAST_BACKLOG, LocalBroker, TopicRegistry, type Broker, type PublishOptions } from './topics.js';
-import { WebSocket, routeSocket, toBytes, type ConnectionSettings, type SendData, type SocketTarget } from './websocket.js';
+import { LocalBroker, TopicRegistry, type Broker, type PublishOptions } from './topics.js';
+import { WebSocket } from './websocket.js';
+import { acceptConnection, hostOf } from './host.js';
+import { heartbeatTick } from './heartbeat.js';
+import { toBytes, type SendData } from './output.js';
+import { routeSocket, type SocketTarget } from './socket-routing.js';
+import {
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  DEFAULT_MAX_BROADCAST_BACKLOG,
+  DEFAULT_MAX_HEADER_SIZE,
+  heartbeatInterval,
+  resolveSettings,
+  type ConnectionSettings,
+  type ResolvedSettings,
+} from './options.js';
 
 /** The request of an opening handshake, as hooks see it: an `http.IncomingMessage` when attached. */
 export interface UpgradeRequest {
@@ -139,10 +153,13 @@ export class WebSocketServer extends EventEmitter {
    */
   readonly #untrack: (ws: WebSocket) => void;
   readonly #topics: TopicRegistry;
+  /** The connections' settings, resolved once for all of them. */
+  readonly #settings: ResolvedSettings;
 
   constructor(options: ServerOptions = {}) {
     super();
     this.options = options;
+    this.#settings = resolveSettings(options);
     const clients = this.clients;
     this.#untrack = (ws) => {
       clients.delete(ws);
@@ -163,11 +180,14 @@ export class WebSocketServer extends EventEmitter {
       }
       set.add(this);
     }
-    const hb = options.heartbeat ?? {};
-    if (hb) {
+    const interval = heartbeatInterval(options.heartbeat, true);
+    if (interval > 0) {
       this.#heartbeat = setInterval(() => {
-        for (const ws of this.clients) ws._heartbeat();
-      }, hb.interval ?? 30000);
+        for (const ws of this.clients) {
+          const host = hostOf(ws);
+          if (host) heartbeatTick(host);
+        }
+      }, interval);
       this.#heartbeat.unref();
     }
   }
@@ -238,7 +258,7 @@ export class WebSocketServer extends EventEmitter {
       socket.destroy();
       return;
     }
-    const p = new PendingHandshake(socket, this.options.maxHeaderSize ?? 16384, this.#onHead, this.#onGone);
+    const p = new PendingHandshake(socket, this.options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE, this.#onHead, this.#onGone);
     p.timer = this.#handshakeTimer(socket, () => p.headDone);
     this.#pending.add(socket);
     routeSocket(socket, p);
@@ -290,7 +310,7 @@ export class WebSocketServer extends EventEmitter {
           ? reject(503, ErrorCode.RequestTimeout, 'the handshake took too long')
           : reject(408, ErrorCode.RequestTimeout, 'request head not received in time'),
       );
-    }, this.options.handshakeTimeout ?? 10000);
+    }, this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT);
     t.unref();
     return t;
   }
@@ -326,22 +346,23 @@ export class WebSocketServer extends EventEmitter {
       return r.error;
     }
     socket.write(decision.response);
-    const pmd = o.perMessageDeflate;
-    const codec = decision.deflate ? new NodeDeflateCodec(decision.deflate, typeof pmd === 'object' ? pmd : {}) : undefined;
-    const ws = WebSocket._accept(socket, head.target, decision.protocol, decision.extensions, codec, o);
+    const settings = this.#settings;
+    const codec = decision.deflate ? new NodeDeflateCodec(decision.deflate, settings.deflate) : undefined;
+    const ws = acceptConnection(socket, head.target, decision.protocol, decision.extensions, codec, settings) as WebSocket;
+    const host = hostOf(ws)!;
     this.clients.add(ws);
-    ws._onClosed = this.#untrack;
+    host.onClosed = this.#untrack as (ws: object) => void;
     if (emit) {
       // After the 101, a listener's throw can only close this connection (1011).
       try {
         this.emit('connection', ws, req);
       } catch (err) {
-        ws._listenerThrew(err, 'connection');
+        host.listenerThrew(err, 'connection');
       }
-      ws._start(rest);
+      host.start(rest);
     } else {
       // handleUpgrade: after the caller's `await` has resumed.
-      setImmediate(() => ws._start(rest));
+      setImmediate(() => host.start(rest));
     }
     return ws;
   }
@@ -362,7 +383,7 @@ export class WebSocketServer extends EventEmitter {
     const limit = this.options.maxBroadcastBacklog ?? DEFAULT_MAX_BROADCAST_BACKLOG;
     const overflow = this.options.broadcastOverflow ?? 'close';
     let n = 0;
-    for (const ws of this.clients) if (ws !== options.except && ws._sendPrepared(frame, limit, overflow)) n++;
+    for (const ws of this.clients) if (ws !== options.except && hostOf(ws)?.sendPrepared(frame, limit, overflow)) n++;
     return n;
   }
 
@@ -404,7 +425,7 @@ export class WebSocketServer extends EventEmitter {
       for (const ws of open) ws.close(options.code ?? 1001, options.reason ?? 'server shutting down');
       const t = setTimeout(() => {
         for (const ws of open) ws.terminate();
-      }, options.timeout ?? this.options.closeTimeout ?? 5000);
+      }, options.timeout ?? this.options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT);
       await Promise.all(closed);
       clearTimeout(t);
       await netClosed;
@@ -417,7 +438,7 @@ export class WebSocketServer extends EventEmitter {
 
 /**
  * A standalone connection until its request head is in. The socket's shared listeners
- * (websocket.ts routeSocket) point here first, then at the WebSocket: nothing is added to
+ * (socket-routing.ts) point here first, then at the WebSocket: nothing is added to
  * the socket for the handshake and then taken off again.
  */
 class PendingHandshake implements SocketTarget {
@@ -432,18 +453,19 @@ class PendingHandshake implements SocketTarget {
   ) {
     this.reader = new HeadReader(maxHeaderSize);
   }
-  _onData(chunk: Buffer): void {
+  onData(chunk: Buffer): void {
     if (this.headDone) return;
     const r = this.reader.push(chunk);
     if (r.kind === 'more') return;
     this.headDone = true;
     this.onHead(this, r);
   }
-  _onEnd(): void {}
-  _onSocketClose(): void {
+  onEnd(): void {}
+  onClose(): void {
     this.onGone(this);
   }
-  _onSocketError(): void {}
+  onError(): void {}
+  onDrain(): void {}
 }
 
 /** The request as hooks see it in standalone mode; header objects are built on first use. */

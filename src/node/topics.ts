@@ -9,7 +9,11 @@ import { Opcode } from '../protocol/constants.js';
 import { ErrorCode, WebSocketError } from '../protocol/errors.js';
 import { isValidUtf8 } from '../protocol/utf8.js';
 import type { PerMessageDeflateOptions } from '../protocol/extensions/permessage-deflate.js';
-import type { WebSocket } from './websocket.js';
+import { hostOf } from './host.js';
+import { DEFAULT_MAX_BROADCAST_BACKLOG, deflateThreshold } from './options.js';
+
+/** A server-side connection, as topics see it (the WebSocket class). */
+type WebSocket = { readonly readyState: number };
 
 /** Delivers a publish that came from another process to this process's subscribers. */
 export type BrokerHandler = (topic: string, payload: Uint8Array, binary: boolean) => void;
@@ -67,14 +71,11 @@ export interface TopicSettings {
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
-/** `maxBroadcastBacklog` when unset, for `broadcast` and `publish` alike. */
-export const DEFAULT_MAX_BROADCAST_BACKLOG = 8 * 1024 * 1024;
-
 /** Each socket's topics, made on its first subscribe. */
 const topicsOf = new WeakMap<WebSocket, Set<string>>();
 /**
  * The registry of a server-side socket, found through the server's close hook
- * (`ws._onClosed`), which every socket of one server shares: no per-socket field.
+ * (the host's `onClosed`), which every socket of one server shares: no per-socket field.
  */
 const registryOf = new WeakMap<object, TopicRegistry>();
 
@@ -83,7 +84,7 @@ export class TopicRegistry {
   readonly #subscribers = new Map<string, Set<WebSocket>>();
 
   /**
-   * @param hook the server's close hook, which its sockets carry as `_onClosed`
+   * @param hook the server's close hook, which its sockets' hosts carry as `onClosed`
    * @param settings the server's options
    * @param onError the broker failed (the server's 'brokerError')
    */
@@ -188,7 +189,7 @@ export class TopicRegistry {
     const { maxBroadcastBacklog, broadcastOverflow, perMessageDeflate: pmd } = this.settings;
     const limit = maxBroadcastBacklog ?? DEFAULT_MAX_BROADCAST_BACKLOG;
     const overflow = broadcastOverflow ?? 'close';
-    const threshold = (typeof pmd === 'object' ? pmd.threshold : undefined) ?? 1024;
+    const threshold = deflateThreshold(pmd);
     const opcode = binary ? Opcode.Binary : Opcode.Text;
     const compress = compressIt && payload.length >= threshold;
     let plain: PreparedFrame | undefined;
@@ -199,7 +200,7 @@ export class TopicRegistry {
       if (ws === except) continue;
       let frame: PreparedFrame | null | undefined;
       if (compress) {
-        const codec = ws._deflate();
+        const codec = hostOf(ws)?.codec;
         const key = codec?.shareKey;
         if (key !== undefined) {
           frame = (compressed ??= new Map()).get(key);
@@ -210,14 +211,15 @@ export class TopicRegistry {
           }
         }
       }
-      if (ws._sendPrepared(frame ?? (plain ??= prepareFrame(opcode, payload)), limit, overflow)) n++;
+      if (hostOf(ws)?.sendPrepared(frame ?? (plain ??= prepareFrame(opcode, payload)), limit, overflow)) n++;
     }
     return n;
   }
 }
 
 function registry(ws: WebSocket): TopicRegistry {
-  const r = ws._onClosed && registryOf.get(ws._onClosed);
+  const onClosed = hostOf(ws)?.onClosed;
+  const r = onClosed && registryOf.get(onClosed);
   if (!r) throw new WebSocketError(ErrorCode.InvalidState, 'only connections accepted by a WebSocketServer have topics');
   return r;
 }

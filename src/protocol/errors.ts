@@ -77,9 +77,33 @@ export class WebSocketError extends Error {
   }
 }
 
+// The kinds users catch, as Python `websockets` has them (InvalidHandshake, ProtocolError,
+// PayloadTooBig, ConnectionClosed): every error is a WebSocketError with a stable `code`;
+// these subclasses only add the kind. `HandshakeError` (below) is the fourth.
+
+/** The peer broke RFC 6455/7692: the connection fails with 1002, or 1007 for bad data. */
+export class ProtocolError extends WebSocketError {
+  override name = 'ProtocolError';
+}
+
+/** A limit was crossed (message size, inflated size, head size). */
+export class LimitError extends WebSocketError {
+  override name = 'LimitError';
+}
+
+/** The transport failed or went silent (network error, heartbeat, close timeout). */
+export class NetworkError extends WebSocketError {
+  override name = 'NetworkError';
+}
+
 /** Makes the error that fails a connection with a protocol error (1002). */
-export function protocolError(code: ErrorCode, message: string): WebSocketError {
-  return new WebSocketError(code, message, { closeCode: CloseCode.ProtocolError });
+export function protocolError(code: ErrorCode, message: string): ProtocolError {
+  return new ProtocolError(code, message, { closeCode: CloseCode.ProtocolError });
+}
+
+/** A message over `maxPayload`, on the wire or once inflated: the connection fails with 1009. */
+export function messageTooBig(message: string): LimitError {
+  return new LimitError(ErrorCode.MessageTooBig, message, { closeCode: CloseCode.MessageTooBig });
 }
 
 /**
