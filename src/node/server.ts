@@ -11,7 +11,7 @@ import {
   HeaderList,
   formatRejection,
   parseRequestHead,
-  reject,
+  refusalError,
   type HeaderInit,
   type HeadResult,
   type RequestHead,
@@ -30,17 +30,10 @@ import { WebSocket } from './websocket.js';
 import { acceptConnection, hostOf } from './host.js';
 import { heartbeatTick } from './heartbeat.js';
 import { toBytes, type SendData } from './output.js';
-import { routeSocket, type SocketTarget } from './socket-routing.js';
-import {
-  DEFAULT_CLOSE_TIMEOUT,
-  DEFAULT_HANDSHAKE_TIMEOUT,
-  DEFAULT_MAX_BROADCAST_BACKLOG,
-  DEFAULT_MAX_HEADER_SIZE,
-  heartbeatInterval,
-  resolveSettings,
-  type ConnectionSettings,
-  type ResolvedSettings,
-} from './options.js';
+import { routeSocket } from './socket-routing.js';
+import { PendingHandshake, StandaloneRequest } from './standalone.js';
+import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_BROADCAST_BACKLOG, DEFAULT_MAX_HEADER_SIZE } from './options.js';
+import { heartbeatInterval, resolveSettings, type ConnectionSettings, type ResolvedSettings } from './options.js';
 
 /** The request of an opening handshake, as hooks see it: an `http.IncomingMessage` when attached. */
 export interface UpgradeRequest {
@@ -203,7 +196,7 @@ export class WebSocketServer extends EventEmitter {
     // Another 'upgrade' listener may want it; otherwise nobody serves this path.
     if (srv.listenerCount('upgrade') > 1) return;
     socket.on('error', ignore);
-    refuse(socket, reject(404, ErrorCode.NotFound, 'no WebSocket endpoint at this path'));
+    refuse(socket, refusalError(404, ErrorCode.NotFound, 'no WebSocket endpoint at this path'));
   }
 
   /**
@@ -271,13 +264,13 @@ export class WebSocketServer extends EventEmitter {
     socket.pause();
     if (r.kind === 'malformed') {
       clearTimeout(timer);
-      this.#refuse(socket, reject(400, ErrorCode.BadRequest, 'lines must end with CRLF'));
+      this.#refuse(socket, refusalError(400, ErrorCode.BadRequest, 'lines must end with CRLF'));
       return;
     }
     if (r.kind === 'too-large') {
       clearTimeout(timer);
       // RFC 6585 §5.
-      this.#refuse(socket, reject(431, ErrorCode.HeadersTooLarge, `request head over ${p.maxHeaderSize} bytes`));
+      this.#refuse(socket, refusalError(431, ErrorCode.HeadersTooLarge, `request head over ${p.maxHeaderSize} bytes`));
       return;
     }
     let head;
@@ -291,7 +284,7 @@ export class WebSocketServer extends EventEmitter {
     const req = new StandaloneRequest(head, socket);
     if (this.options.path !== undefined && pathOf(head.target) !== this.options.path) {
       clearTimeout(timer);
-      this.#refuse(socket, reject(404, ErrorCode.NotFound, 'no WebSocket endpoint at this path'), req);
+      this.#refuse(socket, refusalError(404, ErrorCode.NotFound, 'no WebSocket endpoint at this path'), req);
       return;
     }
     void this.#upgrade(req, head, socket, Buffer.from(r.rest), true).finally(() => clearTimeout(timer));
@@ -307,8 +300,8 @@ export class WebSocketServer extends EventEmitter {
       this.#refuse(
         socket,
         headDone()
-          ? reject(503, ErrorCode.RequestTimeout, 'the handshake took too long')
-          : reject(408, ErrorCode.RequestTimeout, 'request head not received in time'),
+          ? refusalError(503, ErrorCode.RequestTimeout, 'the handshake took too long')
+          : refusalError(408, ErrorCode.RequestTimeout, 'request head not received in time'),
       );
     }, this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT);
     t.unref();
@@ -323,7 +316,7 @@ export class WebSocketServer extends EventEmitter {
     const o = this.options;
     let decision: PendingAccept | ServerAccept | ServerRefusal;
     try {
-      if (this.#closing) throw reject(503, ErrorCode.Rejected, 'the server is shutting down');
+      if (this.#closing) throw refusalError(503, ErrorCode.Rejected, 'the server is shutting down');
       decision = negotiate(head, o, req);
       if (decision.kind === 'pending') {
         const pending = decision;
@@ -338,10 +331,11 @@ export class WebSocketServer extends EventEmitter {
       return decision.error;
     }
     if (socket.destroyed || socket.writableEnded) {
-      return reject(499, ErrorCode.Rejected, 'the client went away during the handshake');
+      // Nothing is answered: the error carries no status.
+      return new HandshakeError(ErrorCode.ClientGone, 'the client went away during the handshake');
     }
     if (this.#closing) {
-      const r = refusal(reject(503, ErrorCode.Rejected, 'the server is shutting down'));
+      const r = refusal(refusalError(503, ErrorCode.Rejected, 'the server is shutting down'));
       this.#refuse(socket, r.error, req, r.response);
       return r.error;
     }
@@ -433,63 +427,6 @@ export class WebSocketServer extends EventEmitter {
       this.emit('close');
     })();
     return this.#closing;
-  }
-}
-
-/**
- * A standalone connection until its request head is in. The socket's shared listeners
- * (socket-routing.ts) point here first, then at the WebSocket: nothing is added to
- * the socket for the handshake and then taken off again.
- */
-class PendingHandshake implements SocketTarget {
-  readonly reader: HeadReader;
-  headDone = false;
-  timer: NodeJS.Timeout | undefined;
-  constructor(
-    readonly socket: net.Socket,
-    readonly maxHeaderSize: number,
-    private readonly onHead: (p: PendingHandshake, r: Exclude<HeadResult, { kind: 'more' }>) => void,
-    private readonly onGone: (p: PendingHandshake) => void,
-  ) {
-    this.reader = new HeadReader(maxHeaderSize);
-  }
-  onData(chunk: Buffer): void {
-    if (this.headDone) return;
-    const r = this.reader.push(chunk);
-    if (r.kind === 'more') return;
-    this.headDone = true;
-    this.onHead(this, r);
-  }
-  onEnd(): void {}
-  onClose(): void {
-    this.onGone(this);
-  }
-  onError(): void {}
-  onDrain(): void {}
-}
-
-/** The request as hooks see it in standalone mode; header objects are built on first use. */
-class StandaloneRequest implements UpgradeRequest {
-  readonly method: string;
-  readonly url: string;
-  readonly httpVersion: string;
-  #head: RequestHead;
-  #headers: Record<string, string> | undefined;
-  #raw: string[] | undefined;
-  constructor(
-    head: RequestHead,
-    readonly socket: Duplex,
-  ) {
-    this.#head = head;
-    this.method = head.method;
-    this.url = head.target;
-    this.httpVersion = head.httpVersion;
-  }
-  get headers(): Record<string, string> {
-    return (this.#headers ??= this.#head.headers.toObject());
-  }
-  get rawHeaders(): string[] {
-    return (this.#raw ??= this.#head.headers.entries.flat());
   }
 }
 

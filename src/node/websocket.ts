@@ -8,7 +8,9 @@ import { CloseCode, Opcode } from '../protocol/constants.js';
 import { ErrorCode, WebSocketError } from '../protocol/errors.js';
 import { Utf8Validator } from '../protocol/utf8.js';
 import { startClient, type Agreement, type ClientOptions } from './client.js';
-import { WsCloseEvent, WsErrorEvent, WsEvent, WsMessageEvent, type EventListenerLike } from './events.js';
+import type { WsCloseEvent, WsErrorEvent, WsEvent, WsMessageEvent, EventListenerLike } from './events.js';
+import { addEventListener, eventFor, removeEventListener } from './event-target.js';
+import { messages } from './messages.js';
 import { useListenerTable } from './internals.js';
 import { APP_PAUSED, HELD_BACK, toBytes, type SendData } from './output.js';
 import { CLOSED, CONNECTING, ConnectionHost, OPEN, bindOwner, warnListenerThrew } from './host.js';
@@ -46,11 +48,6 @@ export interface StreamOptions extends ConnectionSettings {
 const kInternal = Symbol('ws13.internal');
 /** The request target of the last server-side connection (see `accept`). */
 let lastUrl = '';
-
-/** Whether a close code ends `for await` quietly. */
-function isNormalClose(code: number): boolean {
-  return code === CloseCode.Normal || code === CloseCode.GoingAway || code === CloseCode.NoStatus;
-}
 
 function notOpen(): WebSocketError {
   return new WebSocketError(ErrorCode.InvalidState, 'the WebSocket is not open');
@@ -112,7 +109,6 @@ export class WebSocket extends EventEmitter {
   #sendUtf8: Utf8Validator | undefined;
   /** `on…` handlers, made on first use (most connections have none). */
   #handlers: Record<string, ((ev: WsEvent) => void) | null> | undefined;
-  #wrapped: Map<EventListenerLike, Map<string, (...args: unknown[]) => void>> | undefined;
 
   static {
     bindOwner({
@@ -430,7 +426,7 @@ export class WebSocket extends EventEmitter {
       // 'error' without a listener would throw: a peer's mistake must never crash the process.
       if (type !== 'error' || this.listenerCount('error') > 0) this.emit(type, ...args);
       const h = this.#handlers?.[type];
-      if (h) h.call(this, this.#eventFor(type, args));
+      if (h) h.call(this, eventFor(this, type, args));
     } catch (err) {
       // A 'message' listener's throw is the core's to handle (it fails with 1011).
       if (type === 'message') throw err;
@@ -439,40 +435,13 @@ export class WebSocket extends EventEmitter {
     }
   }
 
-  #eventFor(type: string, args: unknown[]): WsEvent {
-    switch (type) {
-      case 'message':
-        return new WsMessageEvent(this, args[0]);
-      case 'close':
-        return new WsCloseEvent(this, args[0] as number, args[1] as string, args[2] as boolean);
-      case 'error':
-        return new WsErrorEvent(this, args[0] as Error);
-      default:
-        return new WsEvent(type, this);
-    }
-  }
-
   /** WHATWG-style listener: receives an event object (`ev.data`, `ev.code`, …). */
   addEventListener(type: string, listener: EventListenerLike, options?: { once?: boolean }): void {
-    const wrapped = (this.#wrapped ??= new Map());
-    let byType = wrapped.get(listener);
-    if (byType?.has(type)) return;
-    const call = typeof listener === 'function' ? listener : (ev: WsEvent) => listener.handleEvent(ev);
-    const wrapper = (...args: unknown[]): void => {
-      if (options?.once) this.removeEventListener(type, listener);
-      call.call(this, this.#eventFor(type, args));
-    };
-    if (!byType) wrapped.set(listener, (byType = new Map()));
-    byType.set(type, wrapper);
-    this.on(type, wrapper);
+    addEventListener(this, type, listener, options);
   }
 
   removeEventListener(type: string, listener: EventListenerLike): void {
-    const byType = this.#wrapped?.get(listener);
-    const wrapper = byType?.get(type);
-    if (!wrapper) return;
-    byType!.delete(type);
-    this.off(type, wrapper);
+    removeEventListener(this, type, listener);
   }
 
   get onopen(): ((ev: WsEvent) => void) | null {
@@ -505,42 +474,8 @@ export class WebSocket extends EventEmitter {
    * otherwise throws the WebSocketError that closed it. Reading pauses while 64 messages
    * wait to be taken.
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<MessageData, void, undefined> {
-    const queue: MessageData[] = [];
-    let closed: { code: number } | undefined;
-    let wake: (() => void) | undefined;
-    const onMessage = (data: MessageData): void => {
-      queue.push(data);
-      if (queue.length >= 64) this.pause();
-      wake?.();
-    };
-    const onClose = (code: number): void => {
-      closed = { code };
-      wake?.();
-    };
-    this.on('message', onMessage);
-    this.on('close', onClose);
-    if (this.readyState === CLOSED) closed = { code: CloseCode.Abnormal };
-    try {
-      for (;;) {
-        if (queue.length > 0) {
-          const m = queue.shift()!;
-          if (queue.length < 16 && this.isPaused) this.resume();
-          yield m;
-          continue;
-        }
-        if (closed) {
-          if (isNormalClose(closed.code)) return;
-          throw this.#error ?? new WebSocketError(ErrorCode.Abnormal, `connection closed with ${closed.code}`, { closeCode: closed.code });
-        }
-        await new Promise<void>((r) => (wake = r));
-        wake = undefined;
-      }
-    } finally {
-      this.off('message', onMessage);
-      this.off('close', onClose);
-      if (this.isPaused) this.resume();
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<MessageData, void, undefined> {
+    return messages<MessageData>(this, () => this.#error);
   }
 }
 

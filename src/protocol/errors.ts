@@ -44,6 +44,8 @@ export const ErrorCode = {
   RequestTimeout: 'WS_ERR_REQUEST_TIMEOUT',
   NotFound: 'WS_ERR_NOT_FOUND',
   Rejected: 'WS_ERR_REJECTED',
+  /** The client closed its side before the 101 could be sent (no status: nothing is answered). */
+  ClientGone: 'WS_ERR_CLIENT_GONE',
   // Client side of the opening handshake (RFC 6455 §4.1).
   HandshakeStatus: 'WS_ERR_HANDSHAKE_STATUS',
   HandshakeUpgrade: 'WS_ERR_HANDSHAKE_UPGRADE',

@@ -32,6 +32,7 @@ export {
   formatRejection,
   formatUpgradeRequest,
   reject,
+  refusalError,
   reasonPhrase,
 } from './handshake/http1.js';
 export type {
