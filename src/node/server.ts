@@ -50,11 +50,14 @@ export interface UpgradeRequest {
  * What `beforeUpgrade` decides: with a `status`, refuse with it (and these headers and
  * body); without, accept and add `headers` to the 101.
  */
-export interface Refusal {
+export interface UpgradeDecision {
   status?: number;
   headers?: HeaderInit;
   body?: string;
 }
+
+/** @deprecated The former name of `UpgradeDecision` (which also accepts, without a status). */
+export type Refusal = UpgradeDecision;
 
 export interface ServerOptions extends ConnectionSettings {
   /**
@@ -71,13 +74,13 @@ export interface ServerOptions extends ConnectionSettings {
   /** Refuse (400) a client that offers none of our subprotocols. Default false: accept without one. */
   requireProtocol?: boolean;
   /**
-   * Runs before the 101 (authentication, rate limits): return a Refusal to answer with
+   * Runs before the 101 (authentication, rate limits): return an UpgradeDecision to answer with
    * that status, `{ headers }` to add headers to the 101, or nothing. A throw answers 500.
    */
   beforeUpgrade?: (
     req: UpgradeRequest,
     info: { protocol: string | undefined; origin: string | undefined },
-  ) => void | undefined | Refusal | Promise<void | undefined | Refusal>;
+  ) => void | undefined | UpgradeDecision | Promise<void | undefined | UpgradeDecision>;
   /** Extra headers on every 101 (e.g. Set-Cookie), or a function of the request. */
   headers?: HeaderInit | ((req: UpgradeRequest) => HeaderInit | undefined);
   /** Time for the whole opening handshake, in ms (default 10000): 408, or 503 if a hook is slow. */

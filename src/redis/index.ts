@@ -107,7 +107,7 @@ export class RedisBroker extends EventEmitter implements Broker {
     for (const c of [pub, this.#sub]) {
       // node-redis emits 'error' for each failed (re)connection; without a listener it would throw.
       c.on('error', (err: Error) => this.#lost(err));
-      c.on('end', () => this.#lost(new Error('the Redis connection ended')));
+      c.on('end', () => this.#lost(new WebSocketError(ErrorCode.BrokerUnavailable, 'the Redis connection ended')));
       c.on('ready', () => this.#ready());
     }
   }
@@ -214,7 +214,7 @@ export async function createRedisBroker(options: RedisBrokerOptions = {}): Promi
   const own = client === undefined;
   if (!client) {
     const redis = (await import('redis').catch((cause: unknown) => {
-      throw new Error("ws13/redis needs the 'redis' package (npm install redis), or a client in `options.client`", { cause });
+      throw new WebSocketError(ErrorCode.BrokerUnavailable, "ws13/redis needs the 'redis' package (npm install redis), or a client in `options.client`", { cause });
     })) as unknown as { createClient(o: object): RedisClientLike };
     client = redis.createClient({
       ...(options.url === undefined ? {} : { url: options.url }),
