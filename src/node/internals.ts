@@ -16,7 +16,7 @@
 // `1` (or `all`) for every internal, or a comma-separated list of the names above
 // (`WS13_NO_INTERNALS=zlib,events`).
 import { EventEmitter } from 'node:events';
-import { INTERNAL_NAMES, detect, warn, type InternalName } from './internals-detect.js';
+import { detect, warn, type InternalName } from './internals-detect.js';
 import { hasZlib } from './internals-zlib.js';
 
 export { INTERNAL_NAMES, type InternalName } from './internals-detect.js';

@@ -7,7 +7,6 @@ import { prepareFrame } from '../protocol/connection.js';
 import { Opcode } from '../protocol/constants.js';
 import { ErrorCode, HandshakeError } from '../protocol/errors.js';
 import {
-  HeadReader,
   HeaderList,
   formatRejection,
   parseRequestHead,

@@ -3,11 +3,11 @@
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode, isValidCloseCode } from './constants.js';
 import { ErrorCode, WebSocketError, messageTooBig, protocolError, ProtocolError, LimitError } from './errors.js';
 import { FrameParser, type FrameSink } from './frame.js';
-import { Utf8Validator, isValidUtf8 } from './utf8.js';
+import { isValidUtf8 } from './utf8.js';
 import { concatBytes } from './bytes.js';
-import { EMPTY, failureReason, validateClose, type CloseFrame, type ConnectionState } from './closing.js';
+import { EMPTY, failureReason, validateClose, type CloseFrame } from './closing.js';
 import { Receiving, isShortAscii } from './receiving.js';
-import { Sending, RSV1, type FrameOutput, type SendingOptions, type WriteCallback } from './sending.js';
+import { Sending, RSV1, type FrameOutput, type SendingOptions } from './sending.js';
 
 export type { CloseFrame, ConnectionState } from './closing.js';
 export { validateClose } from './closing.js';
