@@ -10,3 +10,5 @@ export { WsEvent, WsMessageEvent, WsCloseEvent, WsErrorEvent } from './events.js
 export { ErrorCode, WebSocketError, HandshakeError } from '../protocol/errors.js';
 export { CloseCode, Opcode } from '../protocol/constants.js';
 export { acceptKey } from '../protocol/handshake/http1.js';
+export { ReconnectingWebSocket, RECONNECT_DEFAULTS, backoffDelay, shouldReconnect } from './reconnecting.js';
+export type { ReconnectOptions, CloseInfo, EndReason } from './reconnecting.js';
