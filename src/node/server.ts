@@ -25,7 +25,8 @@ import {
   type ServerRefusal,
 } from '../protocol/handshake/server.js';
 import { NodeDeflateCodec } from './deflate.js';
-import { DEFAULT_MAX_BROADCAST_BACKLOG, LocalBroker, TopicRegistry, type Broker, type PublishOptions } from './topics.js';
+import { DEFAULT_MAX_BROADCAST_BACKLOG, LocalBroker, TopicRegistry, type Broker, type PublishOptions, type TopicLimits } from './topics.js';
+import { brokerFailed, countersFor, opened, refused, snapshot, type Counters, type ServerStats } from './diagnostics.js';
 import { WebSocket, routeSocket, toBytes, type ConnectionSettings, type SendData, type SocketTarget } from './websocket.js';
 
 /** The request of an opening handshake, as hooks see it: an `http.IncomingMessage` when attached. */
@@ -49,7 +50,7 @@ export interface Refusal {
   body?: string;
 }
 
-export interface ServerOptions extends ConnectionSettings {
+export interface ServerOptions extends ConnectionSettings, TopicLimits {
   /**
    * Allowed Origin values (RFC 6455 §10.2): exact origins (ASCII case-insensitive), patterns,
    * or a function. A request with another Origin is refused with 403. A request without
@@ -139,6 +140,8 @@ export class WebSocketServer extends EventEmitter {
    */
   readonly #untrack: (ws: WebSocket) => void;
   readonly #topics: TopicRegistry;
+  /** This server's counters (diagnostics.ts), for `stats()`. */
+  readonly #counters: Counters;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -148,7 +151,9 @@ export class WebSocketServer extends EventEmitter {
       clients.delete(ws);
       topics.leaveAll(ws);
     };
+    this.#counters = countersFor(this.#untrack);
     const topics = (this.#topics = new TopicRegistry(options.broker ?? new LocalBroker(), this.#untrack, options, (err) => {
+      brokerFailed(this.#counters, this, err);
       if (this.listenerCount('brokerError') > 0) this.emit('brokerError', err);
     }));
     if (options.server) {
@@ -331,6 +336,7 @@ export class WebSocketServer extends EventEmitter {
     const ws = WebSocket._accept(socket, head.target, decision.protocol, decision.extensions, codec, o);
     this.clients.add(ws);
     ws._onClosed = this.#untrack;
+    opened(ws, this, req);
     if (emit) {
       // After the 101, a listener's throw can only close this connection (1011).
       try {
@@ -348,6 +354,7 @@ export class WebSocketServer extends EventEmitter {
 
   #refuse(socket: Duplex, err: HandshakeError, req?: UpgradeRequest, response?: string): void {
     refuse(socket, err, response);
+    refused(this.#counters, this, err, req);
     if (this.listenerCount('handshakeError') > 0) this.emit('handshakeError', err, req);
   }
 
@@ -382,10 +389,21 @@ export class WebSocketServer extends EventEmitter {
    *   string, bad data, or bytes sent as text that are not UTF-8
    */
   publish(topic: string, data: SendData, options: PublishOptions = {}): number {
+    // Nobody to reach, here or (with the local broker) anywhere: no bytes, no frame.
+    if (this.#topics.unheard(topic, data, options)) return 0;
     return this.#topics.publish(topic, toBytes(data), options.binary ?? typeof data !== 'string', options, typeof data === 'string');
   }
 
   // ── End of topics. ──
+
+  /**
+   * A snapshot of this server's counters: connections, topics, messages and bytes in and
+   * out, close codes, refusals by status, backpressure, publishes, broker failures (see
+   * docs/API.md, "Observability"). Counting costs a few increments per message.
+   */
+  stats(): ServerStats {
+    return snapshot(this.#counters, this.clients.size, this.#topics);
+  }
 
   /**
    * Graceful shutdown: stop accepting, send 1001 to every client, wait up to `timeout` ms

@@ -16,6 +16,7 @@ import { randomMaskSource } from './random.js';
 import { FEED_LIMIT, Outbox } from './outbox.js';
 import { decodeLatin1, decodeUtf8, useListenerTable, writeUtf8 } from './internals.js';
 import * as topicsOf from './topics.js';
+import * as diag from './diagnostics.js';
 
 export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'blob';
 export type MessageData = string | Buffer | ArrayBuffer | Blob;
@@ -382,6 +383,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     this.extensions = extensions;
     this.#readyState = WebSocket.OPEN;
     this.#attach(socket, 'client', settings, codec);
+    diag.opened(this);
     this.#dispatch('open');
     // After `await WebSocket.connect()` has returned too, so that frames that came with
     // the 101 reach listeners attached then.
@@ -482,6 +484,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
   /** @internal */
   _onData(chunk: Buffer): void {
     this.#set(ALIVE, true);
+    diag.read(this, chunk.length);
     this.#conn!.receiveData(chunk);
   }
 
@@ -649,6 +652,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     const parts = this.#out;
     if (parts === undefined) return;
     const size = this.#outBytes;
+    diag.wrote(this, size);
     const payload = this.#outPayload;
     const dones = this.#outDone;
     this.#out = undefined;
@@ -696,6 +700,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
       if (!this.#has(HELD_BACK)) {
         // Both the transport and the core: bytes already read are not parsed either.
         this.#set(HELD_BACK, true);
+        diag.stalled(this, 'read-paused', this.#backlog());
         socket.pause();
         this.#conn!.pause();
       }
@@ -724,6 +729,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     // A copy of exactly the message: `data` may be a view into a larger socket buffer.
     else if (this.binaryType === 'arraybuffer') value = new Uint8Array(data).buffer;
     else value = new Blob([data]);
+    diag.received(this, data.length, !text);
     this.#dispatch('message', value, !text);
   }
 
@@ -755,6 +761,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
       conn.canWriteDirect &&
       (this.#codec === undefined || !this.#codec.canCompress || options?.compress === false || 3 * SMALL_MESSAGE < this.#threshold)
     ) {
+      diag.sent(this, data, binary);
       this.#sendSmall(data as string | Uint8Array, binary ? Opcode.Binary : Opcode.Text);
       return;
     }
@@ -764,6 +771,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     const compress =
       this.#codec !== undefined && this.#codec.canCompress && options?.compress !== false && bytes.length >= this.#threshold;
     conn.send(binary ? Opcode.Binary : Opcode.Text, bytes, fin, callback, compress);
+    if (fin) diag.sent(this, bytes, binary);
     // Waiting for compression writes nothing yet, but counts against maxBackpressure.
     if (compress) this.#checkBackpressure();
   }
@@ -797,11 +805,13 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     // What the transport has not taken from earlier turns: a burst written in this turn is
     // not held against a client that reads.
     if (this.#socket!.writableLength + (this.#outbox?.waitingBytes ?? 0) > limit) {
+      diag.stalled(this, overflow === 'close' ? 'broadcast-close' : 'broadcast-skip', this.#backlog());
       // Too slow for broadcasts: its backlog stays bounded by the limit and one turn's messages.
       if (overflow === 'close') this.close(CloseCode.TryAgainLater, 'too slow: broadcast backlog over the limit');
       return false;
     }
     conn.sendPrepared(frame);
+    diag.sent(this, frame.payload.length, frame.opcode === Opcode.Binary);
     return true;
   }
 
@@ -973,6 +983,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
 
   #emitClose(code: number, reason: string, wasClean: boolean): void {
     if (this.#has(CLOSE_EMITTED)) return;
+    diag.closed(this, code, reason, wasClean);
     this._onClosed?.(this);
     this.#set(CLOSE_EMITTED, true);
     this.#dispatch('close', code, reason, wasClean);
