@@ -12,3 +12,6 @@ export { CloseCode, Opcode } from '../protocol/constants.js';
 export { acceptKey } from '../protocol/handshake/http1.js';
 export { ReconnectingWebSocket, RECONNECT_DEFAULTS, backoffDelay, shouldReconnect } from './reconnecting.js';
 export type { ReconnectOptions, CloseInfo, EndReason } from './reconnecting.js';
+export { CHANNELS } from './diagnostics.js';
+export type { ServerStats, BackpressureKind } from './diagnostics.js';
+export type { TopicLimits } from './topics.js';
