@@ -12,7 +12,7 @@ import type { WebSocket } from './websocket.js';
 export const CHANNELS = {
   /** `{ socket, role: 'server' | 'client', server?, request? }`: a connection is open. */
   open: 'ws13:open',
-  /** `{ socket, code, reason, wasClean }`: a connection closed (1006 when no close frame came). */
+  /** `{ socket, code, reason, wasClean }`: a connection closed (1006 when no close frame came), or a client's handshake failed. */
   close: 'ws13:close',
   /** `{ server, status, code, message, request? }`: a handshake answered with an HTTP error. */
   handshakeRefused: 'ws13:handshake-refused',
