@@ -62,11 +62,13 @@ export interface ReconnectOptions extends ClientOptions {
 /**
  * The default policy. Not retried: close codes that say the client itself is at fault and would
  * be again — 1002 (protocol error), 1003 (unsupported data), 1007 (invalid payload), 1008
- * (policy violation), 1010 (extension required) — and a handshake refused with a 4xx status
- * other than 408 and 429. Everything else is retried: 1000, 1001, 1006 (no close frame, a
+ * (policy violation), 1010 (extension required) — a handshake refused with a 4xx status
+ * other than 408 and 429, and one aborted by the `signal` option. Everything else is retried: 1000, 1001, 1006 (no close frame, a
  * refused or failed TCP connection), 1009, 1011–1014, 3000–4999 and 5xx answers.
  */
 export function shouldReconnect(close: CloseInfo): boolean {
+  // The application's AbortSignal stopped it.
+  if (close.error instanceof WebSocketError && close.error.code === ErrorCode.HandshakeAborted) return false;
   const s = close.error instanceof HandshakeError ? close.error.status : undefined;
   if (s !== undefined && s >= 400 && s < 500 && s !== 408 && s !== 429) return false;
   return !NO_RETRY.has(close.code);
@@ -180,6 +182,8 @@ export class ReconnectingWebSocket extends EventEmitter {
     this.#client = client as ClientOptions;
     // The first attempt starts now, so a bad URL or subprotocol list throws here.
     this.url = this.#connect(url, true);
+    // An abort stops the reconnecting too, not only the handshake under way.
+    options.signal?.addEventListener('abort', () => this.close(), { once: true });
   }
 
   /** 0 while (re)connecting or waiting to, 1 open, 2 closing, 3 closed for good. */
@@ -307,7 +311,12 @@ export class ReconnectingWebSocket extends EventEmitter {
   }
 
   async #opened(ws: WebSocket, attempt: number): Promise<void> {
-    if (this.#ws !== ws || this.#state !== 'connecting') return;
+    if (this.#ws !== ws) return;
+    if (this.#state !== 'connecting') {
+      // close() came while this handshake finished: no longer wanted.
+      ws.close(CloseCode.Normal);
+      return;
+    }
     const reconnected = this.#everOpened;
     this.#everOpened = true;
     this.#openedAt = Date.now();

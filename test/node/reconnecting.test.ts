@@ -168,6 +168,24 @@ test('maxAttempts: gives up after that many retries against a port where nothing
   assert.equal((sent[0] as WebSocketError).code, ErrorCode.InvalidState, 'a queued message fails when the client gives up');
 });
 
+test('the signal option: an abort while waiting to retry stops the client', T, async () => {
+  const port = await freePort();
+  const ac = new AbortController();
+  const rws = new ReconnectingWebSocket(`ws://127.0.0.1:${port}/`, { initialDelay: 5000, signal: ac.signal });
+  const events = log(rws);
+  await next(rws, 'reconnectScheduled', 10_000);
+  const ended = next<[{ reason: string }]>(rws, 'end');
+  ac.abort();
+  assert.equal((await ended)[0].reason, 'closed');
+  assert.equal(rws.readyState, ReconnectingWebSocket.CLOSED);
+  assert.deepEqual(events.filter((e) => e.startsWith('connecting')), ['connecting 0']);
+  const pre = new AbortController();
+  pre.abort();
+  const never = new ReconnectingWebSocket(`ws://127.0.0.1:${port}/`, { initialDelay: 10, signal: pre.signal });
+  never.on('error', () => {});
+  assert.equal((await next<[{ reason: string }]>(never, 'end', 10_000))[0].reason, 'no-retry', 'an aborted handshake is not retried');
+});
+
 test('queue limits: WS_ERR_QUEUE_FULL by count and by bytes; drop-oldest keeps the newest', T, async () => {
   const port = await freePort();
   const url = `ws://127.0.0.1:${port}/`;
