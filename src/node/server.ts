@@ -386,7 +386,7 @@ export class WebSocketServer extends EventEmitter {
    * `compress: false`, with the same slow-subscriber policy as `broadcast`), then, through
    * the broker, those of other processes. Returns how many local subscribers it reached.
    * @throws WebSocketError WS_ERR_INVALID_ARGUMENT for a topic that is not a non-empty
-   *   string, bad data, or bytes sent as text that are not UTF-8
+   *   string, bad data, or bytes sent as text that are not UTF-8; WS_ERR_TOPIC_TOO_LONG over `maxTopicLength`
    */
   publish(topic: string, data: SendData, options: PublishOptions = {}): number {
     // Nobody to reach, here or (with the local broker) anywhere: no bytes, no frame.

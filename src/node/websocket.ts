@@ -822,7 +822,8 @@ export class WebSocket extends EventEmitter implements SocketTarget {
    * from this process or, through the server's broker, from others. Closing leaves every topic.
    * Returns false when it was already subscribed or is no longer open.
    * @throws WebSocketError WS_ERR_INVALID_ARGUMENT for a topic that is not a non-empty string;
-   *   WS_ERR_INVALID_STATE on a connection not accepted by a WebSocketServer.
+   *   WS_ERR_INVALID_STATE on a connection not accepted by a WebSocketServer; WS_ERR_TOPIC_TOO_LONG,
+   *   WS_ERR_TOO_MANY_TOPICS over the server's `maxTopicLength`, `maxTopicsPerSocket`.
    */
   subscribe(topic: string): boolean {
     return topicsOf.subscribe(this, topic);
