@@ -5,7 +5,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import { Connection, type ConnectionHandler, type PreparedFrame } from '../protocol/connection.js';
-import { CloseCode, type Opcode } from '../protocol/constants.js';
+import { CloseCode, Opcode } from '../protocol/constants.js';
 import { ErrorCode, NetworkError, WebSocketError } from '../protocol/errors.js';
 import type { NodeDeflateCodec } from './deflate.js';
 import { decodeLatin1, decodeUtf8, writeUtf8 } from './internals.js';
@@ -13,6 +13,7 @@ import { randomMaskSource } from './random.js';
 import { routeSocket, type SocketTarget } from './socket-routing.js';
 import { ALIVE, APP_PAUSED, CLOSE_EMITTED, HELD_BACK, Output, PING_OUTSTANDING } from './output.js';
 import type { ResolvedSettings } from './options.js';
+import * as diag from './diagnostics.js';
 
 /** What the host reads of its public object. */
 export interface HostOwner {
@@ -134,6 +135,7 @@ export class ConnectionHost extends Output implements ConnectionHandler, SocketT
     // A copy of exactly the message: `data` may be a view into a larger socket buffer.
     else if (this.owner.binaryType === 'arraybuffer') value = new Uint8Array(data).buffer;
     else value = new Blob([data]);
+    diag.received(this, data.length, !text);
     this.#dispatch('message', value, !text);
   }
 
@@ -190,6 +192,7 @@ export class ConnectionHost extends Output implements ConnectionHandler, SocketT
 
   onData(chunk: Buffer): void {
     this.set(ALIVE, true);
+    diag.read(this, chunk.length);
     this.conn.receiveData(chunk);
   }
 
@@ -233,6 +236,7 @@ export class ConnectionHost extends Output implements ConnectionHandler, SocketT
     if (this.has(CLOSE_EMITTED)) return;
     this.set(CLOSE_EMITTED, true);
     this.onClosed?.(this.owner);
+    diag.closed(this, code, reason, clean);
     this.#dispatch('close', code, reason, clean);
   }
 
@@ -260,6 +264,7 @@ export class ConnectionHost extends Output implements ConnectionHandler, SocketT
     // A burst written in this turn is not held against a client that reads.
     if (this.transportBacklog > limit) {
       // Too slow for broadcasts: its backlog stays bounded by the limit and one turn's messages.
+      diag.stalled(this, overflow === 'close' ? 'broadcast-close' : 'broadcast-skip', this.transportBacklog);
       if (overflow === 'close') {
         conn.close(CloseCode.TryAgainLater, 'too slow: broadcast backlog over the limit');
         this.armCloseTimer();
@@ -267,6 +272,7 @@ export class ConnectionHost extends Output implements ConnectionHandler, SocketT
       return false;
     }
     conn.sendPrepared(frame);
+    diag.sent(this, frame.payload.length, frame.opcode === Opcode.Binary);
     return true;
   }
 

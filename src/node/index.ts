@@ -10,3 +10,8 @@ export { WsEvent, WsMessageEvent, WsCloseEvent, WsErrorEvent } from './events.js
 export { ErrorCode, WebSocketError, HandshakeError, ProtocolError, LimitError, NetworkError } from '../protocol/errors.js';
 export { CloseCode, Opcode } from '../protocol/constants.js';
 export { acceptKey } from '../protocol/handshake/http1.js';
+export { ReconnectingWebSocket, RECONNECT_DEFAULTS, backoffDelay, shouldReconnect } from './reconnecting.js';
+export type { ReconnectOptions, CloseInfo, EndReason } from './reconnecting.js';
+export { CHANNELS } from './diagnostics.js';
+export type { ServerStats, BackpressureKind } from './diagnostics.js';
+export type { TopicLimits } from './topics.js';

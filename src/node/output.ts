@@ -7,6 +7,7 @@ import { concatBytes } from '../protocol/bytes.js';
 import { FEED_LIMIT, Outbox } from './outbox.js';
 import { awaitDrain } from './socket-routing.js';
 import type { ResolvedSettings } from './options.js';
+import * as diag from './diagnostics.js';
 
 // Bits of `flags` (the booleans of a connection, in one field: idle connections are many).
 /** A flush of the frames written this turn is scheduled. */
@@ -61,6 +62,8 @@ function join(parts: Uint8Array[], size: number): Uint8Array {
  * no copy); a slow transport gets the rest as it drains (outbox.ts).
  */
 export abstract class Output implements FrameOutput {
+  /** The public object this output belongs to (for diagnostics). */
+  abstract readonly owner: object;
   socket!: Duplex;
   conn!: Connection;
   settings!: ResolvedSettings;
@@ -149,6 +152,7 @@ export abstract class Output implements FrameOutput {
     const parts = this.#out;
     if (parts === undefined) return;
     const size = this.#outBytes;
+    diag.wrote(this, size);
     const payload = this.#outPayload;
     const dones = this.#outDone;
     this.#out = undefined;
@@ -215,6 +219,7 @@ export abstract class Output implements FrameOutput {
       if (!this.has(HELD_BACK)) {
         // Both the transport and the core: bytes already read are not parsed either.
         this.set(HELD_BACK, true);
+        diag.stalled(this, 'read-paused', this.#backlog());
         socket.pause();
         this.conn.pause();
       }

@@ -24,7 +24,8 @@ import {
   type ServerRefusal,
 } from '../protocol/handshake/server.js';
 import { NodeDeflateCodec } from './deflate.js';
-import { LocalBroker, TopicRegistry, type Broker, type PublishOptions } from './topics.js';
+import { LocalBroker, TopicRegistry, type Broker, type PublishOptions, type TopicLimits } from './topics.js';
+import { brokerFailed, countersFor, opened, refused, snapshot, type Counters, type ServerStats } from './diagnostics.js';
 import { WebSocket } from './websocket.js';
 import { acceptConnection, hostOf } from './host.js';
 import { heartbeatTick } from './heartbeat.js';
@@ -58,7 +59,7 @@ export interface UpgradeDecision {
 /** @deprecated The former name of `UpgradeDecision` (which also accepts, without a status). */
 export type Refusal = UpgradeDecision;
 
-export interface ServerOptions extends ConnectionSettings {
+export interface ServerOptions extends ConnectionSettings, TopicLimits {
   /**
    * Allowed Origin values (RFC 6455 §10.2): exact origins (ASCII case-insensitive), patterns,
    * or a function. A request with another Origin is refused with 403. A request without
@@ -150,6 +151,8 @@ export class WebSocketServer extends EventEmitter {
   readonly #topics: TopicRegistry;
   /** The connections' settings, resolved once for all of them. */
   readonly #settings: ResolvedSettings;
+  /** This server's counters (diagnostics.ts), for `stats()`. */
+  readonly #counters: Counters;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -160,7 +163,9 @@ export class WebSocketServer extends EventEmitter {
       clients.delete(ws);
       topics.leaveAll(ws);
     };
+    this.#counters = countersFor(this.#untrack);
     const topics = (this.#topics = new TopicRegistry(options.broker ?? new LocalBroker(), this.#untrack, options, (err) => {
+      brokerFailed(this.#counters, this, err);
       if (this.listenerCount('brokerError') > 0) this.emit('brokerError', err);
     }));
     if (options.server) {
@@ -348,6 +353,7 @@ export class WebSocketServer extends EventEmitter {
     const host = hostOf(ws)!;
     this.clients.add(ws);
     host.onClosed = this.#untrack as (ws: object) => void;
+    opened(host, this, req);
     if (emit) {
       // After the 101, a listener's throw can only close this connection (1011).
       try {
@@ -365,6 +371,7 @@ export class WebSocketServer extends EventEmitter {
 
   #refuse(socket: Duplex, err: HandshakeError, req?: UpgradeRequest, response?: string): void {
     refuse(socket, err, response);
+    refused(this.#counters, this, err, req);
     if (this.listenerCount('handshakeError') > 0) this.emit('handshakeError', err, req);
   }
 
@@ -396,13 +403,24 @@ export class WebSocketServer extends EventEmitter {
    * `compress: false`, with the same slow-subscriber policy as `broadcast`), then, through
    * the broker, those of other processes. Returns how many local subscribers it reached.
    * @throws WebSocketError WS_ERR_INVALID_ARGUMENT for a topic that is not a non-empty
-   *   string, bad data, or bytes sent as text that are not UTF-8
+   *   string, bad data, or bytes sent as text that are not UTF-8; WS_ERR_TOPIC_TOO_LONG over `maxTopicLength`
    */
   publish(topic: string, data: SendData, options: PublishOptions = {}): number {
+    // Nobody to reach, here or (with the local broker) anywhere: no bytes, no frame.
+    if (this.#topics.unheard(topic, data, options)) return 0;
     return this.#topics.publish(topic, toBytes(data), options.binary ?? typeof data !== 'string', options, typeof data === 'string');
   }
 
   // ── End of topics. ──
+
+  /**
+   * A snapshot of this server's counters: connections, topics, messages and bytes in and
+   * out, close codes, refusals by status, backpressure, publishes, broker failures (see
+   * docs/API.md, "Observability"). Counting costs a few increments per message.
+   */
+  stats(): ServerStats {
+    return snapshot(this.#counters, this.clients.size, this.#topics);
+  }
 
   /**
    * Graceful shutdown: stop accepting, send 1001 to every client, wait up to `timeout` ms

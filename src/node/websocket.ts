@@ -18,6 +18,7 @@ import { startHeartbeat } from './heartbeat.js';
 import { resolveSettings, type ConnectionSettings } from './options.js';
 import type { NodeDeflateCodec } from './deflate.js';
 import * as topicsOf from './topics.js';
+import * as diag from './diagnostics.js';
 
 export type { ConnectionSettings } from './options.js';
 export type { SendData } from './output.js';
@@ -210,6 +211,7 @@ export class WebSocket extends EventEmitter {
     this.protocol = a.protocol;
     this.extensions = a.extensions;
     const host = (this.#host = new ConnectionHost(this, socket, 'client', a.settings, a.codec as NodeDeflateCodec | undefined));
+    diag.opened(host);
     this.#dispatch('open');
     // After `await WebSocket.connect()` has returned too, so that frames that came with
     // the 101 reach listeners attached then.
@@ -222,6 +224,7 @@ export class WebSocket extends EventEmitter {
     this.#abort = undefined;
     this.#failed = err;
     this.#dispatch('error', err);
+    diag.closed({ owner: this }, CloseCode.Abnormal, '', false);
     this.#dispatch('close', CloseCode.Abnormal, '', false);
   }
 
@@ -283,6 +286,7 @@ export class WebSocket extends EventEmitter {
       (typeof data === 'string' || (binary && data instanceof Uint8Array)) &&
       host.sendSmall(opcode, data as string | Uint8Array, allowCompress)
     ) {
+      diag.sent(host, data, binary);
       return;
     }
     const bytes = toBytes(data);
@@ -290,6 +294,7 @@ export class WebSocket extends EventEmitter {
     const conn = host.conn;
     const compress = conn.shouldCompress(bytes.length, allowCompress);
     conn.send(opcode, bytes, fin, callback, compress);
+    if (fin) diag.sent(host, bytes, binary);
     // Waiting for compression writes nothing yet, but counts against maxBackpressure.
     if (compress) host.checkBackpressure();
   }
@@ -323,7 +328,8 @@ export class WebSocket extends EventEmitter {
    * from this process or, through the server's broker, from others. Closing leaves every topic.
    * Returns false when it was already subscribed or is no longer open.
    * @throws WebSocketError WS_ERR_INVALID_ARGUMENT for a topic that is not a non-empty string;
-   *   WS_ERR_INVALID_STATE on a connection not accepted by a WebSocketServer.
+   *   WS_ERR_INVALID_STATE on a connection not accepted by a WebSocketServer; WS_ERR_TOPIC_TOO_LONG,
+   *   WS_ERR_TOO_MANY_TOPICS over the server's `maxTopicLength`, `maxTopicsPerSocket`.
    */
   subscribe(topic: string): boolean {
     return topicsOf.subscribe(this, topic);

@@ -30,6 +30,11 @@ export const ErrorCode = {
   InvalidArgument: 'WS_ERR_INVALID_ARGUMENT',
   // Topics across processes (ws13/redis): a publish the broker could not carry.
   BrokerUnavailable: 'WS_ERR_BROKER_UNAVAILABLE',
+  // Topic limits (maxTopicLength, maxTopicsPerSocket): thrown by subscribe and publish.
+  TopicTooLong: 'WS_ERR_TOPIC_TOO_LONG',
+  TooManyTopics: 'WS_ERR_TOO_MANY_TOPICS',
+  // The reconnecting client's queue of messages sent while disconnected is full.
+  QueueFull: 'WS_ERR_QUEUE_FULL',
   // Server side of the opening handshake (RFC 6455 §4.2): answered with `status`.
   BadRequest: 'WS_ERR_BAD_REQUEST',
   MethodNotAllowed: 'WS_ERR_METHOD_NOT_ALLOWED',

@@ -14,6 +14,7 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Broker, BrokerHandler } from '../node/topics.js';
+import { ignored } from '../node/diagnostics.js';
 import { ErrorCode, WebSocketError } from '../protocol/errors.js';
 
 /** Bytes before the payload: flags and origin id. */
@@ -173,7 +174,9 @@ export class RedisBroker extends EventEmitter implements Broker {
 
   #receive(topic: string, message: Buffer): void {
     if (message.length < HEADER || (message[0]! & ~BINARY) !== 0) {
+      // Another application on the channel, or a later format: counted, never delivered.
       this.ignored++;
+      ignored(undefined, topic, message.length, message.length < HEADER ? 'too short' : 'unknown flags');
       return;
     }
     if (this.#origin.equals(message.subarray(1, HEADER))) return; // our own: delivered locally already
