@@ -11,7 +11,7 @@ import type { PerMessageDeflateOptions } from '../protocol/extensions/permessage
 import type { NodeDeflateCodec } from './deflate.js';
 import { Utf8Validator } from '../protocol/utf8.js';
 import { startClient, type ClientOptions } from './client.js';
-import { WsCloseEvent, WsErrorEvent, WsEvent, WsMessageEvent, type EventListenerLike } from './events.js';
+import { Listeners, eventFor, reportUnhandledError, type CloseEvent, type EventCallback, type ListenerOptions, type WebSocketEventMap, type WsErrorEvent, type WsMessageEvent } from './events.js';
 import { randomMaskSource } from './random.js';
 import { FEED_LIMIT, Outbox } from './outbox.js';
 import { decodeLatin1, decodeUtf8, useListenerTable, writeUtf8 } from './internals.js';
@@ -239,7 +239,14 @@ export class WebSocket extends EventEmitter implements SocketTarget {
   protocol = '';
   /** The extensions agreed in the handshake, as in Sec-WebSocket-Extensions, or ''. */
   extensions = '';
-  binaryType: BinaryType = 'nodebuffer';
+  #binaryType: BinaryType = 'nodebuffer';
+  /** How binary messages arrive. Other values are ignored, as browsers ignore them. */
+  get binaryType(): BinaryType {
+    return this.#binaryType;
+  }
+  set binaryType(type: BinaryType) {
+    if (type === 'nodebuffer' || type === 'arraybuffer' || type === 'blob') this.#binaryType = type;
+  }
 
   #readyState = 0;
   /** @internal Called once, before 'close' is emitted (the server forgets the client). */
@@ -274,9 +281,8 @@ export class WebSocket extends EventEmitter implements SocketTarget {
   #set(bit: number, on: boolean): void {
     this.#flags = on ? this.#flags | bit : this.#flags & ~bit;
   }
-  /** `on…` handlers, made on first use (most connections have none). */
-  #handlers: Record<string, ((ev: WsEvent) => void) | null> | undefined;
-  #wrapped: Map<EventListenerLike, Map<string, (...args: unknown[]) => void>> | undefined;
+  /** WHATWG listeners and `on…` handlers, made on first use (most connections have none). */
+  #listeners: Listeners | undefined;
 
   /**
    * Opens a client connection (RFC 6455 §4.1). Failures arrive as an 'error' event (when
@@ -978,13 +984,14 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     this.#dispatch('close', code, reason, wasClean);
   }
 
-  /** Emits to EventEmitter listeners, then to the `on…` handler. */
+  /** Emits to EventEmitter listeners, then to the WHATWG listeners and `on…` handlers (events.ts). */
   #dispatch(type: string, ...args: unknown[]): void {
     try {
+      const l = this.#listeners;
       // 'error' without a listener would throw: a peer's mistake must never crash the process.
       if (type !== 'error' || this.listenerCount('error') > 0) this.emit(type, ...args);
-      const h = this.#handlers?.[type];
-      if (h) h.call(this, this.#eventFor(type, args));
+      else if (!l?.has('error')) reportUnhandledError(args[0] as Error, this.#conn?.role);
+      if (l !== undefined && l.has(type)) l.dispatch(this, eventFor(this.url, type, args), true);
     } catch (err) {
       // A 'message' listener's throw is the core's to handle (it fails with 1011).
       if (type === 'message') throw err;
@@ -1007,65 +1014,49 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     process.emitWarning(`a '${event}' listener threw: ${e.message}`, { code: 'WS13_LISTENER_ERROR', detail: e.stack ?? '' });
   }
 
-  #eventFor(type: string, args: unknown[]): WsEvent {
-    switch (type) {
-      case 'message':
-        return new WsMessageEvent(this, args[0]);
-      case 'close':
-        return new WsCloseEvent(this, args[0] as number, args[1] as string, args[2] as boolean);
-      case 'error':
-        return new WsErrorEvent(this, args[0] as Error);
-      default:
-        return new WsEvent(type, this);
-    }
+  // ---- the WHATWG EventTarget side (events.ts) ----
+
+  /** WHATWG listener: receives an event object (`ev.data`, `ev.code`, …), after the `on()` listeners. */
+  addEventListener<K extends keyof WebSocketEventMap>(type: K, listener: EventCallback<WebSocketEventMap[K]> | null, options?: boolean | ListenerOptions): void;
+  addEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void;
+  addEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void {
+    (this.#listeners ??= new Listeners()).add(type, listener, options);
   }
 
-  /** WHATWG-style listener: receives an event object (`ev.data`, `ev.code`, …). */
-  addEventListener(type: string, listener: EventListenerLike, options?: { once?: boolean }): void {
-    const wrapped = (this.#wrapped ??= new Map());
-    let byType = wrapped.get(listener);
-    if (byType?.has(type)) return;
-    const call = typeof listener === 'function' ? listener : (ev: WsEvent) => listener.handleEvent(ev);
-    const wrapper = (...args: unknown[]): void => {
-      if (options?.once) this.removeEventListener(type, listener);
-      call.call(this, this.#eventFor(type, args));
-    };
-    if (!byType) wrapped.set(listener, (byType = new Map()));
-    byType.set(type, wrapper);
-    this.on(type, wrapper);
+  removeEventListener<K extends keyof WebSocketEventMap>(type: K, listener: EventCallback<WebSocketEventMap[K]> | null, options?: boolean | ListenerOptions): void;
+  removeEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void;
+  removeEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void {
+    this.#listeners?.remove(type, listener, options);
   }
 
-  removeEventListener(type: string, listener: EventListenerLike): void {
-    const byType = this.#wrapped?.get(listener);
-    const wrapper = byType?.get(type);
-    if (!wrapper) return;
-    byType!.delete(type);
-    this.off(type, wrapper);
+  /** Calls the WHATWG listeners of `event.type` with it. @returns false when a listener called preventDefault(). */
+  dispatchEvent(event: Event): boolean {
+    return this.#listeners?.dispatch(this, event, false) ?? !event.defaultPrevented;
   }
 
-  get onopen(): ((ev: WsEvent) => void) | null {
-    return this.#handlers?.open ?? null;
+  get onopen(): ((this: WebSocket, ev: Event) => unknown) | null {
+    return this.#listeners?.handler('open') ?? null;
   }
-  set onopen(f: ((ev: WsEvent) => void) | null) {
-    (this.#handlers ??= {}).open = f;
+  set onopen(f: ((this: WebSocket, ev: Event) => unknown) | null) {
+    (this.#listeners ??= new Listeners()).setHandler('open', f);
   }
-  get onmessage(): ((ev: WsMessageEvent) => void) | null {
-    return (this.#handlers?.message as ((ev: WsMessageEvent) => void) | undefined) ?? null;
+  get onmessage(): ((this: WebSocket, ev: WsMessageEvent) => unknown) | null {
+    return this.#listeners?.handler('message') ?? null;
   }
-  set onmessage(f: ((ev: WsMessageEvent) => void) | null) {
-    (this.#handlers ??= {}).message = f as ((ev: WsEvent) => void) | null;
+  set onmessage(f: ((this: WebSocket, ev: WsMessageEvent) => unknown) | null) {
+    (this.#listeners ??= new Listeners()).setHandler('message', f);
   }
-  get onclose(): ((ev: WsCloseEvent) => void) | null {
-    return (this.#handlers?.close as ((ev: WsCloseEvent) => void) | undefined) ?? null;
+  get onclose(): ((this: WebSocket, ev: CloseEvent) => unknown) | null {
+    return this.#listeners?.handler('close') ?? null;
   }
-  set onclose(f: ((ev: WsCloseEvent) => void) | null) {
-    (this.#handlers ??= {}).close = f as ((ev: WsEvent) => void) | null;
+  set onclose(f: ((this: WebSocket, ev: CloseEvent) => unknown) | null) {
+    (this.#listeners ??= new Listeners()).setHandler('close', f);
   }
-  get onerror(): ((ev: WsErrorEvent) => void) | null {
-    return (this.#handlers?.error as ((ev: WsErrorEvent) => void) | undefined) ?? null;
+  get onerror(): ((this: WebSocket, ev: WsErrorEvent) => unknown) | null {
+    return this.#listeners?.handler('error') ?? null;
   }
-  set onerror(f: ((ev: WsErrorEvent) => void) | null) {
-    (this.#handlers ??= {}).error = f as ((ev: WsEvent) => void) | null;
+  set onerror(f: ((this: WebSocket, ev: WsErrorEvent) => unknown) | null) {
+    (this.#listeners ??= new Listeners()).setHandler('error', f);
   }
 
   /**
