@@ -88,8 +88,14 @@ export function startClient(ws: WebSocket, input: string | URL, protocols: reado
     ws._failHandshake(err);
   };
   const onAbort = (): void => fail(new HandshakeError(ErrorCode.HandshakeAborted, 'the handshake was aborted'));
-  ws._abortHandshake = () =>
-    fail(new HandshakeError(ErrorCode.HandshakeAborted, 'closed before the connection was established'));
+  ws._abortHandshake = () => {
+    if (done) return;
+    tell(undefined);
+    cleanup();
+    socket?.destroy();
+    // As browsers (and ws) do: 'error' and 'close' come after close() returned.
+    process.nextTick(() => ws._failHandshake(new HandshakeError(ErrorCode.HandshakeAborted, 'closed before the connection was established')));
+  };
 
   if (opts.signal?.aborted) {
     process.nextTick(onAbort);

@@ -881,7 +881,9 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     const conn = this.#conn;
     if (this.#readyState === WebSocket.CLOSED) return;
     if (!conn) {
-      // Still connecting: give up the handshake (WHATWG: fail the connection).
+      // Still connecting: give up the handshake (WHATWG: fail the connection, CLOSING until
+      // 'error' and 'close' come, after this returns).
+      if (this._abortHandshake) this.#readyState = WebSocket.CLOSING;
       this._abortHandshake?.();
       return;
     }
@@ -897,6 +899,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
   terminate(): void {
     if (this.#readyState === WebSocket.CLOSED) return;
     if (!this.#socket) {
+      if (this._abortHandshake) this.#readyState = WebSocket.CLOSING;
       this._abortHandshake?.();
       return;
     }
