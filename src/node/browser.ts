@@ -37,7 +37,7 @@ function toUsv(v: unknown): string {
  * @throws DOMException SyntaxError for a URL that does not parse, a scheme other than
  *   ws/wss/http/https, a fragment, or subprotocols that are not distinct tokens.
  */
-function checkArguments(url: unknown, protocols: unknown): string[] {
+export function checkArguments(url: unknown, protocols: unknown): string[] {
   let u: URL;
   try {
     u = new URL(toUsv(url));
@@ -170,10 +170,20 @@ export class BrowserWebSocket extends WebSocket {
    *   SyntaxError for a reason over 123 UTF-8 bytes.
    */
   override close(code?: number, reason?: string): void {
-    let c: number | undefined;
     // Chromium reads a missing code before a reason as 0, and throws below (the WHATWG text
     // would send 1000): it is the browser this class is tested against.
     if (code === undefined && reason !== undefined) code = 0;
+    const [c, r] = checkClose(code, reason);
+    super.close(c, r);
+  }
+}
+
+/**
+ * The browser's close() checks; returns the code and reason to send.
+ * @throws DOMException InvalidAccessError (code), SyntaxError (reason over 123 bytes).
+ */
+export function checkClose(code: unknown, reason: unknown): [number | undefined, string | undefined] {
+    let c: number | undefined;
     if (code !== undefined) {
       c = clampUint16(code);
       if (c !== 1000 && (c < 3000 || c > 4999)) {
@@ -190,6 +200,5 @@ export class BrowserWebSocket extends WebSocket {
         throw syntaxError("Failed to execute 'close' on 'WebSocket': The close reason must not be greater than 123 UTF-8 bytes.");
       }
     }
-    super.close(c, r);
-  }
+    return [c, r];
 }

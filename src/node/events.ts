@@ -216,9 +216,9 @@ export function eventFor(url: string, type: string, args: readonly unknown[]): E
 }
 
 /**
- * An 'error' no listener of any kind took. Browsers tell the page nothing but log the failure
- * to the console; ws13 does the same on a client (a process warning, `WS13_UNHANDLED_ERROR`,
- * once per connection). A server's peers' mistakes are not warned about: they are the peer's.
+ * An 'error' that no 'error' or 'close' listener of any kind will hear of. Browsers tell the
+ * page nothing but log the failure to the console; ws13 does the same on a client (a process
+ * warning, `WS13_UNHANDLED_ERROR`). A server's peers' mistakes are not warned about.
  */
 export function reportUnhandledError(err: Error, role: 'client' | 'server' | undefined): void {
   if (role === 'server') return;

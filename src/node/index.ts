@@ -10,6 +10,8 @@ export { WsEvent, WsMessageEvent, WsCloseEvent, WsErrorEvent, CloseEvent } from 
 export type { WebSocketEventMap, CloseEventInit, EventCallback, ListenerOptions } from './events.js';
 export { BrowserWebSocket } from './browser.js';
 export type { BrowserSendData } from './browser.js';
+export { WebSocketStream, WebSocketStreamError } from './websocket-stream.js';
+export type { WebSocketStreamOptions, WebSocketOpenInfo, WebSocketCloseInfo } from './websocket-stream.js';
 export { ErrorCode, WebSocketError, HandshakeError } from '../protocol/errors.js';
 export { CloseCode, Opcode } from '../protocol/constants.js';
 export { acceptKey } from '../protocol/handshake/http1.js';

@@ -993,7 +993,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
       const l = this.#listeners;
       // 'error' without a listener would throw: a peer's mistake must never crash the process.
       if (type !== 'error' || this.listenerCount('error') > 0) this.emit(type, ...args);
-      else if (!l?.has('error')) reportUnhandledError(args[0] as Error, this.#conn?.role);
+      else if (!l?.has('error') && !l?.has('close') && this.listenerCount('close') === 0) reportUnhandledError(args[0] as Error, this.#conn?.role);
       if (l !== undefined && l.has(type)) l.dispatch(this, eventFor(this.url, type, args), true);
     } catch (err) {
       // A 'message' listener's throw is the core's to handle (it fails with 1011).

@@ -4,22 +4,13 @@
 // documented (docs/API.md, "The browser-shaped client") are listed in KNOWN, and nowhere else.
 import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { BrowserWebSocket, CloseEvent } from '../../src/node/index.js';
-import { CHROMIUM, peerAvailable, peerTest } from '../support/peers-available.js';
+import { peerAvailable, peerTest } from '../support/peers-available.js';
+import { launch } from './chromium.js';
 import { SCENARIOS, runScenario, type TraceEntry } from './scenarios.js';
 import { startServer, type TestServer } from './server.js';
 
-/** Chromium's flags: headless, no sandbox (containers), nothing that talks to the network. */
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /**
  * Documented differences (docs/API.md) would be smoothed here; the scenarios avoid the ones
@@ -37,9 +28,7 @@ describe('the browser-shaped client and Chromium give the same traces', () => {
   before(async () => {
     server = await startServer();
     if (!peerAvailable('chromium')) return;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    page = await (await browser.newContext()).newPage();
-    await page.goto(server.page);
+    ({ browser, page } = await launch(server.page));
   });
   after(async () => {
     await browser?.close();

@@ -5,6 +5,9 @@ import { WebSocketServer, type WebSocket, type UpgradeRequest } from '../../src/
 import { freePort } from '../support/ports.js';
 import type { Urls } from './scenarios.js';
 
+/** Messages of 64 KiB the server sends on /flood (32 MiB). */
+export const FLOOD = 512;
+
 export interface TestServer {
   urls: Urls;
   server: WebSocketServer;
@@ -19,6 +22,7 @@ export interface TestServer {
  * /echo: echoes each message as it came (text as text, binary as binary); agrees to 'chat'.
  * /server-close: closes with 4002 'server says bye' once open.
  * /drop-fin, /drop-rst: ends TCP without a close frame 100 ms after the 101 (FIN, or RST).
+ * /flood: sends FLOOD × 64 KiB then 'end' at once.
  * /refuse: answers 403. /slow: answers after 500 ms. /hold: never reads (streams backpressure).
  */
 export async function startServer(): Promise<TestServer> {
@@ -50,6 +54,11 @@ export async function startServer(): Promise<TestServer> {
         break;
       case '/drop-fin':
         setTimeout(() => socket.destroy(), 100);
+        break;
+      case '/flood':
+        // FLOOD messages of 64 KiB, numbered, all at once: what the client does not read waits here.
+        for (let i = 0; i < FLOOD; i++) ws.send(Buffer.alloc(64 * 1024, i & 0xff));
+        ws.send('end');
         break;
       case '/drop-rst':
         setTimeout(() => socket.resetAndDestroy(), 100);
