@@ -8,6 +8,7 @@ import type { ClientOptions } from './client.js';
 /** What `send()` takes in a browser; other values are sent as their string (WebIDL). */
 export type BrowserSendData = SendData | Blob;
 
+
 /** RFC 6455 §4.1 item 10 / RFC 2616 §2.2: a subprotocol is a token. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
@@ -75,15 +76,11 @@ function byteSize(data: unknown): number {
  * 'arraybuffer', DOMExceptions named as in browsers, `close()` limited to 1000 and 3000–4999,
  * `send()` of a Blob, and after closing `send()` counts into `bufferedAmount` instead of
  * failing. Everything else (events, `readyState`, `bufferedAmount`, `protocol`, `extensions`)
- * is ws13's WebSocket, which it extends. Also exported as `WebSocket` from `ws13/browser`.
+ * is ws13's WebSocket, which it extends.
  */
 export class BrowserWebSocket extends WebSocket {
   /** Bytes passed to send() once closing: browsers count them in bufferedAmount for good. */
   #afterClose = 0;
-  /** Sends waiting behind a Blob being read, in order; their bytes count as buffered. */
-  #queue: { data: BrowserSendData; size: number }[] | undefined;
-  #queued = 0;
-
   /**
    * Opens a connection, as `new WebSocket(url, protocols)` in a browser. `options` (ws13's
    * client options: origin, headers, tls, …) has no browser counterpart.
@@ -117,7 +114,7 @@ export class BrowserWebSocket extends WebSocket {
   }
 
   override get bufferedAmount(): number {
-    return super.bufferedAmount + this.#queued + this.#afterClose;
+    return super.bufferedAmount + this.#afterClose;
   }
 
   /**
@@ -135,33 +132,7 @@ export class BrowserWebSocket extends WebSocket {
       this.#afterClose += byteSize(data);
       return;
     }
-    if (this.#queue !== undefined || data instanceof Blob) {
-      this.#enqueue(data);
-      return;
-    }
     super.send(data);
-  }
-
-  /** A Blob is read before it is sent; what is sent after it waits, so order is kept. */
-  #enqueue(data: BrowserSendData): void {
-    const size = byteSize(data);
-    this.#queued += size;
-    const start = this.#queue === undefined;
-    (this.#queue ??= []).push({ data, size });
-    if (start) void this.#drain();
-  }
-
-  async #drain(): Promise<void> {
-    const q = this.#queue!;
-    while (q.length > 0) {
-      const item = q[0]!;
-      const bytes = item.data instanceof Blob ? new Uint8Array(await item.data.arrayBuffer()) : item.data;
-      q.shift();
-      this.#queued -= item.size;
-      if (this.readyState === WebSocket.OPEN) super.send(bytes as SendData, { binary: typeof bytes !== 'string' });
-      else this.#afterClose += item.size;
-    }
-    this.#queue = undefined;
   }
 
   /**
@@ -183,22 +154,22 @@ export class BrowserWebSocket extends WebSocket {
  * @throws DOMException InvalidAccessError (code), SyntaxError (reason over 123 bytes).
  */
 export function checkClose(code: unknown, reason: unknown): [number | undefined, string | undefined] {
-    let c: number | undefined;
-    if (code !== undefined) {
-      c = clampUint16(code);
-      if (c !== 1000 && (c < 3000 || c > 4999)) {
-        throw new DOMException(
-          `Failed to execute 'close' on 'WebSocket': The close code must be either 1000, or between 3000 and 4999. ${c} is neither.`,
-          'InvalidAccessError',
-        );
-      }
+  let c: number | undefined;
+  if (code !== undefined) {
+    c = clampUint16(code);
+    if (c !== 1000 && (c < 3000 || c > 4999)) {
+      throw new DOMException(
+        `Failed to execute 'close' on 'WebSocket': The close code must be either 1000, or between 3000 and 4999. ${c} is neither.`,
+        'InvalidAccessError',
+      );
     }
-    let r: string | undefined;
-    if (reason !== undefined) {
-      r = toUsv(reason);
-      if (Buffer.byteLength(r, 'utf8') > 123) {
-        throw syntaxError("Failed to execute 'close' on 'WebSocket': The close reason must not be greater than 123 UTF-8 bytes.");
-      }
+  }
+  let r: string | undefined;
+  if (reason !== undefined) {
+    r = toUsv(reason);
+    if (Buffer.byteLength(r, 'utf8') > 123) {
+      throw syntaxError("Failed to execute 'close' on 'WebSocket': The close reason must not be greater than 123 UTF-8 bytes.");
     }
-    return [c, r];
+  }
+  return [c, r];
 }

@@ -13,6 +13,7 @@ import { Utf8Validator } from '../protocol/utf8.js';
 import { startClient, type ClientOptions } from './client.js';
 import { Listeners, eventFor, reportUnhandledError, type CloseEvent, type EventCallback, type ListenerOptions, type WebSocketEventMap, type WsErrorEvent, type WsMessageEvent } from './events.js';
 import { randomMaskSource } from './random.js';
+import { SendQueue } from './send-queue.js';
 import { FEED_LIMIT, Outbox } from './outbox.js';
 import { decodeLatin1, decodeUtf8, useListenerTable, writeUtf8 } from './internals.js';
 import * as topicsOf from './topics.js';
@@ -281,7 +282,9 @@ export class WebSocket extends EventEmitter implements SocketTarget {
   #set(bit: number, on: boolean): void {
     this.#flags = on ? this.#flags | bit : this.#flags & ~bit;
   }
-  /** WHATWG listeners and `on…` handlers, made on first use (most connections have none). */
+  /** Sends waiting behind a Blob being read (send-queue.ts); undefined when none. */
+  #queue: SendQueue | undefined;
+    /** WHATWG listeners and `on…` handlers, made on first use (most connections have none). */
   #listeners: Listeners | undefined;
 
   /**
@@ -415,7 +418,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
   get bufferedAmount(): number {
     const box = this.#outbox;
     return (
-      (this.#conn?.queuedPayload ?? 0) + this.#outPayload + (box ? box.payload(this.#socket!.writableLength) : 0)
+      (this.#conn?.queuedPayload ?? 0) + this.#outPayload + (box ? box.payload(this.#socket!.writableLength) : 0) + (this.#queue?.bytes ?? 0)
     );
   }
 
@@ -739,7 +742,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
    * @throws WebSocketError WS_ERR_INVALID_STATE while CONNECTING; WS_ERR_INVALID_ARGUMENT for
    *   bytes sent as text that are not UTF-8.
    */
-  send(data: SendData, options?: SendOptions | WriteCallback, callback?: WriteCallback): void {
+  send(data: SendData | Blob, options?: SendOptions | WriteCallback, callback?: WriteCallback): void {
     if (typeof options === 'function') {
       callback = options;
       options = undefined;
@@ -750,6 +753,12 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     const conn = this.#conn;
     if (this.#readyState !== WebSocket.OPEN || !conn || conn.state.kind !== 'open') {
       if (callback) process.nextTick(callback, new WebSocketError(ErrorCode.InvalidState, 'the WebSocket is not open'));
+      return;
+    }
+    // A Blob is read first; what is sent after it waits behind it (send-queue.ts).
+    if ((this.#queue !== undefined && !this.#queue.draining) || data instanceof Blob) {
+      const q = (this.#queue ??= new SendQueue((d, o, cb) => this.send(d, o ?? {}, cb), () => (this.#queue = undefined)));
+      q.push(data, options, callback);
       return;
     }
     const binary = options?.binary ?? typeof data !== 'string';
@@ -790,7 +799,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
   }
 
   /** Like `send`, and resolves once the data was written to the transport. */
-  sendAsync(data: SendData, options?: SendOptions): Promise<void> {
+  sendAsync(data: SendData | Blob, options?: SendOptions): Promise<void> {
     return new Promise((resolve, reject) => {
       this.send(data, options ?? {}, (err) => (err ? reject(err) : resolve()));
     });
