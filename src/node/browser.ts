@@ -60,7 +60,7 @@ export function checkArguments(url: unknown, protocols: unknown): string[] {
 }
 
 function resumeAfterMessage(ws: BrowserWebSocket): void {
-  if (ws.readyState !== WebSocket.CLOSED) ws.resume();
+  ws._step();
 }
 
 function byteSize(data: unknown): number {
@@ -81,6 +81,8 @@ function byteSize(data: unknown): number {
 export class BrowserWebSocket extends WebSocket {
   /** Bytes passed to send() once closing: browsers count them in bufferedAmount for good. */
   #afterClose = 0;
+  /** Reading is paused until the next turn, after a message (see `emit`). */
+  #stepping = false;
   /**
    * Opens a connection, as `new WebSocket(url, protocols)` in a browser. `options` (ws13's
    * client options: origin, headers, tls, …) has no browser counterpart.
@@ -99,10 +101,24 @@ export class BrowserWebSocket extends WebSocket {
    */
   override emit(type: string | symbol, ...args: any[]): boolean {
     if (type === 'message' && !this.isPaused) {
-      this.pause();
+      super.pause();
+      this.#stepping = true;
       setImmediate(resumeAfterMessage, this);
     }
     return super.emit(type, ...args);
+  }
+
+  /** Stops reading (see WebSocket#pause); a pause of the application's is kept, not undone by the step above. */
+  override pause(): void {
+    this.#stepping = false;
+    super.pause();
+  }
+
+  /** @internal The next turn after a message: read on, unless the application paused meanwhile. */
+  _step(): void {
+    if (!this.#stepping) return;
+    this.#stepping = false;
+    if (this.readyState !== WebSocket.CLOSED) this.resume();
   }
 
   /** 'blob' (default) or 'arraybuffer'; other values are ignored, as in browsers. */

@@ -284,7 +284,7 @@ export class WebSocket extends EventEmitter implements SocketTarget {
   }
   /** Sends waiting behind a Blob being read (send-queue.ts); undefined when none. */
   #queue: SendQueue | undefined;
-    /** WHATWG listeners and `on…` handlers, made on first use (most connections have none). */
+  /** WHATWG listeners and `on…` handlers, made on first use (most connections have none). */
   #listeners: Listeners | undefined;
 
   /**
