@@ -218,13 +218,16 @@ export async function createRedisBroker(options: RedisBrokerOptions = {}): Promi
     })) as unknown as { createClient(o: object): RedisClientLike };
     client = redis.createClient({
       ...(options.url === undefined ? {} : { url: options.url }),
-      // Come back quickly after an outage: 50 ms, doubling to at most 1 s between tries.
-      socket: { reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) },
+      // Come back quickly after an outage: 50 ms, doubling to at most 1 s between tries. Before
+      // the first connection, give up at once (the error is the rejection), as documented.
+      socket: { reconnectStrategy: (retries: number, cause: Error) => (up ? Math.min(50 * 2 ** retries, 1000) : cause) },
     });
   }
+  let up = false;
   const broker = new RedisBroker(client, own, options);
   try {
     await broker._connect();
+    up = true;
   } catch (err) {
     await broker.close();
     throw err;

@@ -1,0 +1,19 @@
+// A cluster worker for test/cluster/broker.test.ts: a WebSocketServer with the cluster broker
+// on its own port (PORT); a client's path is its topic, and what it sends is published there
+// to everyone else. Answers the primary's { fixture } requests.
+import { WebSocketServer } from '../../src/node/index.js';
+import { createClusterBroker } from '../../src/cluster/index.js';
+
+const broker = createClusterBroker();
+const server = new WebSocketServer({ heartbeat: false, broker });
+server.on('connection', (ws) => {
+  const topic = decodeURIComponent(ws.url.slice(1));
+  ws.subscribe(topic);
+  ws.on('message', (data, binary) => server.publish(topic, data as Buffer | string, { binary, except: ws }));
+});
+process.on('message', (m: { fixture?: string }) => {
+  if (m.fixture === 'malformed') process.send!({ ws13c: 'pub', ch: 42, topic: 'room' });
+  if (m.fixture === 'stats') process.send!({ fixture: 'stats', ignored: broker.ignored, dropped: broker.dropped });
+});
+const { port } = await server.listen(Number(process.env['PORT']), '127.0.0.1');
+process.send!({ fixture: 'listening', port });
