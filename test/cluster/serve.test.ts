@@ -5,42 +5,18 @@
 // port going dark; SIGTERM stops everything (1001). With --redis, a publish crosses from a
 // cluster to a separate process.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { test, after } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
 import WsClient from 'ws';
 import { peerTest } from '../support/peers-available.js';
 import { freePort } from '../support/ports.js';
 import { startRedis, stopRedis } from '../support/redis-server.js';
-import { sleep, within } from '../node/helpers.js';
+import { within } from '../node/helpers.js';
+import { CLI, killServes, serve, sleep, until, warmUp, type Served } from '../support/ws13-serve.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const T = { timeout: 90_000 };
-
-const children = new Set<ChildProcess>();
-after(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-
-async function until(pred: () => boolean, ms: number, what: string): Promise<void> {
-  await within((async () => { while (!pred()) await sleep(10); })(), ms, what);
-}
-
-/** `ws13 serve …` running; `out()` is all it printed so far. */
-async function serve(args: string[], listening: number) {
-  const child = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let out = '';
-  child.stdout!.on('data', (c) => (out += c));
-  child.stderr!.on('data', (c) => (out += c));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const s = { child, exited, out: () => out, count: (re: RegExp) => out.match(new RegExp(re, 'g'))?.length ?? 0 };
-  await until(() => s.count(/listening on/) >= listening || child.exitCode !== null, 30_000, `${listening} workers listening:\n${out}`);
-  assert.equal(child.exitCode, null, out);
-  return s;
-}
-type Served = Awaited<ReturnType<typeof serve>>;
+after(killServes);
 
 interface Client {
   ws: WsClient;
@@ -89,6 +65,7 @@ test('--workers 2 --broadcast: a message reaches the clients of both workers; a 
   const clients = await spread(s, port, 2);
   const [p1, p2] = [...new Set(clients.map((c) => c.pid))] as [number, number];
   const from = clients.find((c) => c.pid === p1)!;
+  await warmUp((m) => from.ws.send(m), clients);
   from.ws.send('héllo');
   from.ws.send(Buffer.from([0, 1, 254, 255]));
   await until(() => clients.every((c) => c.got.length === 2), 10_000, 'both messages on every client');
@@ -104,8 +81,9 @@ test('--workers 2 --broadcast: a message reaches the clients of both workers; a 
   // The replacement takes clients, and a broadcast from the survivor reaches them.
   const fresh = await spread(s, port, 2);
   assert.ok(fresh.some((c) => c.pid !== p2 && c.pid !== p1), 'a client on the replacement');
-  kept[0]!.ws.send('after');
   const everyone = [...kept, ...fresh];
+  await warmUp((m) => kept[0]!.ws.send(m), everyone);
+  kept[0]!.ws.send('after');
   await until(() => everyone.every((c) => c.got.at(-1) === 'after'), 10_000, "the survivor's broadcast everywhere");
   for (const c of kept) assert.equal(c.ws.readyState, WsClient.OPEN);
 
@@ -203,7 +181,6 @@ peerTest(['redis'], '--workers 2 --redis: a broadcast crosses from a cluster to 
 test('bad scale options: usage errors (2); Redis unreachable at start: 1', T, async () => {
   const run = async (args: string[]) => {
     const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
     let err = '';
     child.stderr!.on('data', (c) => (err += c));
     const code = await within(new Promise<number | null>((r) => child.once('exit', r)), 20_000, `ws13 serve ${args.join(' ')}`);

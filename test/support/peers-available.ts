@@ -78,13 +78,16 @@ export const PEERS = {
   redis: {
     what: `Redis (${REDIS_SERVER})`,
     packages: ['redis-server'],
-    usedBy: ['test/redis/broker.test.ts (ws13/redis across servers, Redis killed and restarted)'],
+    usedBy: [
+      'test/redis/broker.test.ts (ws13/redis across servers, Redis killed and restarted)',
+      'test/cluster/serve.test.ts, test/e2e/nginx.test.ts (ws13 serve --redis)',
+    ],
     detect: () => runs(REDIS_SERVER, ['--version']),
   },
   nginx: {
     what: `nginx (${NGINX})`,
     packages: ['nginx'],
-    usedBy: [],
+    usedBy: ['test/e2e/nginx.test.ts (ws13 behind a reverse proxy)'],
     detect: () => runs(NGINX, ['-v']),
   },
 } as const satisfies Record<string, PeerSpec>;
