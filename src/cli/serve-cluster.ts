@@ -11,8 +11,10 @@ import { EXIT_FAILURE, die } from './args.js';
 export const SCALE_USAGE = `      --workers N           Run N worker processes on the one port (node:cluster); a publish in one
                             reaches the others through the primary (or through --redis). SIGHUP
                             restarts the workers one by one (their clients closed with 1012)
-      --redis URL           Carry publishes through Redis (ws13/redis), across machines
-      --redis-sharded       With --redis: sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis Cluster)
+      --redis URL[,URL…]    Carry publishes through Redis (ws13/redis), across machines;
+                            several URLs are nodes of one Redis Cluster
+      --redis-cluster       With --redis: it is a Redis Cluster (sharded pub/sub)
+      --redis-sharded       With --redis: sharded pub/sub (SPUBLISH/SSUBSCRIBE) on one server
 `;
 
 /** The topic every client joins in --broadcast mode when publishes leave the process. */
@@ -33,6 +35,7 @@ const QUICK_DEATH_MS = 1_000;
 export interface ScaleOptions {
   redis?: string | undefined;
   redisSharded?: boolean | undefined;
+  redisCluster?: boolean | undefined;
   log: (line: string) => void;
 }
 
@@ -123,7 +126,10 @@ export async function scaleBroker(o: ScaleOptions): Promise<Broker | undefined> 
   if (o.redis) {
     const { createRedisBroker } = await import('../redis/index.js');
     try {
-      const broker = await createRedisBroker({ url: o.redis, sharded: o.redisSharded === true });
+      const urls = o.redis.split(',').map((u) => u.trim()).filter(Boolean);
+      const broker = await createRedisBroker(
+        o.redisCluster || urls.length > 1 ? { cluster: urls } : { url: o.redis, sharded: o.redisSharded === true },
+      );
       broker.on('down', (err) => o.log(`Redis lost (${err.message}): publishes dropped until it is back`));
       broker.on('up', () => o.log('Redis is back: publishes flow again'));
       return broker;

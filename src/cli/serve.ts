@@ -132,6 +132,7 @@ export async function serve(args: string[]): Promise<number | undefined> {
     workers: { type: 'string' },
     redis: { type: 'string' },
     'redis-sharded': { type: 'boolean' },
+    'redis-cluster': { type: 'boolean' },
   });
   if (values.help) {
     process.stdout.write(SERVE_USAGE);
@@ -155,7 +156,7 @@ export async function serve(args: string[]): Promise<number | undefined> {
     if (!fs.statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--static: not a directory: ${values.static}`);
   }
   const workers = int('--workers', values.workers, 1, 1024);
-  if (values['redis-sharded'] && values.redis === undefined) throw new UsageError('--redis-sharded needs --redis');
+  for (const o of ['redis-sharded', 'redis-cluster'] as const) if (values[o] && values.redis === undefined) throw new UsageError(`--${o} needs --redis`);
   const tls = values['tls-cert'] !== undefined ? { cert: readFile('--tls-cert', values['tls-cert']), key: readFile('--tls-key', values['tls-key']!) } : undefined;
   const c = palette();
   const quiet = values.quiet === true;
@@ -163,7 +164,7 @@ export async function serve(args: string[]): Promise<number | undefined> {
     if (!quiet) process.stdout.write(`${c.dim(new Date().toISOString().slice(11, 23))}${cluster.isWorker ? ` [pid ${process.pid}]` : ''} ${line}\n`);
   };
 
-  const scale = { redis: values.redis, redisSharded: values['redis-sharded'], log };
+  const scale = { redis: values.redis, redisSharded: values['redis-sharded'], redisCluster: values['redis-cluster'], log };
   if (workers !== undefined && cluster.isPrimary) return void runPrimary(workers, scale);
   const broker = await scaleBroker(scale);
 

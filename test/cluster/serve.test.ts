@@ -186,10 +186,15 @@ test('bad scale options: usage errors (2); Redis unreachable at start: 1', T, as
     const code = await within(new Promise<number | null>((r) => child.once('exit', r)), 20_000, `ws13 serve ${args.join(' ')}`);
     return { code, err };
   };
-  for (const bad of [['--workers', '0'], ['--workers', 'two'], ['--redis-sharded']]) {
-    const r = await run(bad);
+  for (const [bad, why] of [
+    [['--workers', '0'], /invalid --workers/],
+    [['--workers', 'two'], /invalid --workers/],
+    [['--redis-sharded'], /--redis-sharded needs --redis/],
+    [['--redis-cluster'], /--redis-cluster needs --redis/],
+  ] as const) {
+    const r = await run([...bad]);
     assert.equal(r.code, 2, bad.join(' '));
-    assert.match(r.err, bad[0] === '--redis-sharded' ? /--redis-sharded needs --redis/ : /invalid --workers/);
+    assert.match(r.err, why);
   }
   const closed = await freePort();
   const r = await run(['--redis', `redis://127.0.0.1:${closed}`]);
