@@ -149,6 +149,4 @@ export function onRetire(stop: (code: number) => void): void {
       stop((m as ShutdownMessage).code === 1012 ? 1012 : 1001);
     }
   });
-  // The primary is gone (killed): leave too, as a worker cannot serve alone.
-  process.once('disconnect', () => stop(1001));
 }

@@ -6,8 +6,10 @@
 // - an idle connection kept past proxy_read_timeout by ws13's heartbeat, and one cut by
 //   nginx when the backend has none;
 // - a broadcast from a client of one process reaching clients of another through nginx:
-//   a --workers 2 cluster (the primary's broker), and two separate processes over Redis.
+//   a --workers 2 cluster (the primary's broker), and two separate processes over Redis;
+// - TLS terminated by nginx: wss:// to nginx (certificate checked), ws:// to ws13.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { after } from 'node:test';
 import { createClient } from 'redis';
 import WsClient from 'ws';
@@ -16,6 +18,7 @@ import { freePort } from '../support/ports.js';
 import { startNginx, websocketProxy, type Nginx } from '../support/nginx.js';
 import { startRedis, stopRedis } from '../support/redis-server.js';
 import { killServes, serve, sleep, until, warmUp } from '../support/ws13-serve.js';
+import { selfSigned } from '../cli/helpers.js';
 
 const T = { timeout: 90_000 };
 /** nginx closes an upgraded connection after this long without a read from the upstream. */
@@ -184,5 +187,36 @@ peerTest(['nginx', 'redis'], 'through nginx to two ws13 processes sharing Redis:
   } finally {
     await nginx?.stop();
     await stopRedis(redis);
+  }
+});
+
+peerTest(['nginx', 'openssl'], 'TLS terminated by nginx: wss:// to nginx with its certificate checked, ws:// behind it; echo and compression', T, async () => {
+  const port = await freePort();
+  const backend = await serve(['--deflate', '--port', String(port)]);
+  const tls = await selfSigned();
+  let nginx: Nginx | undefined;
+  try {
+    nginx = await startNginx(`
+  upstream ws13 { server 127.0.0.1:${port}; }
+  server {
+    listen PORT ssl;
+    ssl_certificate ${tls.cert};
+    ssl_certificate_key ${tls.key};
+    location / {${websocketProxy('ws13', '60s')}
+      proxy_set_header X-Forwarded-Proto $scheme;
+    }
+  }`);
+    const c = await connect(`wss://localhost:${nginx.port}/secure`, { ca: fs.readFileSync(tls.cert) });
+    assert.match(c.ws.extensions, /^permessage-deflate/);
+    assert.equal(await roundTrip(c, 'over TLS, then plain'), 'over TLS, then plain');
+    const big = Buffer.from('x'.repeat(200_000));
+    assert.deepEqual(await roundTrip(c, big), big);
+    // The backend saw a plain connection from nginx.
+    assert.match(backend.out(), /\+ 127\.0\.0\.1:\d+ \/secure/);
+    c.ws.close();
+    assert.equal(await c.closed, 1005);
+  } finally {
+    await nginx?.stop();
+    fs.rmSync(tls.dir, { recursive: true, force: true });
   }
 });

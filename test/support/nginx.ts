@@ -35,7 +35,8 @@ export function websocketProxy(upstream: string, readTimeout: string): string {
 
 /**
  * Starts nginx with `http` as the body of its http block (upstreams and a `server` whose
- * `listen` is written `listen PORT;`, replaced here by the free port on 127.0.0.1).
+ * `listen` is written `listen PORT` (with `ssl` after it or not), PORT replaced here by a free
+ * port on 127.0.0.1).
  */
 export async function startNginx(http: string): Promise<Nginx> {
   const port = await freePort();
@@ -58,7 +59,7 @@ http {
     default upgrade;
     ''      close;
   }
-${http.replace('listen PORT;', `listen 127.0.0.1:${port};`)}
+${http.replace('listen PORT', `listen 127.0.0.1:${port}`)}
 }
 `;
   fs.writeFileSync(p('nginx.conf'), conf);
