@@ -8,9 +8,9 @@ import type { Broker } from '../node/index.js';
 import { startClusterHub, createClusterBroker } from '../cluster/index.js';
 import { EXIT_FAILURE, die } from './args.js';
 
-export const SCALE_USAGE = `      --workers N           Run N worker processes on the one port (node:cluster); a publish in one
-                            reaches the others through the primary (or through --redis). SIGHUP
-                            restarts the workers one by one (their clients closed with 1012)
+export const SCALE_USAGE = `      --workers N           Run N worker processes on the one port (node:cluster); --broadcast
+                            reaches the clients of every worker (through the primary, or --redis).
+                            SIGHUP restarts the workers one by one (their clients closed with 1012)
       --redis URL[,URL…]    Carry publishes through Redis (ws13/redis), across machines;
                             several URLs are nodes of one Redis Cluster
       --redis-cluster       With --redis: it is a Redis Cluster (sharded pub/sub)
