@@ -22,9 +22,9 @@ async function until(pred: () => boolean, ms: number, what: string): Promise<voi
   await within((async () => { while (!pred()) await sleep(5); })(), ms, what);
 }
 
-async function startWorker(): Promise<{ worker: Worker; port: number }> {
-  const port = await freePort();
-  const worker = cluster.fork({ PORT: String(port) });
+async function startWorker(): Promise<{ worker: Worker; port: number; port2: number; port3: number }> {
+  const [port, port2, port3] = [await freePort(), await freePort(), await freePort()];
+  const worker = cluster.fork({ PORT: String(port), PORT2: String(port2), PORT3: String(port3) });
   await within(
     new Promise<void>((resolve, reject) => {
       worker.on('message', (m: { fixture?: string }) => m.fixture === 'listening' && resolve());
@@ -33,7 +33,7 @@ async function startWorker(): Promise<{ worker: Worker; port: number }> {
     20_000,
     'a worker to listen',
   );
-  return { worker, port };
+  return { worker, port, port2, port3 };
 }
 
 function stopWorker(w: Worker): Promise<void> {
@@ -91,6 +91,24 @@ for (const serialization of ['json', 'advanced'] as const) {
       }
       assert.equal(c.got.length, 600);
       assert.equal(d.got.length, 0, 'another topic hears nothing');
+
+      // Two more servers in worker 3: one on the same channel hears a publish of worker 3's
+      // first server (directly) and of worker 1 (through the primary); one on another channel
+      // hears neither.
+      const same = await client(w3!.port2, 'room');
+      const other = await client(w3!.port3, 'room');
+      clients.push(same, other);
+      await until(() => hub.workersOn('room', 'elsewhere') === 1, 10_000, 'the other channel at the primary');
+      c.send('from c');
+      a.send('from a');
+      await until(() => same.got.length === 2, 10_000, 'both publishes on the second server');
+      assert.deepEqual(same.got.map(([m]) => m).sort(), ['from a', 'from c']);
+      await sleep(200);
+      assert.equal(other.got.length, 0, 'another channel hears nothing');
+      await until(() => a.got.length === 301 && b.got.length === 302 && c.got.length === 601, 10_000, "c's and a's publishes");
+      a.got.length = 0;
+      b.got.length = 0;
+      c.got.length = 600; // drop "from a": the checks below count from 600
 
       // Malformed messages: counted and ignored by the primary and by a worker.
       w1!.worker.send({ fixture: 'malformed' });

@@ -6,14 +6,21 @@ import { createClusterBroker } from '../../src/cluster/index.js';
 
 const broker = createClusterBroker();
 const server = new WebSocketServer({ heartbeat: false, broker });
-server.on('connection', (ws) => {
-  const topic = decodeURIComponent(ws.url.slice(1));
-  ws.subscribe(topic);
-  ws.on('message', (data, binary) => server.publish(topic, data as Buffer | string, { binary, except: ws }));
-});
+// A second server in the same worker, on the same channel (PORT2), and a third on another (PORT3).
+const second = new WebSocketServer({ heartbeat: false, broker: createClusterBroker() });
+const third = new WebSocketServer({ heartbeat: false, broker: createClusterBroker({ channel: 'elsewhere' }) });
+for (const s of [server, second, third]) {
+  s.on('connection', (ws) => {
+    const topic = decodeURIComponent(ws.url.slice(1));
+    ws.subscribe(topic);
+    ws.on('message', (data, binary) => s.publish(topic, data as Buffer | string, { binary, except: ws }));
+  });
+}
 process.on('message', (m: { fixture?: string }) => {
   if (m.fixture === 'malformed') process.send!({ ws13c: 'pub', ch: 42, topic: 'room' });
   if (m.fixture === 'stats') process.send!({ fixture: 'stats', ignored: broker.ignored, dropped: broker.dropped });
 });
 const { port } = await server.listen(Number(process.env['PORT']), '127.0.0.1');
+await second.listen(Number(process.env['PORT2']), '127.0.0.1');
+await third.listen(Number(process.env['PORT3']), '127.0.0.1');
 process.send!({ fixture: 'listening', port });
