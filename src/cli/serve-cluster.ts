@@ -47,6 +47,9 @@ export function runPrimary(n: number, o: ScaleOptions): void {
   cluster.setupPrimary({ serialization: 'advanced' });
   if (!o.redis) startClusterHub();
   let stopping = false;
+  /** Until a worker has listened, a worker that fails ends the service (a bad port, Redis down). */
+  let started = false;
+  cluster.on('listening', () => (started = true));
   const retiring = new Set<Worker>();
   const startedAt = new Map<number, number>();
   const fork = (): Worker => {
@@ -71,6 +74,11 @@ export function runPrimary(n: number, o: ScaleOptions): void {
     const quick = Date.now() - (startedAt.get(w.id) ?? 0) < QUICK_DEATH_MS;
     startedAt.delete(w.id);
     if (retiring.delete(w) || stopping) return;
+    if (!started && code !== 0) {
+      process.stderr.write(`ws13: a worker failed to start (exit code ${code}): stopping\n`);
+      stop(code ?? EXIT_FAILURE);
+      return;
+    }
     o.log(`worker ${w.process.pid} exited (${signal ?? `code ${code}`}): starting another`);
     setTimeout(() => stopping || fork(), quick ? QUICK_DEATH_MS : 0);
   });
@@ -101,15 +109,15 @@ export function runPrimary(n: number, o: ScaleOptions): void {
     })();
   });
 
-  const stop = (): void => {
+  function stop(status = 0): void {
     if (stopping) return;
     stopping = true;
-    process.stderr.write('\nshutting down: workers close their connections with 1001\n');
+    if (status === 0) process.stderr.write('\nshutting down: workers close their connections with 1001\n');
     const all = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
-    void Promise.all(all.map((w) => retire(w, 1001))).then(() => process.exit(0));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+    void Promise.all(all.map((w) => retire(w, 1001))).then(() => process.exit(status));
+  }
+  process.once('SIGINT', () => stop());
+  process.once('SIGTERM', () => stop());
 
   for (let i = 0; i < n; i++) fork();
   process.stdout.write(

@@ -178,7 +178,7 @@ peerTest(['redis'], '--workers 2 --redis: a broadcast crosses from a cluster to 
   }
 });
 
-test('bad scale options: usage errors (2); Redis unreachable at start: 1', T, async () => {
+test('bad scale options: usage errors (2); Redis unreachable at start: 1, with --workers too', T, async () => {
   const run = async (args: string[]) => {
     const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
@@ -200,4 +200,9 @@ test('bad scale options: usage errors (2); Redis unreachable at start: 1', T, as
   const r = await run(['--redis', `redis://127.0.0.1:${closed}`]);
   assert.equal(r.code, 1);
   assert.match(r.err, /cannot use Redis at redis:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+  // With --workers, a worker that cannot start ends the service (no restart loop).
+  const w = await run(['--workers', '2', '--redis', `redis://127.0.0.1:${closed}`]);
+  assert.equal(w.code, 1);
+  assert.match(w.err, /cannot use Redis at .*ECONNREFUSED/);
+  assert.match(w.err, /a worker failed to start \(exit code 1\): stopping/);
 });
