@@ -1,5 +1,5 @@
 // ws13 behind a real nginx (Debian's), configured as a WebSocket needs it (HTTP/1.1 to the
-// upstream, Upgrade and Connection passed on, proxy_read_timeout 2 s), in front of several
+// upstream, Upgrade and Connection passed on, proxy_read_timeout 3 s), in front of several
 // `ws13 serve` processes, with clients from the `ws` package:
 // - handshake, echo (text, binary, a large message) and permessage-deflate through nginx,
 //   nginx spreading the connections over two processes;
@@ -22,7 +22,7 @@ import { selfSigned } from '../cli/helpers.js';
 
 const T = { timeout: 90_000 };
 /** nginx closes an upgraded connection after this long without a read from the upstream. */
-const READ_TIMEOUT_S = 2;
+const READ_TIMEOUT_S = 3;
 after(killServes);
 
 interface Client {
@@ -54,7 +54,7 @@ async function roundTrip(c: Client, data: string | Buffer): Promise<string | Buf
 
 peerTest(['nginx'], 'through nginx: handshake, echo and permessage-deflate over two ws13 processes; the heartbeat keeps an idle connection past proxy_read_timeout, and without it nginx cuts it', T, async () => {
   const [p1, p2, p3] = [await freePort(), await freePort(), await freePort()];
-  // Heartbeat every 500 ms: a ping at least every second, well inside the 2 s timeout.
+  // Heartbeat every 500 ms: a ping at least every second, well inside the 3 s timeout.
   const a = await serve(['--deflate', '--heartbeat', '500', '--port', String(p1)]);
   const b = await serve(['--deflate', '--heartbeat', '500', '--port', String(p2)]);
   await serve(['--deflate', '--heartbeat', '0', '--port', String(p3)]);
