@@ -51,10 +51,28 @@ function parse(msg: unknown): ClusterMessage | null | undefined {
 
 // ── The primary's side ──────────────────────────────────────────────────────────────────
 
+/**
+ * Payload bytes one IPC channel may hold unwritten (its reader has not taken them) before
+ * further publishes to it are dropped, at most once: Node queues IPC messages without a bound.
+ */
+export const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
+
+/** What a message counts against the bound: its payload and topic, and a little for the rest. */
+function sizeOf(m: PubMessage): number {
+  return (typeof m.data === 'string' ? m.data.length : m.data.byteLength) + m.topic.length + m.ch.length + 64;
+}
+
+export interface ClusterHubOptions {
+  /** Relayed bytes a worker may leave unread before more are dropped. Default {@link DEFAULT_MAX_PENDING_BYTES} (16 MiB). */
+  maxPendingBytes?: number;
+}
+
 /** The primary's relay, from {@link startClusterHub}. */
 export interface ClusterHub {
   /** Publishes relayed, counted once per receiving worker. */
   readonly forwarded: number;
+  /** Publishes not relayed to a worker that had `maxPendingBytes` unread. */
+  readonly dropped: number;
   /** Messages tagged for ws13/cluster but malformed (ignored). */
   readonly ignored: number;
   /** How many workers have a subscriber to `topic` on `channel` (default `'ws13'`). */
@@ -68,13 +86,16 @@ export interface ClusterHub {
  * in the primary process. A worker that exits leaves all its topics.
  * @throws WebSocketError `WS_ERR_INVALID_STATE` when this process is not a cluster primary.
  */
-export function startClusterHub(): ClusterHub {
+export function startClusterHub(options: ClusterHubOptions = {}): ClusterHub {
+  const maxPending = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
   if (!cluster.isPrimary) throw new WebSocketError(ErrorCode.InvalidState, 'startClusterHub() runs in the cluster primary');
   /** topic key → ids of the workers subscribed to it. */
   const subscribers = new Map<string, Set<number>>();
   /** worker id → its topic keys, to clean up when it exits. */
   const keysOf = new Map<number, Set<string>>();
-  const stats = { forwarded: 0, ignored: 0 };
+  const stats = { forwarded: 0, ignored: 0, dropped: 0 };
+  /** worker id → bytes handed to its channel and not yet written out. */
+  const pending = new Map<number, number>();
 
   const onMessage = (worker: Worker, raw: unknown): void => {
     const m = parse(raw);
@@ -84,14 +105,20 @@ export function startClusterHub(): ClusterHub {
     if (m.ws13c === 'pub') {
       const ids = subscribers.get(key);
       if (!ids) return;
+      const size = sizeOf(m);
       for (const id of ids) {
         if (id === worker.id) continue;
         const w = cluster.workers?.[id];
-        // A worker on its way out takes nothing more: at most once.
-        if (w?.isConnected()) {
-          w.send(m);
-          stats.forwarded++;
+        // A worker on its way out takes nothing more, nor one that does not read: at most once.
+        if (!w?.isConnected()) continue;
+        const n = pending.get(id) ?? 0;
+        if (n + size > maxPending) {
+          stats.dropped++;
+          continue;
         }
+        pending.set(id, n + size);
+        w.send(m, undefined, undefined, () => pending.set(id, (pending.get(id) ?? size) - size));
+        stats.forwarded++;
       }
     } else if (m.ws13c === 'sub') {
       let ids = subscribers.get(key);
@@ -112,6 +139,7 @@ export function startClusterHub(): ClusterHub {
   const onExit = (worker: Worker): void => {
     for (const key of keysOf.get(worker.id) ?? []) leave(worker.id, key);
     keysOf.delete(worker.id);
+    pending.delete(worker.id);
   };
   cluster.on('message', onMessage);
   cluster.on('exit', onExit);
@@ -121,6 +149,9 @@ export function startClusterHub(): ClusterHub {
     },
     get ignored() {
       return stats.ignored;
+    },
+    get dropped() {
+      return stats.dropped;
     },
     workersOn(topic, channel = 'ws13') {
       return subscribers.get(keyOf(channel, topic))?.size ?? 0;
@@ -181,12 +212,25 @@ class WorkerLink {
     return this.#advanced ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('base64');
   }
 
-  /** @throws WebSocketError `WS_ERR_BROKER_UNAVAILABLE` when the IPC channel is gone. */
+  /** Publish bytes handed to the IPC channel and not yet written out. */
+  #pending = 0;
+
+  /**
+   * @throws WebSocketError `WS_ERR_BROKER_UNAVAILABLE` when the IPC channel is gone, or when
+   *   a publish would take the bytes waiting in it past DEFAULT_MAX_PENDING_BYTES (the
+   *   primary is not reading).
+   */
   send(m: ClusterMessage): void {
     if (!process.send || !process.connected) {
       throw new WebSocketError(ErrorCode.BrokerUnavailable, 'the cluster primary is not reachable (IPC channel closed)');
     }
-    process.send(m);
+    if (m.ws13c !== 'pub') return void process.send(m);
+    const size = sizeOf(m);
+    if (this.#pending + size > DEFAULT_MAX_PENDING_BYTES) {
+      throw new WebSocketError(ErrorCode.BrokerUnavailable, `the cluster primary is not reading (${this.#pending} bytes waiting): publish dropped`);
+    }
+    this.#pending += size;
+    process.send(m, undefined, undefined, () => void (this.#pending -= size));
   }
 }
 

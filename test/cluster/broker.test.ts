@@ -13,14 +13,11 @@ import { WebSocket } from '../../src/node/index.js';
 import { createClusterBroker, startClusterHub, type ClusterHub } from '../../src/cluster/index.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { freePort } from '../support/ports.js';
-import { next, sleep, within } from '../node/helpers.js';
+import { next, within } from '../node/helpers.js';
+import { sleep, until } from '../support/ws13-serve.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixture-worker.js', import.meta.url));
 const T = { timeout: 60_000 };
-
-async function until(pred: () => boolean, ms: number, what: string): Promise<void> {
-  await within((async () => { while (!pred()) await sleep(5); })(), ms, what);
-}
 
 async function startWorker(): Promise<{ worker: Worker; port: number; port2: number; port3: number }> {
   const [port, port2, port3] = [await freePort(), await freePort(), await freePort()];
@@ -140,3 +137,39 @@ for (const serialization of ['json', 'advanced'] as const) {
     }
   });
 }
+
+test('a worker that does not read its IPC channel costs the primary at most maxPendingBytes; the rest are dropped and counted, the order kept', T, async () => {
+  cluster.setupPrimary({ exec: FIXTURE, serialization: 'advanced', silent: false });
+  const hub = startClusterHub({ maxPendingBytes: 256 * 1024 });
+  const workers: Worker[] = [];
+  const clients: WebSocket[] = [];
+  try {
+    const [w1, w2] = await Promise.all([startWorker(), startWorker()]);
+    workers.push(w1!.worker, w2!.worker);
+    const pub = await client(w1!.port, 'room');
+    const sub = await client(w2!.port, 'room');
+    clients.push(pub, sub);
+    await until(() => hub.workersOn('room') === 2, 10_000, 'the subscriptions at the primary');
+    w2!.worker.send({ fixture: 'block', ms: 3000 });
+    await sleep(200);
+    const N = 1000;
+    for (let i = 0; i < N; i++) {
+      const m = Buffer.alloc(8192, i & 0xff);
+      m.writeUInt32BE(i, 0);
+      pub.send(m);
+    }
+    await until(() => hub.forwarded + hub.dropped === N, 20_000, () => `every publish relayed or dropped (${hub.forwarded} + ${hub.dropped})`);
+    assert.ok(hub.dropped > 0, 'some were dropped while the worker did not read');
+    await until(() => sub.got.length === hub.forwarded, 20_000, () => `the relayed ones, once the worker reads again (${sub.got.length}/${hub.forwarded})`);
+    const seqs = sub.got.map(([m]) => (m as Buffer).readUInt32BE(0));
+    assert.ok(seqs.every((x, i) => i === 0 || x > seqs[i - 1]!), 'in order, none twice');
+    for (const [m] of sub.got) assert.equal((m as Buffer)[8191], (m as Buffer).readUInt32BE(0) & 0xff, 'intact');
+    // And it serves on.
+    pub.send('after');
+    await until(() => sub.got.at(-1)?.[0] === 'after', 10_000, 'a publish after the stall');
+  } finally {
+    for (const ws of clients) ws.terminate();
+    await Promise.all(workers.map(stopWorker));
+    hub.close();
+  }
+});

@@ -16,7 +16,12 @@ for (const s of [server, second, third]) {
     ws.on('message', (data, binary) => s.publish(topic, data as Buffer | string, { binary, except: ws }));
   });
 }
-process.on('message', (m: { fixture?: string }) => {
+process.on('message', (m: { fixture?: string; ms?: number }) => {
+  if (m.fixture === 'block') {
+    // A worker stuck in synchronous work: it reads nothing from its IPC channel meanwhile.
+    const end = Date.now() + m.ms!;
+    while (Date.now() < end);
+  }
   if (m.fixture === 'malformed') process.send!({ ws13c: 'pub', ch: 42, topic: 'room' });
   if (m.fixture === 'stats') process.send!({ fixture: 'stats', ignored: broker.ignored, dropped: broker.dropped });
 });
