@@ -12,6 +12,7 @@
 // `data` is the payload as a Uint8Array when the cluster uses the 'advanced' IPC
 // serialization, and as base64 text under the default 'json' one, so either is binary-safe.
 // A worker tells the primary of a topic once, when its first local broker subscribes to it.
+// Each side stops sending publishes on a channel with DEFAULT_MAX_PENDING_BYTES unwritten.
 import cluster, { type Worker } from 'node:cluster';
 import type { Broker, BrokerHandler } from '../node/topics.js';
 import { ErrorCode, WebSocketError } from '../protocol/errors.js';
@@ -249,8 +250,9 @@ export interface ClusterBrokerOptions {
  * {@link startClusterHub} must run. Make one per `WebSocketServer`, in each worker.
  *
  * Binary-safe. Delivery is at most once: a publish is lost when it meets a worker that is
- * starting (its subscription has not reached the primary yet), exiting, or restarting, and
- * when the primary is gone; it is never delivered twice. Messages from one worker keep their
+ * starting (its subscription has not reached the primary yet), exiting, or restarting, when
+ * the primary is gone, and when 16 MiB of publishes already wait unread on an IPC channel on
+ * its way (memory stays bounded); it is never delivered twice. Messages from one worker keep their
  * order on each topic (each IPC channel is in order and the primary relays in arrival order).
  * Servers in the same worker reach each other directly, without the primary.
  */
