@@ -14,6 +14,7 @@
 //   BENCH_IDLE_CONNECTIONS  connections of the idle-memory workload (10000)
 //   BENCH_BROADCAST_INFLIGHT  messages the broadcast publisher keeps outstanding (32)
 //   BENCH_RESULTS      where to write the Markdown (bench/RESULTS.md; "-" for stdout only)
+//   BENCH_FANOUT       0 leaves out the fan-out across processes (bench/fanout.ts, FANOUT_* there)
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -582,6 +583,9 @@ async function main(): Promise<void> {
     rmSync(TMP, { recursive: true, force: true });
   }
 
+  // Fan-out across processes: its own driver and servers (bench/fanout.ts), a section of its own.
+  const fanout = process.env.BENCH_FANOUT === '0' ? '' : execFileSync(process.execPath, [join(ROOT, 'dist/bench/fanout.js')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+
   const loadRuns = outcomes.filter((o) => o.spec.mode !== 'idle').flatMap((o) => [...o.runs.values()].flat());
   const noisy = loadRuns.filter((r) => r.other > 0.25).length;
   const total = loadRuns.length;
@@ -609,6 +613,7 @@ async function main(): Promise<void> {
     '## Workloads',
     '',
     ...outcomes.flatMap((o) => [section(o), '']),
+    ...(fanout ? [fanout.trim(), ''] : []),
     ...(notes.length ? ['## Notes', '', ...notes.map((n) => `- ${n}`), ''] : []),
     keptWhereSection(),
   ].join('\n');

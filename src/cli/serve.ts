@@ -1,5 +1,6 @@
 // ws13 serve: an echo or broadcast WebSocket server, optionally serving static files over
 // HTTP(S) on the same port, with every server option as a flag.
+import cluster from 'node:cluster';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -9,6 +10,7 @@ import { WebSocketServer, type ServerOptions, type WebSocket } from '../node/ind
 import { EXIT_FAILURE, UsageError, die, int, list, parse } from './args.js';
 import { palette } from './term.js';
 import { serveMetrics } from './metrics.js';
+import { BROADCAST_TOPIC, SCALE_USAGE, onRetire, runPrimary, scaleBroker } from './serve-cluster.js';
 
 export const SERVE_USAGE = `Usage: ws13 serve [options]
 
@@ -33,11 +35,12 @@ Options:
       --tls-cert FILE       PEM certificate: serve https:// and wss:// (needs --tls-key)
       --tls-key FILE        PEM private key for --tls-cert
       --metrics PORT        Serve server.stats() as Prometheus metrics at http://HOST:PORT/metrics
-  -q, --quiet               Do not log connections
+${SCALE_USAGE}  -q, --quiet               Do not log connections
   -h, --help                Show this help
 
 Without --static, plain HTTP requests get 426 Upgrade Required.
-Stops on SIGINT/SIGTERM, closing every client with 1001.
+Stops on SIGINT/SIGTERM, closing every client with 1001 (with --workers: a worker
+replaced on SIGHUP closes its clients with 1012, Service Restart).
 
 Exit codes: 0 stopped by a signal, 1 cannot listen or read a file, 2 usage error.
 `;
@@ -129,6 +132,10 @@ export async function serve(args: string[]): Promise<number | undefined> {
     metrics: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
     help: { type: 'boolean', short: 'h' },
+    workers: { type: 'string' },
+    redis: { type: 'string' },
+    'redis-sharded': { type: 'boolean' },
+    'redis-cluster': { type: 'boolean' },
   });
   if (values.help) {
     process.stdout.write(SERVE_USAGE);
@@ -152,14 +159,21 @@ export async function serve(args: string[]): Promise<number | undefined> {
     root = path.resolve(values.static);
     if (!fs.statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--static: not a directory: ${values.static}`);
   }
+  const workers = int('--workers', values.workers, 1, 1024);
+  for (const o of ['redis-sharded', 'redis-cluster'] as const) if (values[o] && values.redis === undefined) throw new UsageError(`--${o} needs --redis`);
   const tls = values['tls-cert'] !== undefined ? { cert: readFile('--tls-cert', values['tls-cert']), key: readFile('--tls-key', values['tls-key']!) } : undefined;
   const c = palette();
   const quiet = values.quiet === true;
   const log = (line: string): void => {
-    if (!quiet) process.stdout.write(`${c.dim(new Date().toISOString().slice(11, 23))} ${line}\n`);
+    if (!quiet) process.stdout.write(`${c.dim(new Date().toISOString().slice(11, 23))}${cluster.isWorker ? ` [pid ${process.pid}]` : ''} ${line}\n`);
   };
 
+  const scale = { redis: values.redis, redisSharded: values['redis-sharded'], redisCluster: values['redis-cluster'], log };
+  if (workers !== undefined && cluster.isPrimary) return void runPrimary(workers, scale);
+  const broker = await scaleBroker(scale);
+
   const options: ServerOptions = {
+    ...(broker ? { broker } : {}),
     ...(protocols?.length ? { protocols } : {}),
     ...(values['require-protocol'] ? { requireProtocol: true } : {}),
     ...(origins?.length ? { origins } : {}),
@@ -195,8 +209,11 @@ export async function serve(args: string[]): Promise<number | undefined> {
     const who = peer(ws, req as unknown as { socket: net.Socket });
     const details = [ws.protocol && `protocol ${ws.protocol}`, ws.extensions && ws.extensions].filter(Boolean).join(', ');
     log(`${c.green('+')} ${who}${details ? ` (${details})` : ''}, ${wss.clients.size} connected`);
+    // With a broker (--workers, --redis), --broadcast reaches the clients of every process.
+    if (broker && mode === 'broadcast') ws.subscribe(BROADCAST_TOPIC);
     ws.on('message', (data, isBinary) => {
-      if (mode === 'broadcast') wss.broadcast(data as string | Buffer, { binary: isBinary });
+      if (mode === 'broadcast' && broker) wss.publish(BROADCAST_TOPIC, data as string | Buffer, { binary: isBinary });
+      else if (mode === 'broadcast') wss.broadcast(data as string | Buffer, { binary: isBinary });
       else ws.send(data as string | Buffer, { binary: isBinary });
     });
     ws.on('error', () => {});
@@ -247,10 +264,13 @@ export async function serve(args: string[]): Promise<number | undefined> {
       `  python3 -m websockets ${url}\n` +
       `Press Ctrl+C to stop.\n`,
   );
-  const stop = (): void => {
-    process.stderr.write('\nshutting down: closing connections with 1001\n');
+  let stopping = false;
+  const stop = (code = 1001): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`\nshutting down: closing connections with ${code}\n`);
     void wss
-      .close()
+      .close({ code, reason: code === 1012 ? 'service restart' : 'server shutting down' })
       .then(
         () =>
           new Promise<void>((r) => {
@@ -261,7 +281,8 @@ export async function serve(args: string[]): Promise<number | undefined> {
       )
       .then(() => process.exit(0));
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.once('SIGINT', () => stop());
+  process.once('SIGTERM', () => stop());
+  onRetire(stop);
   return undefined;
 }

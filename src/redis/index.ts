@@ -48,11 +48,21 @@ export interface RedisBrokerOptions {
   /** Where Redis is, when no `client` is given (e.g. `redis://127.0.0.1:6379`). */
   url?: string;
   /**
+   * A Redis Cluster, when no `client` is given: the URLs of some of its nodes (the rest are
+   * discovered). The credentials and TLS (`rediss:`) of the first URL apply to every node.
+   * Implies `sharded` unless it is set to false.
+   */
+  cluster?: string[];
+  /**
    * A node-redis client to publish on (connected or not); the broker subscribes on a
    * duplicate of it. The broker's `close()` closes the duplicate, not this client.
    */
   client?: RedisClientLike;
-  /** SSUBSCRIBE/SPUBLISH (Redis 7 sharded pub/sub, for Redis Cluster) instead of SUBSCRIBE/PUBLISH. */
+  /**
+   * SSUBSCRIBE/SPUBLISH (Redis 7 sharded pub/sub, for Redis Cluster) instead of
+   * SUBSCRIBE/PUBLISH: each topic's messages travel only through the node that owns its
+   * hash slot, instead of through every node of the cluster.
+   */
   sharded?: boolean;
   /** Channel name = prefix + topic. Default `'ws13:'`. */
   prefix?: string;
@@ -100,7 +110,7 @@ export class RedisBroker extends EventEmitter implements Broker {
     this.#pub = pub;
     this.#ownPub = ownPub;
     this.#sub = pub.duplicate();
-    this.#sharded = options.sharded ?? false;
+    this.#sharded = options.sharded ?? options.cluster !== undefined;
     this.#prefix = options.prefix ?? 'ws13:';
     if (this.#sharded && !(pub.sPublish && pub.sSubscribe && pub.sUnsubscribe)) {
       throw new WebSocketError(ErrorCode.InvalidArgument, 'sharded pub/sub needs a client with sPublish/sSubscribe (node-redis 4.6 or later)');
@@ -110,6 +120,9 @@ export class RedisBroker extends EventEmitter implements Broker {
       c.on('error', (err: Error) => this.#lost(err));
       c.on('end', () => this.#lost(new WebSocketError(ErrorCode.BrokerUnavailable, 'the Redis connection ended')));
       c.on('ready', () => this.#ready());
+      // A cluster client reports its nodes' connections instead.
+      c.on('node-error', (err: Error) => this.#lost(err));
+      c.on('node-ready', () => this.#ready());
     }
   }
 
@@ -207,9 +220,24 @@ async function closeClient(c: RedisClientLike): Promise<void> {
   }
 }
 
+/** The username and password of a redis:// URL, for the nodes a cluster client discovers. */
+function credentials(url: string): { username?: string; password?: string } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new WebSocketError(ErrorCode.InvalidArgument, `not a URL: ${url}`);
+  }
+  return {
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+  };
+}
+
 /**
- * Connects a Redis broker: to `options.url` with a client of its own (from the `redis`
- * package, which must then be installed), or over `options.client`.
+ * Connects a Redis broker: to `options.url` or the Redis Cluster of `options.cluster` with
+ * a client of its own (from the `redis` package, which must then be installed), or over
+ * `options.client` (from `createClient()` or `createCluster()`).
  * @throws the connection error (rejection) when Redis cannot be reached at first
  */
 export async function createRedisBroker(options: RedisBrokerOptions = {}): Promise<RedisBroker> {
@@ -218,16 +246,26 @@ export async function createRedisBroker(options: RedisBrokerOptions = {}): Promi
   if (!client) {
     const redis = (await import('redis').catch((cause: unknown) => {
       throw new WebSocketError(ErrorCode.BrokerUnavailable, "ws13/redis needs the 'redis' package (npm install redis), or a client in `options.client`", { cause });
-    })) as unknown as { createClient(o: object): RedisClientLike };
-    client = redis.createClient({
-      ...(options.url === undefined ? {} : { url: options.url }),
-      // Come back quickly after an outage: 50 ms, doubling to at most 1 s between tries.
-      socket: { reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) },
-    });
+    })) as unknown as { createClient(o: object): RedisClientLike; createCluster(o: object): RedisClientLike };
+    // Come back quickly after an outage: 50 ms, doubling to at most 1 s between tries. Before
+    // the first connection, give up at once (the error is the rejection), as documented.
+    const reconnectStrategy = (retries: number, cause: Error): number | Error => (up ? Math.min(50 * 2 ** retries, 1000) : cause);
+    if (options.cluster) {
+      if (options.cluster.length === 0) throw new WebSocketError(ErrorCode.InvalidArgument, '`cluster` needs the URL of at least one node');
+      client = redis.createCluster({
+        rootNodes: options.cluster.map((url) => ({ url })),
+        // Nodes found by discovery take these, not the root nodes' settings.
+        defaults: { ...credentials(options.cluster[0]!), socket: { reconnectStrategy, ...(options.cluster[0]!.startsWith('rediss:') ? { tls: true } : {}) } },
+      });
+    } else {
+      client = redis.createClient({ ...(options.url === undefined ? {} : { url: options.url }), socket: { reconnectStrategy } });
+    }
   }
+  let up = false;
   const broker = new RedisBroker(client, own, options);
   try {
     await broker._connect();
+    up = true;
   } catch (err) {
     await broker.close();
     throw err;

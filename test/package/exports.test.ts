@@ -31,6 +31,13 @@ test('ws13/redis resolves without the redis package being loaded until a broker 
   assert.equal(pkg.peerDependenciesMeta.redis.optional, true);
 });
 
+test('ws13/cluster resolves to the cluster broker and hub', async () => {
+  const c = await import('ws13/cluster');
+  assert.equal(typeof c.createClusterBroker, 'function');
+  assert.equal(typeof c.startClusterHub, 'function');
+  assert.equal(typeof c.ClusterBroker, 'function');
+});
+
 test('the protocol core imports nothing from node:* (so it runs in any runtime)', async () => {
   const dir = path.join(root, 'src', 'protocol');
   const files: string[] = [];

@@ -42,6 +42,7 @@ function executable(file: string): boolean {
 export const PYTHON = '/usr/bin/python3';
 export const CHROMIUM = '/usr/bin/chromium';
 export const REDIS_SERVER = '/usr/bin/redis-server';
+export const REDIS_CLI = '/usr/bin/redis-cli';
 export const NGINX = '/usr/sbin/nginx';
 
 export const PEERS = {
@@ -78,13 +79,18 @@ export const PEERS = {
   redis: {
     what: `Redis (${REDIS_SERVER})`,
     packages: ['redis-server'],
-    usedBy: ['test/redis/broker.test.ts (ws13/redis across servers, Redis killed and restarted)'],
-    detect: () => runs(REDIS_SERVER, ['--version']),
+    usedBy: [
+      'test/redis/broker.test.ts (ws13/redis across servers, Redis killed and restarted)',
+      'test/cluster/serve.test.ts, test/e2e/nginx.test.ts (ws13 serve --redis)',
+      'test/redis/cluster.test.ts (sharded pub/sub on a Redis Cluster)',
+    ],
+    // redis-cli (redis-tools, which redis-server depends on) joins the nodes of a Redis Cluster.
+    detect: () => runs(REDIS_SERVER, ['--version']) && runs(REDIS_CLI, ['--version']),
   },
   nginx: {
     what: `nginx (${NGINX})`,
     packages: ['nginx'],
-    usedBy: [],
+    usedBy: ['test/e2e/nginx.test.ts (ws13 behind a reverse proxy)'],
     detect: () => runs(NGINX, ['-v']),
   },
 } as const satisfies Record<string, PeerSpec>;
