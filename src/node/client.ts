@@ -5,6 +5,7 @@ import { ErrorCode, HandshakeError, WebSocketError } from '../protocol/errors.js
 import { HeadReader, couldBeStatusLine, type HeaderInit } from '../protocol/handshake/http1.js';
 import { ClientHandshake } from '../protocol/handshake/client.js';
 import { NodeDeflateCodec } from './deflate.js';
+import { http2Option, startHttp2, type Http2ConnectOptions } from './http2/client.js';
 import type { ConnectionSettings, WebSocket } from './websocket.js';
 
 export interface ClientOptions extends ConnectionSettings {
@@ -24,6 +25,11 @@ export interface ClientOptions extends ConnectionSettings {
   tls?: tls.ConnectionOptions;
   /** Ping when idle and drop a server that stops answering; off by default on clients. */
   heartbeat?: { interval?: number } | false;
+  /**
+   * Open the WebSocket as an HTTP/2 stream (RFC 8441) when the server offers it, else over
+   * HTTP/1.1; `{ require: true }` fails instead, `{ session }` uses that session. See http2/client.ts.
+   */
+  http2?: boolean | Http2ConnectOptions;
 }
 
 const MAX_ERROR_BODY = 4096;
@@ -57,6 +63,11 @@ export function startClient(ws: WebSocket, input: string | URL, protocols: reado
     perMessageDeflate: opts.perMessageDeflate,
     nonce: randomBytes(16),
   });
+  const h2 = http2Option(opts.http2);
+  if (h2) {
+    startHttp2(ws, url, hs, opts, h2, (ms) => startClient(ws, url, protocols, { ...opts, http2: false, handshakeTimeout: ms }));
+    return url.href;
+  }
   const request = hs.request;
   const secure = url.protocol === 'wss:';
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;

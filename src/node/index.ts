@@ -10,3 +10,6 @@ export { WsEvent, WsMessageEvent, WsCloseEvent, WsErrorEvent } from './events.js
 export { ErrorCode, WebSocketError, HandshakeError } from '../protocol/errors.js';
 export { CloseCode, Opcode } from '../protocol/constants.js';
 export { acceptKey } from '../protocol/handshake/http1.js';
+export type { Http2ConnectOptions } from './http2/client.js';
+export { http2Stats } from './http2/server.js';
+export type { Http2Stats } from './http2/server.js';

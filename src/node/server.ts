@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type http from 'node:http';
+import type http2 from 'node:http2';
 import type https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { prepareFrame } from '../protocol/connection.js';
@@ -26,6 +27,7 @@ import {
 } from '../protocol/handshake/server.js';
 import { NodeDeflateCodec } from './deflate.js';
 import { DEFAULT_MAX_BROADCAST_BACKLOG, LocalBroker, TopicRegistry, type Broker, type PublishOptions } from './topics.js';
+import { attachHttp2, goawayHttp2, isHttp2Server, type Http2Host } from './http2/server.js';
 import { WebSocket, routeSocket, toBytes, type ConnectionSettings, type SendData, type SocketTarget } from './websocket.js';
 
 /** The request of an opening handshake, as hooks see it: an `http.IncomingMessage` when attached. */
@@ -98,15 +100,20 @@ export interface ServerOptions extends ConnectionSettings {
   broker?: Broker;
   /** Only handle this pathname (others: 404, or left to other 'upgrade' listeners). */
   path?: string;
-  /** Attach to an existing HTTP(S) server instead of listening. */
-  server?: http.Server | https.Server;
+  /**
+   * Attach to an existing HTTP(S) server instead of listening; an HTTP/2 server
+   * (`http2.createSecureServer`, with `allowHTTP1` too, or `http2.createServer` for h2c)
+   * serves WebSockets over extended CONNECT (RFC 8441) as well. See http2/server.ts.
+   */
+  server?: http.Server | https.Server | http2.Http2Server | http2.Http2SecureServer;
 }
 
 
 /** Time a refused peer gets to read the answer before its socket is destroyed. */
 const REFUSAL_LINGER = 1000;
 
-const routers = new WeakMap<http.Server | https.Server, Set<WebSocketServer>>();
+type AttachableServer = NonNullable<ServerOptions['server']>;
+const routers = new WeakMap<AttachableServer, Set<WebSocketServer>>();
 
 export interface WebSocketServer {
   on(event: 'connection', listener: (ws: WebSocket, req: UpgradeRequest) => void): this;
@@ -160,6 +167,7 @@ export class WebSocketServer extends EventEmitter {
         srv.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
           WebSocketServer.#route(srv, s, req, socket, head),
         );
+        if (isHttp2Server(srv)) attachHttp2(srv, s as Set<Http2Host>);
       }
       set.add(this);
     }
@@ -172,7 +180,7 @@ export class WebSocketServer extends EventEmitter {
     }
   }
 
-  static #route(srv: http.Server | https.Server, set: Set<WebSocketServer>, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+  static #route(srv: AttachableServer, set: Set<WebSocketServer>, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     const pathname = pathOf(req.url ?? '/');
     for (const wss of set) {
       if (wss.options.path === undefined || wss.options.path === pathname) {
@@ -301,18 +309,7 @@ export class WebSocketServer extends EventEmitter {
    */
   async #upgrade(req: UpgradeRequest, head: RequestHead, socket: Duplex, rest: Uint8Array, emit: boolean): Promise<WebSocket | HandshakeError> {
     const o = this.options;
-    let decision: PendingAccept | ServerAccept | ServerRefusal;
-    try {
-      if (this.#closing) throw reject(503, ErrorCode.Rejected, 'the server is shutting down');
-      decision = negotiate(head, o, req);
-      if (decision.kind === 'pending') {
-        const pending = decision;
-        const r = o.beforeUpgrade ? await o.beforeUpgrade(req, { protocol: pending.protocol, origin: pending.origin }) : undefined;
-        decision = r && r.status !== undefined ? pending.refuse({ ...r, status: r.status }) : pending.finish(r?.headers);
-      }
-    } catch (err) {
-      decision = err instanceof HandshakeError && err.status !== undefined ? refusal(err) : internal(err);
-    }
+    const decision = await this._decide(req, () => negotiate(head, o, req));
     if (decision.kind === 'refuse') {
       this.#refuse(socket, decision.error, req, decision.response);
       return decision.error;
@@ -329,6 +326,33 @@ export class WebSocketServer extends EventEmitter {
     const pmd = o.perMessageDeflate;
     const codec = decision.deflate ? new NodeDeflateCodec(decision.deflate, typeof pmd === 'object' ? pmd : {}) : undefined;
     const ws = WebSocket._accept(socket, head.target, decision.protocol, decision.extensions, codec, o);
+    this._adopt(ws, req, emit, rest);
+    return ws;
+  }
+
+  /**
+   * @internal The core's decision for a request, with `beforeUpgrade` run between its two
+   * steps: one sequence for both transports (`first` is `negotiate` or `negotiateConnect`).
+   */
+  async _decide(req: UpgradeRequest, first: () => PendingAccept | ServerRefusal): Promise<ServerAccept | ServerRefusal> {
+    const o = this.options;
+    let decision: PendingAccept | ServerAccept | ServerRefusal;
+    try {
+      if (this.#closing) throw reject(503, ErrorCode.Rejected, 'the server is shutting down');
+      decision = first();
+      if (decision.kind === 'pending') {
+        const pending = decision;
+        const r = o.beforeUpgrade ? await o.beforeUpgrade(req, { protocol: pending.protocol, origin: pending.origin }) : undefined;
+        decision = r && r.status !== undefined ? pending.refuse({ ...r, status: r.status }) : pending.finish(r?.headers);
+      }
+    } catch (err) {
+      decision = err instanceof HandshakeError && err.status !== undefined ? refusal(err) : internal(err);
+    }
+    return decision;
+  }
+
+  /** @internal Takes an accepted WebSocket in: tracked, announced, then reading. */
+  _adopt(ws: WebSocket, req: UpgradeRequest, emit: boolean, rest: Uint8Array): void {
     this.clients.add(ws);
     ws._onClosed = this.#untrack;
     if (emit) {
@@ -343,12 +367,21 @@ export class WebSocketServer extends EventEmitter {
       // handleUpgrade: after the caller's `await` has resumed.
       setImmediate(() => ws._start(rest));
     }
-    return ws;
+  }
+
+  /** @internal Whether `close()` was called. */
+  get _closing(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /** @internal Reports a refused handshake ('handshakeError'). */
+  _refused(err: HandshakeError, req: UpgradeRequest | undefined): void {
+    if (this.listenerCount('handshakeError') > 0) this.emit('handshakeError', err, req);
   }
 
   #refuse(socket: Duplex, err: HandshakeError, req?: UpgradeRequest, response?: string): void {
     refuse(socket, err, response);
-    if (this.listenerCount('handshakeError') > 0) this.emit('handshakeError', err, req);
+    this._refused(err, req);
   }
 
   /**
@@ -407,6 +440,9 @@ export class WebSocketServer extends EventEmitter {
       }, options.timeout ?? this.options.closeTimeout ?? 5000);
       await Promise.all(closed);
       clearTimeout(t);
+      // HTTP/2: once no endpoint is left on the server, GOAWAY the sessions that carried WebSockets.
+      const srv2 = this.options.server;
+      if (srv2 && isHttp2Server(srv2) && routers.get(srv2)?.size === 0) goawayHttp2(srv2);
       await netClosed;
       await this.#topics.close();
       this.emit('close');
@@ -481,7 +517,7 @@ function refuse(socket: Duplex, err: HandshakeError, response = formatRejection(
 }
 
 /** The path of a request target, origin-form or absolute-form (RFC 9112 §3.2). */
-function pathOf(target: string): string {
+export function pathOf(target: string): string {
   if (!target.startsWith('/')) {
     try {
       return new URL(target).pathname;

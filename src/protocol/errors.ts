@@ -44,6 +44,8 @@ export const ErrorCode = {
   RequestTimeout: 'WS_ERR_REQUEST_TIMEOUT',
   NotFound: 'WS_ERR_NOT_FOUND',
   Rejected: 'WS_ERR_REJECTED',
+  /** An extended CONNECT (RFC 8441) for a `:protocol` other than websocket: 501. */
+  UnsupportedProtocol: 'WS_ERR_UNSUPPORTED_PROTOCOL',
   // Client side of the opening handshake (RFC 6455 §4.1).
   HandshakeStatus: 'WS_ERR_HANDSHAKE_STATUS',
   HandshakeUpgrade: 'WS_ERR_HANDSHAKE_UPGRADE',
@@ -57,6 +59,8 @@ export const ErrorCode = {
   HandshakeAborted: 'WS_ERR_HANDSHAKE_ABORTED',
   HandshakeNetwork: 'WS_ERR_HANDSHAKE_NETWORK',
   InvalidUrl: 'WS_ERR_INVALID_URL',
+  /** HTTP/2 was required but the server did not negotiate it or advertise extended CONNECT (RFC 8441 §3). */
+  Http2Unavailable: 'WS_ERR_HTTP2_UNAVAILABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
