@@ -216,9 +216,14 @@ function respondRefusal(stream: http2.ServerHttp2Stream, r: ServerRefusal): void
   };
   for (const [k, v] of extra) head[k] = v;
   stream.respond(head);
-  stream.end(body);
-  // Bytes the client sent before the answer (RFC 8441 DATA ahead of the 200) are dropped.
+  // Bytes the client sent before the answer (DATA ahead of the 200) are dropped.
   stream.resume();
+  // RFC 9113 §8.1: after a complete response, a server MAY ask the client to stop sending
+  // with RST_STREAM NO_ERROR; the request half would otherwise stay open.
+  stream.end(body, () => {
+    if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  });
+  // A client that does not read the body gets the reset after REFUSAL_LINGER anyway.
   setTimeout(() => {
     if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
   }, REFUSAL_LINGER).unref();
