@@ -43,12 +43,13 @@ export const PYTHON = '/usr/bin/python3';
 export const CHROMIUM = '/usr/bin/chromium';
 export const REDIS_SERVER = '/usr/bin/redis-server';
 export const NGINX = '/usr/sbin/nginx';
+export const NGHTTPX = '/usr/sbin/nghttpx';
 
 export const PEERS = {
   python: {
     what: `Python websockets (${PYTHON} -c 'import websockets')`,
     packages: ['python3-websockets'],
-    usedBy: ['test/interop/ (every pair with a python peer)'],
+    usedBy: ['test/interop/ (every pair with a python peer)', 'test/node/http2/nghttpx.test.ts'],
     detect: () => runs(PYTHON, ['-c', 'import websockets']),
   },
   chromium: {
@@ -86,6 +87,12 @@ export const PEERS = {
     packages: ['nginx'],
     usedBy: [],
     detect: () => runs(NGINX, ['-v']),
+  },
+  nghttpx: {
+    what: `nghttpx (${NGHTTPX}), an HTTP/2 proxy that maps WebSocket upgrades to RFC 8441 and back`,
+    packages: ['nghttp2-proxy'],
+    usedBy: ['test/node/http2/nghttpx.test.ts'],
+    detect: () => runs(NGHTTPX, ['--version']),
   },
 } as const satisfies Record<string, PeerSpec>;
 
