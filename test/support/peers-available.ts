@@ -44,6 +44,7 @@ export const CHROMIUM = '/usr/bin/chromium';
 export const REDIS_SERVER = '/usr/bin/redis-server';
 export const NGINX = '/usr/sbin/nginx';
 export const NGHTTPX = '/usr/sbin/nghttpx';
+export const LIGHTTPD = '/usr/sbin/lighttpd';
 
 export const PEERS = {
   python: {
@@ -93,6 +94,12 @@ export const PEERS = {
     packages: ['nghttp2-proxy'],
     usedBy: ['test/node/http2/nghttpx.test.ts'],
     detect: () => runs(NGHTTPX, ['--version']),
+  },
+  lighttpd: {
+    what: `lighttpd (${LIGHTTPD}), an RFC 8441 server in front of an HTTP/1.1 WebSocket backend`,
+    packages: ['lighttpd'],
+    usedBy: ['test/node/http2/lighttpd.test.ts'],
+    detect: () => runs(LIGHTTPD, ['-v']),
   },
 } as const satisfies Record<string, PeerSpec>;
 
