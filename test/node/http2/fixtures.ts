@@ -46,3 +46,24 @@ export function trackSessions(srv: http2.Http2Server | http2.Http2SecureServer):
   });
   return set;
 }
+
+let caCached: { ca: Buffer; caFile: string; key: Buffer; cert: Buffer } | undefined;
+
+/**
+ * A leaf certificate for 127.0.0.1/localhost signed by a throwaway CA (openssl): for clients
+ * such as rustls (Deno) that refuse a self-signed certificate used as its own CA.
+ */
+export function caSigned(): { ca: Buffer; caFile: string; key: Buffer; cert: Buffer } {
+  if (caCached) return caCached;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ws13-h2-ca-'));
+  const f = (n: string): string => path.join(dir, n);
+  const run = (args: string[]): void => void execFileSync('openssl', args, { stdio: 'ignore', timeout: 20_000 });
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '1',
+    '-subj', '/CN=ws13 test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
+  run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('leaf.key'), '-out', f('leaf.csr'), '-subj', '/CN=localhost']);
+  fs.writeFileSync(f('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
+  run(['x509', '-req', '-in', f('leaf.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('leaf.pem'),
+    '-days', '1', '-extfile', f('ext.cnf')]);
+  caCached = { ca: fs.readFileSync(f('ca.pem')), caFile: f('ca.pem'), key: fs.readFileSync(f('leaf.key')), cert: fs.readFileSync(f('leaf.pem')) };
+  return caCached;
+}
