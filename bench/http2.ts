@@ -39,7 +39,7 @@ async function serve(): Promise<void> {
     if (line !== 'mem') return;
     (globalThis as { gc?: () => void }).gc?.();
     const m = process.memoryUsage();
-    console.log(JSON.stringify({ rss: m.rss, heap: m.heapUsed + m.external + m.arrayBuffers }));
+    console.log(JSON.stringify({ rss: m.rss, heap: m.heapUsed + m.external }));
   });
 }
 
@@ -136,8 +136,11 @@ async function opens(c: Child, mode: Mode): Promise<number> {
   return rate;
 }
 
-/** Server bytes per idle WebSocket: RSS and heap (with external memory), after GC. */
-async function idle(c: Child, mode: Mode): Promise<{ rss: number; heap: number }> {
+/** Server bytes per idle WebSocket: RSS and heap (with external memory), after GC, in a fresh server. */
+async function idle(mode: Mode): Promise<{ rss: number; heap: number }> {
+  const c = await startServer();
+  // A first WebSocket and its close warm the code paths up (and, for h2, nothing is left open).
+  await closeAll(await openMany(c, mode, 1));
   const before = await c.ask('mem');
   const session = mode === 'h2' ? http2.connect(`http://127.0.0.1:${c.ports.h2}`) : undefined;
   const all = await openMany(c, mode, IDLE, session);
@@ -145,6 +148,7 @@ async function idle(c: Child, mode: Mode): Promise<{ rss: number; heap: number }
   const after = await c.ask('mem');
   await closeAll(all);
   session?.destroy();
+  c.proc.kill();
   return { rss: (after.rss - before.rss) / IDLE, heap: (after.heap - before.heap) / IDLE };
 }
 
@@ -180,8 +184,8 @@ export async function runHttp2Bench(): Promise<string> {
       }
       rows.push(`| ${name} (${unit}) | ${fmt(median(r.h2))} | ${fmt(median(r.h1))} | ${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}) |`);
     }
-    const m2 = await idle(c, 'h2');
-    const m1 = await idle(c, 'h1');
+    const m2 = await idle('h2');
+    const m1 = await idle('h1');
     console.error(`[http2 idle] h2 ${fmt(m2.rss)} B RSS, ${fmt(m2.heap)} B heap; HTTP/1.1 ${fmt(m1.rss)} B RSS, ${fmt(m1.heap)} B heap per WebSocket`);
     rows.push(`| server memory per idle WebSocket, ${IDLE} open: RSS / heap+external (bytes) | ${fmt(m2.rss)} / ${fmt(m2.heap)} | ${fmt(m1.rss)} / ${fmt(m1.heap)} | ${(m2.heap / m1.heap).toFixed(2)} (heap) |`);
   } finally {
