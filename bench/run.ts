@@ -7,7 +7,7 @@
 // never runs it.
 //
 // Environment (all optional):
-//   BENCH_WORKLOADS    comma list of small,large,broadcast,handshake,idle,deflate (default: all)
+//   BENCH_WORKLOADS    comma list of small,large,broadcast,handshake,idle,deflate,http2 (default: all)
 //   BENCH_ROUNDS       rounds per workload (5)
 //   BENCH_DURATION_MS  measured time per run (2000)
 //   BENCH_WARMUP_MS    warm-up per run, not measured (500)
@@ -24,6 +24,7 @@ import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { JSON_MESSAGE, SMALL_MESSAGE, maskedFrame } from './common.js';
+import { runHttp2Bench } from './http2.js';
 
 type ServerName = 'ws13' | 'ws' | 'baseline';
 type WorkloadName = 'small' | 'large' | 'broadcast' | 'handshake' | 'idle' | 'deflate';
@@ -36,7 +37,9 @@ const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 2000);
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 500);
 const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 10_000);
 const BROADCAST_INFLIGHT = Number(process.env.BENCH_BROADCAST_INFLIGHT ?? 32);
-const WORKLOADS = (process.env.BENCH_WORKLOADS ? process.env.BENCH_WORKLOADS.split(',').map((s) => s.trim()) : ALL) as WorkloadName[];
+const WORKLOADS = (process.env.BENCH_WORKLOADS ? process.env.BENCH_WORKLOADS.split(',').map((s) => s.trim()).filter((s) => s !== 'http2') : ALL) as WorkloadName[];
+/** bench/http2.ts (WebSocket over HTTP/2 against HTTP/1.1): with every workload, or when named. */
+const HTTP2 = !process.env.BENCH_WORKLOADS || process.env.BENCH_WORKLOADS.split(',').some((s) => s.trim() === 'http2');
 for (const w of WORKLOADS) if (!ALL.includes(w)) throw new Error(`unknown workload ${w} (known: ${ALL.join(', ')})`);
 const RESULTS = process.env.BENCH_RESULTS ?? join(ROOT, 'bench/RESULTS.md');
 
@@ -614,6 +617,7 @@ async function main(): Promise<void> {
     '',
     ...outcomes.flatMap((o) => [section(o), '']),
     ...(fanout ? [fanout.trim(), ''] : []),
+    ...(HTTP2 ? [await runHttp2Bench()] : []),
     ...(notes.length ? ['## Notes', '', ...notes.map((n) => `- ${n}`), ''] : []),
     keptWhereSection(),
   ].join('\n');

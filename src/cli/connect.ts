@@ -29,6 +29,7 @@ Options:
       --insecure          wss: do not verify the server's certificate
       --ca FILE           wss: trust the CA certificate(s) in this PEM file
       --timeout MS        Time for TCP, TLS and the handshake (default 10000)
+      --http2             Open the WebSocket as an HTTP/2 stream (RFC 8441); fail if the server does not offer it
   -v, --verbose           Print the handshake request ("> ") and response ("< ") headers
   -h, --help              Show this help
 
@@ -67,6 +68,7 @@ export async function connect(args: string[]): Promise<number> {
       insecure: { type: 'boolean', short: 'k' },
       ca: { type: 'string' },
       timeout: { type: 'string' },
+      http2: { type: 'boolean' },
       verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -88,6 +90,7 @@ export async function connect(args: string[]): Promise<number> {
     ...(extra.length ? { headers: extra } : {}),
     ...(values['no-deflate'] ? { perMessageDeflate: false } : {}),
     ...(timeout !== undefined ? { handshakeTimeout: timeout } : {}),
+    ...(values.http2 ? { http2: { require: true } } : {}),
     ...(values.insecure || ca ? { tls: { ...(values.insecure ? { rejectUnauthorized: false } : {}), ...(ca ? { ca } : {}) } } : {}),
   };
   const c = palette();

@@ -5,7 +5,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, HandshakeError, WebSocketError } from '../protocol/errors.js';
-import { HeadReader, couldBeStatusLine, type HeaderInit } from '../protocol/handshake/http1.js';
+import { HeadReader, couldBeStatusLine } from '../protocol/handshake/http1.js';
 import { ClientHandshake, type ClientDecision } from '../protocol/handshake/client.js';
 import { NodeDeflateCodec } from './deflate.js';
 import {
@@ -13,47 +13,11 @@ import {
   DEFAULT_MAX_HEADER_SIZE,
   heartbeatInterval,
   resolveSettings,
-  type ConnectionSettings,
-  type ResolvedSettings,
 } from './options.js';
+import { http2Option, startHttp2 } from './http2/client.js';
 
-export interface ClientOptions extends ConnectionSettings {
-  /** Subprotocols to offer, in order of preference (RFC 6455 §4.1 item 10). */
-  protocols?: readonly string[];
-  /** The Origin header to send (browsers send their page's origin). */
-  origin?: string;
-  /** Extra request headers. */
-  headers?: HeaderInit;
-  /** Time for TCP, TLS and the handshake, in ms (default 10000). */
-  handshakeTimeout?: number;
-  /** Largest response head accepted, in bytes (default 16384). */
-  maxHeaderSize?: number;
-  /** Aborts the handshake (WS_ERR_HANDSHAKE_ABORTED). */
-  signal?: AbortSignal;
-  /** TLS options for wss: (ca, cert, key, rejectUnauthorized, servername, …). */
-  tls?: tls.ConnectionOptions;
-  /** Ping when idle and drop a server that stops answering; off by default on clients. */
-  heartbeat?: { interval?: number } | false;
-}
-
-/** What the server agreed to, for the open connection. */
-export interface Agreement {
-  readonly protocol: string;
-  readonly extensions: string;
-  readonly codec: NodeDeflateCodec | undefined;
-  readonly settings: ResolvedSettings;
-  /** Heartbeat interval in ms, 0 for none. */
-  readonly heartbeat: number;
-}
-
-/** What a dial tells the WebSocket that started it: each at most once, `open` or `fail`. */
-export interface DialEvents {
-  /** The handshake as it went over the wire (heads without the blank line), for tools. */
-  upgrade(handshake: { request: string; response: string | undefined }): void;
-  /** The server's 101 was checked: `rest` holds the bytes that came after it. */
-  open(socket: net.Socket, rest: Uint8Array, agreement: Agreement): void;
-  fail(err: WebSocketError): void;
-}
+export type { Agreement, ClientOptions, DialEvents, Http2ConnectOptions } from './client-options.js';
+import type { ClientOptions, DialEvents } from './client-options.js';
 
 /** Largest error response body kept, in bytes. */
 const MAX_ERROR_BODY = 4096;
@@ -116,6 +80,15 @@ export function startClient(
     perMessageDeflate: opts.perMessageDeflate,
     nonce: randomBytes(16),
   });
+  const h2 = http2Option(opts.http2);
+  if (h2) {
+    // Over HTTP/2 when the server offers it; else HTTP/1.1 (a fresh dial) unless required.
+    let fallback: (() => void) | undefined;
+    const own = startHttp2(events, url, hs, opts, h2, (ms) => {
+      fallback = startClient(url, protocols, { ...opts, http2: false, handshakeTimeout: ms }, events).abort;
+    });
+    return { url: url.href, abort: () => (fallback ?? own)() };
+  }
   const request = hs.request;
   let socket: net.Socket | undefined;
   let done = false;

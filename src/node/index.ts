@@ -20,3 +20,6 @@ export type { ReconnectOptions, CloseInfo, EndReason } from './reconnecting.js';
 export { CHANNELS } from './diagnostics.js';
 export type { ServerStats, BackpressureKind } from './diagnostics.js';
 export type { TopicLimits } from './topics.js';
+export type { Http2ConnectOptions } from './client-options.js';
+export { http2Stats } from './http2/server.js';
+export type { Http2Stats } from './http2/server.js';

@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type http from 'node:http';
-import type https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { prepareFrame } from '../protocol/connection.js';
 import { Opcode } from '../protocol/constants.js';
@@ -11,7 +10,6 @@ import {
   formatRejection,
   parseRequestHead,
   refusalError,
-  type HeaderInit,
   type HeadResult,
   type RequestHead,
 } from '../protocol/handshake/http1.js';
@@ -24,7 +22,7 @@ import {
   type ServerRefusal,
 } from '../protocol/handshake/server.js';
 import { NodeDeflateCodec } from './deflate.js';
-import { LocalBroker, TopicRegistry, type Broker, type PublishOptions, type TopicLimits } from './topics.js';
+import { LocalBroker, TopicRegistry, type Broker, type PublishOptions } from './topics.js';
 import { brokerFailed, countersFor, opened, refused, snapshot, type Counters, type ServerStats } from './diagnostics.js';
 import { WebSocket } from './websocket.js';
 import { acceptConnection, hostOf } from './host.js';
@@ -33,90 +31,18 @@ import { toBytes, type SendData } from './output.js';
 import { routeSocket } from './socket-routing.js';
 import { PendingHandshake, StandaloneRequest } from './standalone.js';
 import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_BROADCAST_BACKLOG, DEFAULT_MAX_HEADER_SIZE } from './options.js';
-import { heartbeatInterval, resolveSettings, type ConnectionSettings, type ResolvedSettings } from './options.js';
+import { heartbeatInterval, resolveSettings, type ResolvedSettings } from './options.js';
+import { attachHttp2, goawayHttp2, isHttp2Server, type Http2Host } from './http2/server.js';
 
-/** The request of an opening handshake, as hooks see it: an `http.IncomingMessage` when attached. */
-export interface UpgradeRequest {
-  readonly method?: string | undefined;
-  readonly url?: string | undefined;
-  readonly httpVersion: string;
-  /** Lower-case names; repeated fields joined with ", " (as Node does for most). */
-  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-  readonly rawHeaders: readonly string[];
-  readonly socket: Duplex;
-}
-
-/**
- * What `beforeUpgrade` decides: with a `status`, refuse with it (and these headers and
- * body); without, accept and add `headers` to the 101.
- */
-export interface UpgradeDecision {
-  status?: number;
-  headers?: HeaderInit;
-  body?: string;
-}
-
-/** @deprecated The former name of `UpgradeDecision` (which also accepts, without a status). */
-export type Refusal = UpgradeDecision;
-
-export interface ServerOptions extends ConnectionSettings, TopicLimits {
-  /**
-   * Allowed Origin values (RFC 6455 §10.2): exact origins (ASCII case-insensitive), patterns,
-   * or a function. A request with another Origin is refused with 403. A request without
-   * Origin (not from a browser) passes a list; a function decides for itself.
-   */
-  origins?: ReadonlyArray<string | RegExp> | ((origin: string | undefined, req: UpgradeRequest) => boolean);
-  /**
-   * Subprotocols in server preference order, or a function choosing one of the offered
-   * (RFC 6455 §4.2.2 item 5.4); undefined means none.
-   */
-  protocols?: readonly string[] | ((offered: string[], req: UpgradeRequest) => string | undefined | null);
-  /** Refuse (400) a client that offers none of our subprotocols. Default false: accept without one. */
-  requireProtocol?: boolean;
-  /**
-   * Runs before the 101 (authentication, rate limits): return an UpgradeDecision to answer with
-   * that status, `{ headers }` to add headers to the 101, or nothing. A throw answers 500.
-   */
-  beforeUpgrade?: (
-    req: UpgradeRequest,
-    info: { protocol: string | undefined; origin: string | undefined },
-  ) => void | undefined | UpgradeDecision | Promise<void | undefined | UpgradeDecision>;
-  /** Extra headers on every 101 (e.g. Set-Cookie), or a function of the request. */
-  headers?: HeaderInit | ((req: UpgradeRequest) => HeaderInit | undefined);
-  /** Time for the whole opening handshake, in ms (default 10000): 408, or 503 if a hook is slow. */
-  handshakeTimeout?: number;
-  /** Largest request head, in bytes (default 16384): 431 beyond. */
-  maxHeaderSize?: number;
-  /** Ping idle clients every `interval` ms and drop those that stay silent for another; false: off. */
-  heartbeat?: { interval?: number } | false;
-  /**
-   * A client with more than this many bytes that the OS has not taken, from earlier turns
-   * of the event loop (default 8 MiB), gets no more broadcasts.
-   */
-  maxBroadcastBacklog?: number;
-  /**
-   * What becomes of such a client: 'close' (default) closes it with 1013 (Try Again Later;
-   * dropped after `closeTimeout` if it still does not read), 'skip' leaves it open and it
-   * misses the messages broadcast meanwhile.
-   */
-  broadcastOverflow?: 'close' | 'skip';
-  /**
-   * Carries `publish` to the servers of other processes and theirs here (see topics.ts),
-   * e.g. `await createRedisBroker({ url })` from ws13/redis. Default: this process only.
-   * The server closes it on `close()`.
-   */
-  broker?: Broker;
-  /** Only handle this pathname (others: 404, or left to other 'upgrade' listeners). */
-  path?: string;
-  /** Attach to an existing HTTP(S) server instead of listening. */
-  server?: http.Server | https.Server;
-}
+export type { ServerOptions, UpgradeDecision, Refusal, UpgradeRequest } from './server-options.js';
+import type { ServerOptions, UpgradeRequest } from './server-options.js';
 
 
 /** Time a refused peer gets to read the answer before its socket is destroyed. */
 const REFUSAL_LINGER = 1000;
 
-const routers = new WeakMap<http.Server | https.Server, Set<WebSocketServer>>();
+type AttachableServer = NonNullable<ServerOptions['server']>;
+const routers = new WeakMap<AttachableServer, Set<WebSocketServer>>();
 
 export interface WebSocketServer {
   on(event: 'connection', listener: (ws: WebSocket, req: UpgradeRequest) => void): this;
@@ -177,6 +103,7 @@ export class WebSocketServer extends EventEmitter {
         srv.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
           WebSocketServer.#route(srv, s, req, socket, head),
         );
+        if (isHttp2Server(srv)) attachHttp2(srv, () => [...s].map((w) => w.#http2Host()));
       }
       set.add(this);
     }
@@ -192,7 +119,7 @@ export class WebSocketServer extends EventEmitter {
     }
   }
 
-  static #route(srv: http.Server | https.Server, set: Set<WebSocketServer>, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+  static #route(srv: AttachableServer, set: Set<WebSocketServer>, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     const pathname = pathOf(req.url ?? '/');
     for (const wss of set) {
       if (wss.options.path === undefined || wss.options.path === pathname) {
@@ -321,18 +248,7 @@ export class WebSocketServer extends EventEmitter {
    */
   async #upgrade(req: UpgradeRequest, head: RequestHead, socket: Duplex, rest: Uint8Array, emit: boolean): Promise<WebSocket | HandshakeError> {
     const o = this.options;
-    let decision: PendingAccept | ServerAccept | ServerRefusal;
-    try {
-      if (this.#closing) throw refusalError(503, ErrorCode.Rejected, 'the server is shutting down');
-      decision = negotiate(head, o, req);
-      if (decision.kind === 'pending') {
-        const pending = decision;
-        const r = o.beforeUpgrade ? await o.beforeUpgrade(req, { protocol: pending.protocol, origin: pending.origin }) : undefined;
-        decision = r && r.status !== undefined ? pending.refuse({ ...r, status: r.status }) : pending.finish(r?.headers);
-      }
-    } catch (err) {
-      decision = err instanceof HandshakeError && err.status !== undefined ? refusal(err) : internal(err);
-    }
+    const decision = await this.#decide(req, () => negotiate(head, o, req));
     if (decision.kind === 'refuse') {
       this.#refuse(socket, decision.error, req, decision.response);
       return decision.error;
@@ -350,6 +266,33 @@ export class WebSocketServer extends EventEmitter {
     const settings = this.#settings;
     const codec = decision.deflate ? new NodeDeflateCodec(decision.deflate, settings.deflate) : undefined;
     const ws = acceptConnection(socket, head.target, decision.protocol, decision.extensions, codec, settings) as WebSocket;
+    this.#adopt(ws, req, emit, rest);
+    return ws;
+  }
+
+  /**
+   * The core's decision for a request, with `beforeUpgrade` run between its two steps: one
+   * sequence for both transports (`first` is `negotiate` or `negotiateConnect`).
+   */
+  async #decide(req: UpgradeRequest, first: () => PendingAccept | ServerRefusal): Promise<ServerAccept | ServerRefusal> {
+    const o = this.options;
+    let decision: PendingAccept | ServerAccept | ServerRefusal;
+    try {
+      if (this.#closing) throw refusalError(503, ErrorCode.Rejected, 'the server is shutting down');
+      decision = first();
+      if (decision.kind === 'pending') {
+        const pending = decision;
+        const r = o.beforeUpgrade ? await o.beforeUpgrade(req, { protocol: pending.protocol, origin: pending.origin }) : undefined;
+        decision = r && r.status !== undefined ? pending.refuse({ ...r, status: r.status }) : pending.finish(r?.headers);
+      }
+    } catch (err) {
+      decision = err instanceof HandshakeError && err.status !== undefined ? refusal(err) : internal(err);
+    }
+    return decision;
+  }
+
+  /** Takes an accepted WebSocket in: tracked, announced, then reading. */
+  #adopt(ws: WebSocket, req: UpgradeRequest, emit: boolean, rest: Uint8Array): void {
     const host = hostOf(ws)!;
     this.clients.add(ws);
     host.onClosed = this.#untrack as (ws: object) => void;
@@ -366,13 +309,33 @@ export class WebSocketServer extends EventEmitter {
       // handleUpgrade: after the caller's `await` has resumed.
       setImmediate(() => host.start(rest));
     }
-    return ws;
+  }
+
+  /** What the HTTP/2 host (http2/server.ts) may do with this server. */
+  #http2Host(): Http2Host {
+    return {
+      options: this.options,
+      closing: () => this.#closing !== undefined,
+      decide: (req, first) => this.#decide(req, first),
+      accept: (stream, url, decision, req) => {
+        const settings = this.#settings;
+        const codec = decision.deflate ? new NodeDeflateCodec(decision.deflate, settings.deflate) : undefined;
+        const ws = acceptConnection(stream, url, decision.protocol, decision.extensions, codec, settings) as WebSocket;
+        this.#adopt(ws, req, true, new Uint8Array(0));
+      },
+      refused: (err, req) => this.#refused(err, req),
+    };
+  }
+
+  /** Reports a refused handshake (counters, 'handshakeError'). */
+  #refused(err: HandshakeError, req: UpgradeRequest | undefined): void {
+    refused(this.#counters, this, err, req);
+    if (this.listenerCount('handshakeError') > 0) this.emit('handshakeError', err, req);
   }
 
   #refuse(socket: Duplex, err: HandshakeError, req?: UpgradeRequest, response?: string): void {
     refuse(socket, err, response);
-    refused(this.#counters, this, err, req);
-    if (this.listenerCount('handshakeError') > 0) this.emit('handshakeError', err, req);
+    this.#refused(err, req);
   }
 
   /**
@@ -442,6 +405,9 @@ export class WebSocketServer extends EventEmitter {
       }, options.timeout ?? this.options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT);
       await Promise.all(closed);
       clearTimeout(t);
+      // HTTP/2: once no endpoint is left on the server, GOAWAY the sessions that carried WebSockets.
+      const srv2 = this.options.server;
+      if (srv2 && isHttp2Server(srv2) && routers.get(srv2)?.size === 0) goawayHttp2(srv2);
       await netClosed;
       await this.#topics.close();
       this.emit('close');
@@ -460,7 +426,7 @@ function refuse(socket: Duplex, err: HandshakeError, response = formatRejection(
 }
 
 /** The path of a request target, origin-form or absolute-form (RFC 9112 §3.2). */
-function pathOf(target: string): string {
+export function pathOf(target: string): string {
   if (!target.startsWith('/')) {
     try {
       return new URL(target).pathname;

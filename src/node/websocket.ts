@@ -15,7 +15,7 @@ import { useListenerTable } from './internals.js';
 import { APP_PAUSED, HELD_BACK, toBytes, type SendData } from './output.js';
 import { CLOSED, CLOSING, CONNECTING, ConnectionHost, OPEN, bindOwner, warnListenerThrew } from './host.js';
 import { startHeartbeat } from './heartbeat.js';
-import { resolveSettings, type ConnectionSettings } from './options.js';
+import { resolveSettings } from './options.js';
 import type { NodeDeflateCodec } from './deflate.js';
 import * as topicsOf from './topics.js';
 import * as diag from './diagnostics.js';

@@ -51,6 +51,8 @@ export const ErrorCode = {
   Rejected: 'WS_ERR_REJECTED',
   /** The client closed its side before the 101 could be sent (no status: nothing is answered). */
   ClientGone: 'WS_ERR_CLIENT_GONE',
+  /** An extended CONNECT (RFC 8441) for a `:protocol` other than websocket: 501. */
+  UnsupportedProtocol: 'WS_ERR_UNSUPPORTED_PROTOCOL',
   // Client side of the opening handshake (RFC 6455 §4.1).
   HandshakeStatus: 'WS_ERR_HANDSHAKE_STATUS',
   HandshakeUpgrade: 'WS_ERR_HANDSHAKE_UPGRADE',
@@ -64,6 +66,8 @@ export const ErrorCode = {
   HandshakeAborted: 'WS_ERR_HANDSHAKE_ABORTED',
   HandshakeNetwork: 'WS_ERR_HANDSHAKE_NETWORK',
   InvalidUrl: 'WS_ERR_INVALID_URL',
+  /** HTTP/2 was required but the server did not negotiate it or advertise extended CONNECT (RFC 8441 §3). */
+  Http2Unavailable: 'WS_ERR_HTTP2_UNAVAILABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -46,8 +46,16 @@ export type {
 } from './handshake/http1.js';
 export { ClientHandshake } from './handshake/client.js';
 export type { ClientHandshakeInit, ClientDecision } from './handshake/client.js';
-export { negotiate, refusal, PendingAccept } from './handshake/server.js';
-export type { ServerPolicy, ServerAccept, ServerRefusal, HookAnswer } from './handshake/server.js';
+export { negotiate, negotiateConnect, refusal, PendingAccept } from './handshake/server.js';
+export type { ServerPolicy, ServerAccept, ServerRefusal, HookAnswer, Transport } from './handshake/server.js';
+export {
+  WEBSOCKET_PROTOCOL,
+  checkConnectRequest,
+  formatConnectAccept,
+  formatConnectRequest,
+  isConnectSuccess,
+} from './handshake/http2.js';
+export type { ConnectRequest, ConnectRequestInit } from './handshake/http2.js';
 export {
   isToken,
   splitList,

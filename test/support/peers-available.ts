@@ -44,18 +44,20 @@ export const CHROMIUM = '/usr/bin/chromium';
 export const REDIS_SERVER = '/usr/bin/redis-server';
 export const REDIS_CLI = '/usr/bin/redis-cli';
 export const NGINX = '/usr/sbin/nginx';
+export const NGHTTPX = '/usr/sbin/nghttpx';
+export const LIGHTTPD = '/usr/sbin/lighttpd';
 
 export const PEERS = {
   python: {
     what: `Python websockets (${PYTHON} -c 'import websockets')`,
     packages: ['python3-websockets'],
-    usedBy: ['test/interop/ (every pair with a python peer)'],
+    usedBy: ['test/interop/ (every pair with a python peer)', 'test/node/http2/nghttpx.test.ts'],
     detect: () => runs(PYTHON, ['-c', 'import websockets']),
   },
   chromium: {
     what: `Chromium (${CHROMIUM})`,
     packages: ['chromium'],
-    usedBy: ['test/e2e/demo.test.ts', 'test/browser/ (WebSocket and WebSocketStream against Chromium\'s own)'],
+    usedBy: ['test/e2e/demo.test.ts', 'test/e2e/http2-chromium.test.ts', 'test/browser/ (WebSocket and WebSocketStream against Chromium\'s own)'],
     detect: () => executable(CHROMIUM),
   },
   clang: {
@@ -92,6 +94,18 @@ export const PEERS = {
     packages: ['nginx'],
     usedBy: ['test/e2e/nginx.test.ts (ws13 behind a reverse proxy)'],
     detect: () => runs(NGINX, ['-v']),
+  },
+  nghttpx: {
+    what: `nghttpx (${NGHTTPX}), an HTTP/2 proxy that maps WebSocket upgrades to RFC 8441 and back`,
+    packages: ['nghttp2-proxy'],
+    usedBy: ['test/node/http2/nghttpx.test.ts'],
+    detect: () => runs(NGHTTPX, ['--version']),
+  },
+  lighttpd: {
+    what: `lighttpd (${LIGHTTPD}), an RFC 8441 server in front of an HTTP/1.1 WebSocket backend`,
+    packages: ['lighttpd'],
+    usedBy: ['test/node/http2/lighttpd.test.ts'],
+    detect: () => runs(LIGHTTPD, ['-v']),
   },
 } as const satisfies Record<string, PeerSpec>;
 

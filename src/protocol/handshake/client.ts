@@ -10,12 +10,15 @@ import {
   type PerMessageDeflateOptions,
 } from '../extensions/permessage-deflate.js';
 import { base64Encode } from '../sha1.js';
+import { connectRefused, formatConnectRequest, isConnectSuccess } from './http2.js';
 import {
   acceptKey,
+  checkAnswerFields,
   checkUpgradeResponse,
   formatUpgradeRequest,
   parseResponseHead,
   type HeaderInit,
+  type HeaderList,
   type ResponseHead,
 } from './http1.js';
 import { isToken } from './negotiate.js';
@@ -72,6 +75,7 @@ export class ClientHandshake {
   readonly offeredExtensions: readonly string[];
   /** The request head, with its final blank line: the bytes to write. */
   readonly request: string;
+  readonly #init: ClientHandshakeInit;
 
   /**
    * @throws WebSocketError WS_ERR_INVALID_ARGUMENT for a nonce that is not 16 bytes or
@@ -91,6 +95,7 @@ export class ClientHandshake {
     this.protocols = protocols;
     this.deflateOptions = pmd === false ? undefined : typeof pmd === 'object' ? pmd : {};
     this.offeredExtensions = this.deflateOptions ? [PMD] : [];
+    this.#init = init;
     this.request = formatUpgradeRequest({
       target: init.target || '/',
       host: init.host,
@@ -134,6 +139,49 @@ export class ClientHandshake {
       return { kind: 'fail', response: res, error };
     }
     return { kind: 'open', response: res, protocol: answer.protocol, extensions: deflate?.header ?? '', deflate, rest };
+  }
+
+  /**
+   * The same attempt as an HTTP/2 extended CONNECT (RFC 8441 §4): its fields, pseudo-headers
+   * first. `scheme` is "https" for wss: and "http" for ws:. No key: RFC 8441 §5 drops it.
+   */
+  connectFields(scheme: 'https' | 'http'): Array<readonly [string, string]> {
+    const i = this.#init;
+    return formatConnectRequest({
+      scheme,
+      authority: i.host,
+      path: i.target || '/',
+      protocols: this.protocols,
+      extensions: this.deflateOptions ? formatDeflateOffer(this.deflateOptions) : undefined,
+      origin: i.origin,
+      headers: i.headers,
+    });
+  }
+
+  /**
+   * Judges the HTTP/2 answer to `connectFields()` (RFC 8441 §5): a 2xx opens, with the same
+   * subprotocol and extension checks as a 101 (RFC 6455 §4.1 items 5–6, RFC 7692 §7.1);
+   * otherwise the host reads the body and calls `refusedConnect`.
+   */
+  judgeConnect(status: number, headers: HeaderList): ClientDecision {
+    const res: ResponseHead = { httpVersion: '2', status, statusText: '', headers };
+    if (!isConnectSuccess(status)) return { kind: 'refused', response: res, rest: new Uint8Array(0) };
+    const fail = (code: ErrorCode, message: string): HandshakeError =>
+      new HandshakeError(code, message, { status, headers: headers.toObject() });
+    let answer;
+    try {
+      answer = checkAnswerFields(headers, this.protocols, this.offeredExtensions, fail);
+    } catch (err) {
+      return { kind: 'fail', response: res, error: err as HandshakeError };
+    }
+    const deflate = this.deflateOptions ? checkDeflateAnswer(answer.extensions, this.deflateOptions) : undefined;
+    if (typeof deflate === 'string') return { kind: 'fail', response: res, error: fail(ErrorCode.HandshakeExtension, deflate) };
+    return { kind: 'open', response: res, protocol: answer.protocol, extensions: deflate?.header ?? '', deflate, rest: new Uint8Array(0) };
+  }
+
+  /** The failure (WS_ERR_HANDSHAKE_STATUS) for an HTTP/2 answer that is not 2xx, once its body is read. */
+  refusedConnect(res: ResponseHead, body: string): HandshakeError {
+    return connectRefused(res.status, res.headers, body);
   }
 
   /**

@@ -120,7 +120,7 @@ function latin1(b: Uint8Array): string {
 /** A request line: method (a token), request target, version (RFC 9112 §3). */
 const REQUEST_LINE = new RegExp(`^(${TCHAR}+) ([\\x21-\\x7e]+) HTTP/(\\d)\\.(\\d)$`);
 // Field values: visible characters, obs-text, space and tab (RFC 9110 §5.5); no CR, LF, NUL.
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+export const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 function parseFields(lines: string[]): HeaderList | undefined {
   const e: Array<[string, string]> = [];
@@ -381,6 +381,19 @@ export function checkUpgradeResponse(
   if (accepts.length !== 1 || accepts[0] !== acceptKey(key)) {
     throw fail(ErrorCode.HandshakeAccept, 'missing, repeated or wrong Sec-WebSocket-Accept');
   }
+  return checkAnswerFields(h, offeredProtocols, offeredExtensions, fail);
+}
+
+/**
+ * The checks of a successful answer that HTTP/1.1 (RFC 6455 §4.1 items 5–6) and HTTP/2
+ * (RFC 8441 §5) share: only extensions that were offered, at most one offered subprotocol.
+ */
+export function checkAnswerFields(
+  h: HeaderList,
+  offeredProtocols: readonly string[],
+  offeredExtensions: readonly string[],
+  fail: (code: ErrorCode, message: string) => HandshakeError,
+): UpgradeAnswer {
   // Item 5: only extensions that were offered.
   const exts = parseExtensions(h.all('sec-websocket-extensions'));
   if (!exts) throw fail(ErrorCode.HandshakeExtension, 'malformed Sec-WebSocket-Extensions');
@@ -399,3 +412,4 @@ export function checkUpgradeResponse(
   }
   return { protocol, extensions: exts };
 }
+

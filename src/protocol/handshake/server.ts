@@ -14,7 +14,11 @@ import {
   type RequestHead,
   type UpgradeOffer,
 } from './http1.js';
+import { checkConnectRequest, formatConnectAccept, type ConnectRequest } from './http2.js';
 import { selectSubprotocol } from './negotiate.js';
+
+/** How the handshake travels: an HTTP/1.1 Upgrade (RFC 6455 §4) or an HTTP/2 extended CONNECT (RFC 8441). */
+export type Transport = 'http/1.1' | 'h2';
 
 /**
  * How a server decides. `R` is what the policy's functions are given about the request:
@@ -37,11 +41,14 @@ export interface ServerPolicy<R = RequestHead> {
   readonly headers?: HeaderInit | ((req: R) => HeaderInit | undefined) | undefined;
 }
 
-/** The server will answer 101. */
+/** The server will answer 101 (HTTP/1.1) or 200 (HTTP/2). */
 export interface ServerAccept {
   readonly kind: 'accept';
-  /** The 101 response head, ending with the blank line: the bytes to write. */
+  readonly transport: Transport;
+  /** HTTP/1.1: the 101 response head, ending with the blank line: the bytes to write. '' for h2. */
   readonly response: string;
+  /** h2: the fields of the 200 (`:status` excluded), lower-case; empty for HTTP/1.1. */
+  readonly fields: ReadonlyArray<readonly [string, string]>;
   /** The subprotocol agreed, '' for none. */
   readonly protocol: string;
   /** The Sec-WebSocket-Extensions value sent, '' for none. */
@@ -86,6 +93,7 @@ export class PendingAccept {
     protocol: string | undefined,
     deflate: DeflateParams | undefined,
     headers: HeaderInit | undefined,
+    readonly transport: Transport = 'http/1.1',
   ) {
     this.protocol = protocol;
     this.origin = offer.origin;
@@ -94,18 +102,22 @@ export class PendingAccept {
   }
 
   /**
-   * The 101 (RFC 6455 §4.2.2 item 5), with the policy's headers and then `extra`. Invalid
-   * header names or values (a response-splitting attempt) refuse with 500 instead.
+   * The 101 (RFC 6455 §4.2.2 item 5) or, over HTTP/2, the 200's fields (RFC 8441 §5), with
+   * the policy's headers and then `extra`. Invalid header names or values (a response-
+   * splitting attempt) refuse with 500 instead.
    */
   finish(extra?: HeaderInit): ServerAccept | ServerRefusal {
     const headers = extra === undefined ? this.headers : [...headerPairs(this.headers), ...headerPairs(extra)];
-    let response: string;
+    let response = '';
+    let fields: ReadonlyArray<readonly [string, string]> = [];
     try {
-      response = formatSwitchingProtocols(this.offer.key, this.protocol, this.deflate?.header, headers);
+      if (this.transport === 'h2') fields = formatConnectAccept(this.offer.key, this.protocol, this.deflate?.header, headers);
+      else response = formatSwitchingProtocols(this.offer.key, this.protocol, this.deflate?.header, headers);
     } catch (err) {
       return internal(err);
     }
-    return { kind: 'accept', response, protocol: this.protocol ?? '', extensions: this.deflate?.header ?? '', deflate: this.deflate };
+    const extensions = this.deflate?.header ?? '';
+    return { kind: 'accept', transport: this.transport, response, fields, protocol: this.protocol ?? '', extensions, deflate: this.deflate };
   }
 
   /**
@@ -137,13 +149,31 @@ export function negotiate<R = RequestHead>(
   policy: ServerPolicy<R>,
   context?: R,
 ): PendingAccept | ServerRefusal {
-  const req = (context ?? request) as R;
   let offer: UpgradeOffer;
   try {
     offer = checkUpgradeRequest(request);
   } catch (err) {
     return refusal(err as HandshakeError);
   }
+  return decide(offer, 'http/1.1', policy, (context ?? request) as R);
+}
+
+/**
+ * Step one over HTTP/2: checks an extended CONNECT (RFC 8441 §4–5), then decides as
+ * `negotiate` does, with the same policy. `finish()` then gives the 200's fields.
+ */
+export function negotiateConnect<R = ConnectRequest>(request: ConnectRequest, policy: ServerPolicy<R>, context?: R): PendingAccept | ServerRefusal {
+  let offer: UpgradeOffer;
+  try {
+    offer = checkConnectRequest(request);
+  } catch (err) {
+    return refusal(err as HandshakeError);
+  }
+  return decide(offer, 'h2', policy, (context ?? request) as R);
+}
+
+/** The policy's decisions on a checked offer, the same for both transports. */
+function decide<R>(offer: UpgradeOffer, transport: Transport, policy: ServerPolicy<R>, req: R): PendingAccept | ServerRefusal {
   try {
     // RFC 6455 §10.2: a server that serves browsers checks Origin, and answers 403 when it
     // does not accept it (§4.2.2: "a suitable HTTP error code").
@@ -166,7 +196,7 @@ export function negotiate<R = RequestHead>(
     const pmd = policy.perMessageDeflate;
     const deflate = pmd ? acceptDeflateOffer(offer.extensions, typeof pmd === 'object' ? pmd : {}) : undefined;
     const headers = typeof policy.headers === 'function' ? policy.headers(req) : policy.headers;
-    return new PendingAccept(offer, protocol, deflate, headers);
+    return new PendingAccept(offer, protocol, deflate, headers, transport);
   } catch (err) {
     return internal(err);
   }

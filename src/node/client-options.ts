@@ -1,0 +1,64 @@
+// The client's options and what a dial reports, apart from the dialing code so that the
+// HTTP/2 dialer (http2/client.ts) can name them without importing client.ts.
+import type http2 from 'node:http2';
+import type tls from 'node:tls';
+import type { Duplex } from 'node:stream';
+import type { WebSocketError } from '../protocol/errors.js';
+import type { HeaderInit } from '../protocol/handshake/http1.js';
+import type { NodeDeflateCodec } from './deflate.js';
+import type { ConnectionSettings, ResolvedSettings } from './options.js';
+
+/** The `http2` client option: `true` to try HTTP/2 and fall back, or these details. */
+export interface Http2ConnectOptions {
+  /** Fail with WS_ERR_HTTP2_UNAVAILABLE instead of falling back to HTTP/1.1. Default false. */
+  require?: boolean;
+  /**
+   * A session to open the stream on (the caller keeps it: it is not closed here). By default
+   * a session per origin is dialed, shared, and closed when its last WebSocket closes.
+   */
+  session?: http2.ClientHttp2Session;
+}
+
+export interface ClientOptions extends ConnectionSettings {
+  /** Subprotocols to offer, in order of preference (RFC 6455 §4.1 item 10). */
+  protocols?: readonly string[];
+  /** The Origin header to send (browsers send their page's origin). */
+  origin?: string;
+  /** Extra request headers. */
+  headers?: HeaderInit;
+  /** Time for TCP, TLS and the handshake, in ms (default 10000). */
+  handshakeTimeout?: number;
+  /** Largest response head accepted, in bytes (default 16384). */
+  maxHeaderSize?: number;
+  /** Aborts the handshake (WS_ERR_HANDSHAKE_ABORTED). */
+  signal?: AbortSignal;
+  /** TLS options for wss: (ca, cert, key, rejectUnauthorized, servername, …). */
+  tls?: tls.ConnectionOptions;
+  /** Ping when idle and drop a server that stops answering; off by default on clients. */
+  heartbeat?: { interval?: number } | false;
+  /**
+   * Open the WebSocket as an HTTP/2 stream (RFC 8441) when the server offers it, else over
+   * HTTP/1.1; `{ require: true }` fails instead, `{ session }` uses that session. See http2/client.ts.
+   */
+  http2?: boolean | Http2ConnectOptions;
+}
+
+/** What the server agreed to, for the open connection. */
+export interface Agreement {
+  readonly protocol: string;
+  readonly extensions: string;
+  readonly codec: NodeDeflateCodec | undefined;
+  readonly settings: ResolvedSettings;
+  /** Heartbeat interval in ms, 0 for none. */
+  readonly heartbeat: number;
+}
+
+/** What a dial tells the WebSocket that started it: each at most once, `open` or `fail`. */
+export interface DialEvents {
+  /** The handshake as it went over the wire (heads without the blank line), for tools. */
+  upgrade(handshake: { request: string; response: string | undefined }): void;
+  /** The server's 101 was checked: `rest` holds the bytes that came after it. */
+  open(socket: Duplex, rest: Uint8Array, agreement: Agreement): void;
+  fail(err: WebSocketError): void;
+}
+
