@@ -519,12 +519,16 @@ interface Outcome {
   runs: Map<ServerName, Run[]>;
 }
 
-function ratios(o: Outcome, a: ServerName, b: ServerName): number[] | undefined {
+function ratios(o: Outcome, a: ServerName, b: ServerName, perCpu = false): number[] | undefined {
   const ra = o.runs.get(a);
   const rb = o.runs.get(b);
   if (!ra || !rb || ra.length === 0) return undefined;
-  return ra.map((r, i) => r.value / rb[i]!.value);
+  const v = (r: Run) => (perCpu ? r.value / r.serverCpu : r.value);
+  return ra.map((r, i) => v(r) / v(rb[i]!));
 }
+
+/** Rate per CPU-second of the measured process: steadier than the rate on a loaded machine. */
+const perCpuOf = (o: Outcome) => o.spec.mode !== 'idle';
 
 const fmtMs = (x: number) => (x >= 10 ? x.toFixed(0) : x.toFixed(1));
 const fmtShare = (x: number) => `${(x * 100).toFixed(1)} %`;
@@ -540,8 +544,8 @@ function section(o: Outcome): string {
     spec.describe(),
     '',
     `| ${client ? 'client' : 'server'} | ${spec.unit} (median) | min–max |${extraCols} ${client ? 'client CPU (core 1)' : 'server CPU (core 1)'} | ` +
-      `${client ? '—' : 'load generator CPU (core 0)'} | other load on the cores | notes |`,
-    `|---|---:|---:|${extraCols ? '---:|' : ''}---:|---:|---:|---|`,
+      `per CPU-second (median) | ${client ? '—' : 'load generator CPU (core 0)'} | other load on the cores | notes |`,
+    `|---|---:|---:|${extraCols ? '---:|' : ''}---:|---:|---:|---:|---|`,
   ];
   const label: Partial<Record<Spec['mode'], string>> = {
     broadcast: 'spread of messages received between subscribers, per round',
@@ -566,7 +570,8 @@ function section(o: Outcome): string {
     }
     lines.push(
       `| ${s} | ${f(median(rs.map((r) => r.value)))} | ${range(rs.map((r) => r.value), f)} |${extraCell} ` +
-        `${idle ? '—' : fmtPct(median(rs.map((r) => r.serverCpu)))} | ${idle || client ? '—' : fmtPct(median(rs.map((r) => r.loadgenCpu)))} | ` +
+        `${idle ? '—' : fmtPct(median(rs.map((r) => r.serverCpu)))} | ${idle ? '—' : fmtRate(median(rs.map((r) => r.value / r.serverCpu)))} | ` +
+        `${idle || client ? '—' : fmtPct(median(rs.map((r) => r.loadgenCpu)))} | ` +
         `${idle || client ? '—' : fmtPct(median(rs.map((r) => r.other)))} | ${note} |`,
     );
   }
@@ -575,8 +580,10 @@ function section(o: Outcome): string {
     const r = ratios(o, a, b);
     if (!r) continue;
     const main = a === 'ws13' && b === 'ws';
+    const rc = perCpuOf(o) ? ratios(o, a, b, true) : undefined;
     lines.push(
       `${a}/${b}, same round: median ${main ? '**' : ''}${fmtRatio(median(r))}${main ? '**' : ''} (rounds: ${r.map(fmtRatio).join(', ')})` +
+        (rc ? `; per CPU-second ${fmtRatio(median(rc))} (${rc.map(fmtRatio).join(', ')})` : '') +
         (main ? `; target ${spec.lowerIsBetter ? '≤' : '≥'} ${spec.target}.` : '.'),
     );
   }
@@ -593,8 +600,8 @@ function section(o: Outcome): string {
 
 function summary(outcomes: Outcome[]): string {
   const lines = [
-    '| workload | target ws13/ws | ws13/ws (median of same-round ratios) | rounds | met | ws13/ws+addons | ws13/baseline | ws13 | ws | baseline | load generator CPU (max) / ws13 CPU |',
-    '|---|---:|---:|---|:---:|---:|---:|---:|---:|---:|---:|',
+    '| workload | target ws13/ws | ws13/ws (median of same-round ratios) | rounds | met | ws13/ws per CPU-second | ws13/ws+addons | ws13/baseline | ws13 | ws | baseline | load generator CPU (max) / ws13 CPU |',
+    '|---|---:|---:|---|:---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const o of outcomes) {
     const { spec } = o;
@@ -615,7 +622,7 @@ function summary(outcomes: Outcome[]): string {
     const met = rw ? (spec.lowerIsBetter ? m <= spec.target : m >= spec.target) : false;
     lines.push(
       `| ${spec.title} | ${spec.lowerIsBetter ? '≤' : '≥'} ${spec.target}× | ${rw ? `**${fmtRatio(m)}**` : '—'} | ${rw ? rw.map(fmtRatio).join(', ') : ''} | ` +
-        `${rw ? (met ? 'yes' : 'no') : ''} | ${ra ? fmtRatio(median(ra)) : '—'} | ${rb ? `${fmtRatio(median(rb))}${spec.mode === 'client' ? ' (vs undici)' : ''}` : '—'} | ` +
+        `${rw ? (met ? 'yes' : 'no') : ''} | ${perCpuOf(o) && rw ? fmtRatio(median(ratios(o, 'ws13', 'ws', true)!)) : '—'} | ${ra ? fmtRatio(median(ra)) : '—'} | ${rb ? `${fmtRatio(median(rb))}${spec.mode === 'client' ? ' (vs undici)' : ''}` : '—'} | ` +
         `${med('ws13')} | ${med('ws')} | ${med(spec.mode === 'client' ? 'undici' : 'baseline')} | ${cpu} |`,
     );
   }
@@ -669,7 +676,11 @@ async function main(): Promise<void> {
             run = { value: NaN, loadgenCpu: NaN, serverCpu: NaN, other: NaN, answer: null, problems: [String(err)], extra: '' };
           }
           o.runs.get(server)!.push(run);
-          const value = spec.mode === 'idle' ? `${fmtKiB(run.value)} KiB/connection` : `${fmtRate(run.value)} ${spec.unit}`;
+          const value = spec.mode === 'idle'
+            ? `${fmtKiB(run.value)} KiB/connection`
+            : `${fmtRate(run.value)} ${spec.unit} (${fmtRate(run.value / run.serverCpu)} per CPU-second)` +
+              (run.latency ? `, latency p50 ${fmtMs(run.latency[0])} ms p99 ${fmtMs(run.latency[1])} ms` : '') +
+              (run.compression ? `, compressed ${fmtShare(run.compression[0])} / ${fmtShare(run.compression[1])}` : '');
           console.error(
             `[${name}] round ${round} ${server}: ${value}, server CPU ${fmtPct(run.serverCpu)}, load generator CPU ${fmtPct(run.loadgenCpu)}, ` +
               `other load ${fmtPct(run.other)}${run.extra ? `, ${run.extra}` : ''}${run.problems.length ? `, PROBLEMS: ${run.problems.join('; ')}` : ''}`,
