@@ -3,6 +3,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import { Socket } from 'node:net';
 import { Connection, type ConnectionHandler, type PreparedFrame, type WriteCallback } from '../protocol/connection.js';
+import type { SharedFrame } from './shared-frame.js';
 import { CloseCode, Opcode } from '../protocol/constants.js';
 import { ErrorCode, WebSocketError } from '../protocol/errors.js';
 import { writeSmallFrameHeader } from '../protocol/frame.js';
@@ -254,6 +255,10 @@ export class WebSocket extends EventEmitter implements SocketTarget {
   #out: Uint8Array[] | undefined;
   /** When not 0: the last of `#out` is an output buffer still being filled, this far. */
   #outFill = 0;
+  /** When set: broadcast frames of this tick, `#shared[#sharedStart, #sharedEnd)`, not yet in `#out`. */
+  #shared: Buffer | undefined;
+  #sharedStart = 0;
+  #sharedEnd = 0;
   #outBytes = 0;
   /** Of `#outBytes`, the application's (data frame payloads, before compression). */
   #outPayload = 0;
@@ -604,14 +609,21 @@ export class WebSocket extends EventEmitter implements SocketTarget {
       const buf = out![out!.length - 1] as Buffer;
       if (buf.length - this.#outFill >= n) return buf;
       this.#seal();
-    }
+    } else if (this.#shared !== undefined) this.#seal();
     const buf = Buffer.allocUnsafe(Math.max(n, OUTPUT_BUFFER));
     (this.#out ??= []).push(buf);
     return buf;
   }
 
-  /** Cuts the output buffer being filled to what it holds. */
+  /** Cuts the output buffer being filled to what it holds (or closes the run of shared frames). */
   #seal(): void {
+    const shared = this.#shared;
+    if (shared !== undefined) {
+      // (No output buffer is being filled while a run of shared frames is open.)
+      (this.#out ??= []).push(shared.subarray(this.#sharedStart, this.#sharedEnd));
+      this.#shared = undefined;
+      return;
+    }
     if (this.#outFill === 0) return;
     const out = this.#out!;
     out[out.length - 1] = out[out.length - 1]!.subarray(0, this.#outFill);
@@ -665,7 +677,10 @@ export class WebSocket extends EventEmitter implements SocketTarget {
     if ((box !== undefined && box.isWaiting) || socket.writableLength + size > FEED_LIMIT) {
       // A slow transport, or a large write: handed on as it drains (outbox.ts).
       const b = (this.#outbox ??= new Outbox());
-      b.hold(parts.length === 1 || size > COALESCE_LIMIT ? parts : [join(parts, size)], size, payload, cb);
+      // A view of a larger buffer (shared broadcast frames) is copied before it waits, so that
+      // a slow reader holds its own bytes, not the buffers they were cut from.
+      const one = parts.length === 1 && parts[0]!.buffer.byteLength <= 2 * size;
+      b.hold(one || size > COALESCE_LIMIT ? parts : [join(parts, size)], size, payload, cb);
       if (b.feed(socket)) this.#waitForDrain();
     } else {
       if (parts.length === 1) {
@@ -800,6 +815,22 @@ export class WebSocket extends EventEmitter implements SocketTarget {
       // Too slow for broadcasts: its backlog stays bounded by the limit and one turn's messages.
       if (overflow === 'close') this.close(CloseCode.TryAgainLater, 'too slow: broadcast backlog over the limit');
       return false;
+    }
+    const f = frame as SharedFrame;
+    if (f.shared !== undefined && conn.canWriteDirect && this.#socket!.writable) {
+      // Nothing must come first (canWriteDirect): extend this tick's run of shared frames when
+      // this one follows it in the shared buffer, else start a new run.
+      if (this.#shared === f.shared && this.#sharedEnd === f.start) this.#sharedEnd = f.end;
+      else {
+        this.#seal();
+        this.#shared = f.shared;
+        this.#sharedStart = f.start;
+        this.#sharedEnd = f.end;
+      }
+      this.#outBytes += f.end - f.start;
+      this.#outPayload += f.payload.length;
+      this.#flushSoon();
+      return true;
     }
     conn.sendPrepared(frame);
     return true;
