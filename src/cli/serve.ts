@@ -8,6 +8,7 @@ import type net from 'node:net';
 import { WebSocketServer, type ServerOptions, type WebSocket } from '../node/index.js';
 import { EXIT_FAILURE, UsageError, die, int, list, parse } from './args.js';
 import { palette } from './term.js';
+import { serveMetrics } from './metrics.js';
 
 export const SERVE_USAGE = `Usage: ws13 serve [options]
 
@@ -31,6 +32,7 @@ Options:
       --heartbeat MS        Ping idle clients every MS and drop silent ones (default 30000; 0 = off)
       --tls-cert FILE       PEM certificate: serve https:// and wss:// (needs --tls-key)
       --tls-key FILE        PEM private key for --tls-cert
+      --metrics PORT        Serve server.stats() as Prometheus metrics at http://HOST:PORT/metrics
   -q, --quiet               Do not log connections
   -h, --help                Show this help
 
@@ -124,6 +126,7 @@ export async function serve(args: string[]): Promise<number | undefined> {
     'tls-key': { type: 'string' },
     broadcast: { type: 'boolean' },
     static: { type: 'string' },
+    metrics: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -136,6 +139,7 @@ export async function serve(args: string[]): Promise<number | undefined> {
   const handshakeTimeout = int('--handshake-timeout', values['handshake-timeout'], 1);
   const maxHeaderSize = int('--max-header-size', values['max-header-size'], 256);
   const heartbeat = int('--heartbeat', values.heartbeat, 0);
+  const metricsPort = int('--metrics', values.metrics, 0, 65535);
   const protocols = list(values.protocols);
   const origins = list(values.origins);
   if (values['require-protocol'] && !protocols?.length) throw new UsageError('--require-protocol needs --protocols');
@@ -222,6 +226,10 @@ export async function serve(args: string[]): Promise<number | undefined> {
     die(`cannot listen on ${values.host}:${port}: ${(err as Error).message}`, EXIT_FAILURE);
   }
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  if (metricsPort !== undefined) {
+    const m = await serveMetrics(wss, metricsPort, values.host).catch((err: Error) => die(`cannot listen for --metrics on ${values.host}:${metricsPort}: ${err.message}`, EXIT_FAILURE));
+    process.stdout.write(`Metrics (Prometheus) at http://${m.family === 'IPv6' ? `[${m.address}]` : m.address}:${m.port}/metrics\n`);
+  }
   const url = `${tls ? 'wss' : 'ws'}://${host}:${addr.port}${values.path ?? '/'}`;
   const features = [
     protocols?.length && `protocols ${protocols.join(', ')}${values['require-protocol'] ? ' (required)' : ''}`,
