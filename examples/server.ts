@@ -6,9 +6,7 @@ const server = new WebSocketServer({
   origins: ['https://app.example.com'],     // other browsers' origins get 403
 });
 server.on('connection', (ws) => {
-  ws.on('message', (data, isBinary) => {
-    if (typeof data === 'string' || Buffer.isBuffer(data)) ws.send(data, { binary: isBinary });
-  });
+  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
 });
 const { port } = await server.listen(Number(process.env.PORT ?? 8080), '127.0.0.1');
 console.log(`listening on ws://127.0.0.1:${port}/`);

@@ -140,7 +140,14 @@ export function startClient(
     events.fail(err);
   };
   const onAbort = (): void => fail(new HandshakeError(ErrorCode.HandshakeAborted, 'the handshake was aborted'));
-  const abort = (): void => fail(new HandshakeError(ErrorCode.HandshakeAborted, 'closed before the connection was established'));
+  const abort = (): void => {
+    if (done) return;
+    tell(undefined);
+    cleanup();
+    socket?.destroy();
+    // As browsers (and ws) do: 'error' and 'close' come after close() returned.
+    process.nextTick(() => events.fail(new HandshakeError(ErrorCode.HandshakeAborted, 'closed before the connection was established')));
+  };
 
   if (opts.signal?.aborted) {
     process.nextTick(onAbort);

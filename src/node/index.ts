@@ -6,7 +6,12 @@ export type { ServerOptions, UpgradeRequest, UpgradeDecision, Refusal } from './
 export { LocalBroker } from './topics.js';
 export type { Broker, BrokerHandler, PublishOptions } from './topics.js';
 export type { ClientOptions } from './client.js';
-export { WsEvent, WsMessageEvent, WsCloseEvent, WsErrorEvent } from './events.js';
+export { WsEvent, WsMessageEvent, WsCloseEvent, WsErrorEvent, CloseEvent } from './events.js';
+export type { WebSocketEventMap, CloseEventInit, EventCallback, ListenerOptions } from './events.js';
+export { BrowserWebSocket } from './browser.js';
+export type { BrowserSendData } from './browser.js';
+export { WebSocketStream, WebSocketStreamError } from './websocket-stream.js';
+export type { WebSocketStreamOptions, WebSocketOpenInfo, WebSocketCloseInfo } from './websocket-stream.js';
 export { ErrorCode, WebSocketError, HandshakeError, ProtocolError, LimitError, NetworkError } from '../protocol/errors.js';
 export { CloseCode, Opcode } from '../protocol/constants.js';
 export { acceptKey } from '../protocol/handshake/http1.js';

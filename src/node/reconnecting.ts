@@ -6,7 +6,7 @@ import type { WriteCallback } from '../protocol/connection.js';
 import { CloseCode } from '../protocol/constants.js';
 import { ErrorCode, HandshakeError, WebSocketError } from '../protocol/errors.js';
 import type { ClientOptions } from './client.js';
-import { WsCloseEvent, WsErrorEvent, WsEvent, WsMessageEvent, type EventListenerLike } from './events.js';
+import { Listeners, eventFor, type CloseEvent, type EventCallback, type ListenerOptions, type WebSocketEventMap, type WsErrorEvent, type WsMessageEvent } from './events.js';
 import { WebSocket, type BinaryType, type MessageData, type SendData, type SendOptions } from './websocket.js';
 
 /** Defaults of the options below. */
@@ -164,8 +164,8 @@ export class ReconnectingWebSocket extends EventEmitter {
   #lastError: Error | undefined;
   #queue: Queued[] = [];
   #queuedBytes = 0;
-  #handlers: Record<string, ((ev: WsEvent) => void) | null> = {};
-  #wrapped = new Map<EventListenerLike, Map<string, (...args: unknown[]) => void>>();
+  /** WHATWG listeners and `on…` handlers, made on first use. */
+  #listeners: Listeners | undefined;
 
   constructor(url: string | URL, options: ReconnectOptions = {}) {
     super();
@@ -376,8 +376,8 @@ export class ReconnectingWebSocket extends EventEmitter {
     try {
       // 'error' without a listener would throw: a failed attempt must never crash the process.
       if (type !== 'error' || this.listenerCount('error') > 0) this.emit(type, ...args);
-      const h = this.#handlers[type];
-      if (h) h.call(this, eventFor(this, type, args));
+      const l = this.#listeners;
+      if (l !== undefined && l.has(type)) l.dispatch(this, eventFor(this.url, type, args), true);
     } catch (err) {
       // As on a WebSocket: a 'message' listener's throw fails that connection (1011).
       if (type === 'message') throw err;
@@ -386,63 +386,42 @@ export class ReconnectingWebSocket extends EventEmitter {
     }
   }
 
-  addEventListener(type: string, listener: EventListenerLike, options?: { once?: boolean }): void {
-    let byType = this.#wrapped.get(listener);
-    if (byType?.has(type)) return;
-    const call = typeof listener === 'function' ? listener : (ev: WsEvent) => listener.handleEvent(ev);
-    const wrapper = (...args: unknown[]): void => {
-      if (options?.once) this.removeEventListener(type, listener);
-      call.call(this, eventFor(this, type, args));
-    };
-    if (!byType) this.#wrapped.set(listener, (byType = new Map()));
-    byType.set(type, wrapper);
-    this.on(type, wrapper);
+  /** WHATWG listener: receives an event object (`ev.data`, `ev.code`, …), after the `on()` listeners. */
+  addEventListener<K extends keyof WebSocketEventMap>(type: K, listener: EventCallback<WebSocketEventMap[K]> | null, options?: boolean | ListenerOptions): void;
+  addEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void;
+  addEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void {
+    (this.#listeners ??= new Listeners()).add(type, listener, options);
   }
 
-  removeEventListener(type: string, listener: EventListenerLike): void {
-    const byType = this.#wrapped.get(listener);
-    const wrapper = byType?.get(type);
-    if (!wrapper) return;
-    byType!.delete(type);
-    this.off(type, wrapper);
+  removeEventListener<K extends keyof WebSocketEventMap>(type: K, listener: EventCallback<WebSocketEventMap[K]> | null, options?: boolean | ListenerOptions): void;
+  removeEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void;
+  removeEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void {
+    this.#listeners?.remove(type, listener, options);
   }
 
-  get onopen(): ((ev: WsEvent) => void) | null {
-    return this.#handlers['open'] ?? null;
+  get onopen(): ((this: ReconnectingWebSocket, ev: Event) => unknown) | null {
+    return this.#listeners?.handler('open') ?? null;
   }
-  set onopen(f: ((ev: WsEvent) => void) | null) {
-    this.#handlers['open'] = f;
+  set onopen(f: ((this: ReconnectingWebSocket, ev: Event) => unknown) | null) {
+    (this.#listeners ??= new Listeners()).setHandler('open', f);
   }
-  get onmessage(): ((ev: WsMessageEvent) => void) | null {
-    return (this.#handlers['message'] as ((ev: WsMessageEvent) => void) | undefined) ?? null;
+  get onmessage(): ((this: ReconnectingWebSocket, ev: WsMessageEvent) => unknown) | null {
+    return this.#listeners?.handler('message') ?? null;
   }
-  set onmessage(f: ((ev: WsMessageEvent) => void) | null) {
-    this.#handlers['message'] = f as ((ev: WsEvent) => void) | null;
+  set onmessage(f: ((this: ReconnectingWebSocket, ev: WsMessageEvent) => unknown) | null) {
+    (this.#listeners ??= new Listeners()).setHandler('message', f);
   }
-  get onclose(): ((ev: WsCloseEvent) => void) | null {
-    return (this.#handlers['close'] as ((ev: WsCloseEvent) => void) | undefined) ?? null;
+  get onclose(): ((this: ReconnectingWebSocket, ev: CloseEvent) => unknown) | null {
+    return this.#listeners?.handler('close') ?? null;
   }
-  set onclose(f: ((ev: WsCloseEvent) => void) | null) {
-    this.#handlers['close'] = f as ((ev: WsEvent) => void) | null;
+  set onclose(f: ((this: ReconnectingWebSocket, ev: CloseEvent) => unknown) | null) {
+    (this.#listeners ??= new Listeners()).setHandler('close', f);
   }
-  get onerror(): ((ev: WsErrorEvent) => void) | null {
-    return (this.#handlers['error'] as ((ev: WsErrorEvent) => void) | undefined) ?? null;
+  get onerror(): ((this: ReconnectingWebSocket, ev: WsErrorEvent) => unknown) | null {
+    return this.#listeners?.handler('error') ?? null;
   }
-  set onerror(f: ((ev: WsErrorEvent) => void) | null) {
-    this.#handlers['error'] = f as ((ev: WsEvent) => void) | null;
-  }
-}
-
-function eventFor(target: unknown, type: string, args: unknown[]): WsEvent {
-  switch (type) {
-    case 'message':
-      return new WsMessageEvent(target, args[0]);
-    case 'close':
-      return new WsCloseEvent(target, args[0] as number, args[1] as string, args[2] as boolean);
-    case 'error':
-      return new WsErrorEvent(target, args[0] as Error);
-    default:
-      return new WsEvent(type, target);
+  set onerror(f: ((this: ReconnectingWebSocket, ev: WsErrorEvent) => unknown) | null) {
+    (this.#listeners ??= new Listeners()).setHandler('error', f);
   }
 }
 

@@ -8,12 +8,12 @@ import { CloseCode, Opcode } from '../protocol/constants.js';
 import { ErrorCode, WebSocketError } from '../protocol/errors.js';
 import { Utf8Validator } from '../protocol/utf8.js';
 import { startClient, type Agreement, type ClientOptions } from './client.js';
-import type { WsCloseEvent, WsErrorEvent, WsEvent, WsMessageEvent, EventListenerLike } from './events.js';
-import { addEventListener, eventFor, removeEventListener } from './event-target.js';
+import { Listeners, eventFor, reportUnhandledError, type CloseEvent, type EventCallback, type ListenerOptions, type WebSocketEventMap, type WsErrorEvent, type WsMessageEvent } from './events.js';
+import { SendQueue } from './send-queue.js';
 import { messages } from './messages.js';
 import { useListenerTable } from './internals.js';
 import { APP_PAUSED, HELD_BACK, toBytes, type SendData } from './output.js';
-import { CLOSED, CONNECTING, ConnectionHost, OPEN, bindOwner, warnListenerThrew } from './host.js';
+import { CLOSED, CLOSING, CONNECTING, ConnectionHost, OPEN, bindOwner, warnListenerThrew } from './host.js';
 import { startHeartbeat } from './heartbeat.js';
 import { resolveSettings, type ConnectionSettings } from './options.js';
 import type { NodeDeflateCodec } from './deflate.js';
@@ -22,29 +22,8 @@ import * as diag from './diagnostics.js';
 
 export type { ConnectionSettings } from './options.js';
 export type { SendData } from './output.js';
-export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'blob';
-export type MessageData = string | Buffer | ArrayBuffer | Blob;
-
-export interface SendOptions {
-  /** Send as a binary message even for a string, or as text for bytes (which must be UTF-8). */
-  binary?: boolean;
-  /** False to send a fragment; the message continues with the next sends (RFC 6455 §5.4). */
-  fin?: boolean;
-  /** False to send this message uncompressed when permessage-deflate is in use. */
-  compress?: boolean;
-}
-
-/** Options of `WebSocket.fromStream`. */
-export interface StreamOptions extends ConnectionSettings {
-  /** Which end this is: a client masks what it sends, a server must not (RFC 6455 §5.1). */
-  role: 'client' | 'server';
-  /** The subprotocol the handshake agreed on, if any. */
-  protocol?: string;
-  /** For `ws.url`: the URL or request target, if any. */
-  url?: string;
-  /** Bytes that came after the handshake, before the stream's own: read first. */
-  head?: Uint8Array;
-}
+export type { BinaryType, MessageData, SendOptions, StreamOptions } from './types.js';
+import type { BinaryType, MessageData, SendOptions, StreamOptions } from './types.js';
 
 const kInternal = Symbol('ws13.internal');
 /** The request target of the last server-side connection (see `accept`). */
@@ -98,7 +77,14 @@ export class WebSocket extends EventEmitter {
   protocol = '';
   /** The extensions agreed in the handshake, as in Sec-WebSocket-Extensions, or ''. */
   extensions = '';
-  binaryType: BinaryType = 'nodebuffer';
+  #binaryType: BinaryType = 'nodebuffer';
+  /** How binary messages arrive. Other values are ignored, as browsers ignore them. */
+  get binaryType(): BinaryType {
+    return this.#binaryType;
+  }
+  set binaryType(type: BinaryType) {
+    if (type === 'nodebuffer' || type === 'arraybuffer' || type === 'blob') this.#binaryType = type;
+  }
 
   /** The open connection (undefined while connecting, or when the handshake failed). */
   #host: ConnectionHost | undefined;
@@ -106,10 +92,14 @@ export class WebSocket extends EventEmitter {
   #abort: (() => void) | undefined;
   /** Client: why the handshake failed (then CLOSED without a host). */
   #failed: WebSocketError | undefined;
+  /** Client: close() or terminate() while connecting; CLOSING until 'error' and 'close' come. */
+  #aborting = false;
   /** UTF-8 state of a text message being sent from bytes in fragments. */
   #sendUtf8: Utf8Validator | undefined;
-  /** `on…` handlers, made on first use (most connections have none). */
-  #handlers: Record<string, ((ev: WsEvent) => void) | null> | undefined;
+  /** Sends waiting behind a Blob being read (send-queue.ts); undefined when none. */
+  #queue: SendQueue | undefined;
+  /** WHATWG listeners and `on…` handlers, made on first use (most connections have none). */
+  #listeners: Listeners | undefined;
 
   static {
     bindOwner({
@@ -236,7 +226,7 @@ export class WebSocket extends EventEmitter {
   /** CONNECTING until the handshake is done; then as the core's state and the transport say. */
   get readyState(): number {
     const host = this.#host;
-    if (host === undefined) return this.#failed ? CLOSED : CONNECTING;
+    if (host === undefined) return this.#failed ? CLOSED : this.#aborting ? CLOSING : CONNECTING;
     return host.readyState;
   }
 
@@ -246,7 +236,7 @@ export class WebSocket extends EventEmitter {
    * bytes (before compression); frame headers and control frames are not counted.
    */
   get bufferedAmount(): number {
-    return this.#host?.bufferedPayload ?? 0;
+    return (this.#host?.bufferedPayload ?? 0) + (this.#queue?.bytes ?? 0);
   }
 
   /** Whether reading is paused (`pause()`). */
@@ -260,7 +250,7 @@ export class WebSocket extends EventEmitter {
    * @throws WebSocketError WS_ERR_INVALID_STATE while CONNECTING; WS_ERR_INVALID_ARGUMENT for
    *   bytes sent as text that are not UTF-8.
    */
-  send(data: SendData, options?: SendOptions | WriteCallback, callback?: WriteCallback): void {
+  send(data: SendData | Blob, options?: SendOptions | WriteCallback, callback?: WriteCallback): void {
     if (typeof options === 'function') {
       callback = options;
       options = undefined;
@@ -273,6 +263,12 @@ export class WebSocket extends EventEmitter {
     }
     if (host.readyState !== OPEN) {
       if (callback) process.nextTick(callback, notOpen());
+      return;
+    }
+    // A Blob is read first; what is sent after it waits behind it (send-queue.ts).
+    if ((this.#queue !== undefined && !this.#queue.draining) || data instanceof Blob) {
+      const q = (this.#queue ??= new SendQueue((d, o, cb) => this.send(d, o ?? {}, cb), () => (this.#queue = undefined)));
+      q.push(data, options, callback);
       return;
     }
     const binary = options?.binary ?? typeof data !== 'string';
@@ -315,7 +311,7 @@ export class WebSocket extends EventEmitter {
   }
 
   /** Like `send`, and resolves once the data was written to the transport. */
-  sendAsync(data: SendData, options?: SendOptions): Promise<void> {
+  sendAsync(data: SendData | Blob, options?: SendOptions): Promise<void> {
     return new Promise((resolve, reject) => {
       this.send(data, options ?? {}, (err) => (err ? reject(err) : resolve()));
     });
@@ -387,7 +383,9 @@ export class WebSocket extends EventEmitter {
     const host = this.#host;
     if (this.readyState === CLOSED) return;
     if (!host) {
-      // Still connecting: give up the handshake (WHATWG: fail the connection).
+      // Still connecting: give up the handshake (WHATWG: fail the connection, CLOSING until
+      // 'error' and 'close' come, after this returns).
+      if (this.#abort) this.#aborting = true;
       this.#abort?.();
       return;
     }
@@ -400,6 +398,7 @@ export class WebSocket extends EventEmitter {
     if (this.readyState === CLOSED) return;
     const host = this.#host;
     if (!host) {
+      if (this.#abort) this.#aborting = true;
       this.#abort?.();
       return;
     }
@@ -426,13 +425,14 @@ export class WebSocket extends EventEmitter {
 
   // ---- events --------------------------------------------------------------------------
 
-  /** Emits to EventEmitter listeners, then to the `on…` handler. */
+  /** Emits to EventEmitter listeners, then to the WHATWG listeners and `on…` handlers (events.ts). */
   #dispatch(type: string, ...args: unknown[]): void {
     try {
+      const l = this.#listeners;
       // 'error' without a listener would throw: a peer's mistake must never crash the process.
       if (type !== 'error' || this.listenerCount('error') > 0) this.emit(type, ...args);
-      const h = this.#handlers?.[type];
-      if (h) h.call(this, eventFor(this, type, args));
+      else if (!l?.has('error') && !l?.has('close') && this.listenerCount('close') === 0) reportUnhandledError(args[0] as Error, this.#host?.conn.role);
+      if (l !== undefined && l.has(type)) l.dispatch(this, eventFor(this.url, type, args), true);
     } catch (err) {
       // A 'message' listener's throw is the core's to handle (it fails with 1011).
       if (type === 'message') throw err;
@@ -441,38 +441,47 @@ export class WebSocket extends EventEmitter {
     }
   }
 
-  /** WHATWG-style listener: receives an event object (`ev.data`, `ev.code`, …). */
-  addEventListener(type: string, listener: EventListenerLike, options?: { once?: boolean }): void {
-    addEventListener(this, type, listener, options);
+  /** WHATWG listener: receives an event object (`ev.data`, `ev.code`, …), after the `on()` listeners. */
+  addEventListener<K extends keyof WebSocketEventMap>(type: K, listener: EventCallback<WebSocketEventMap[K]> | null, options?: boolean | ListenerOptions): void;
+  addEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void;
+  addEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void {
+    (this.#listeners ??= new Listeners()).add(type, listener, options);
   }
 
-  removeEventListener(type: string, listener: EventListenerLike): void {
-    removeEventListener(this, type, listener);
+  removeEventListener<K extends keyof WebSocketEventMap>(type: K, listener: EventCallback<WebSocketEventMap[K]> | null, options?: boolean | ListenerOptions): void;
+  removeEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void;
+  removeEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void {
+    this.#listeners?.remove(type, listener, options);
   }
 
-  get onopen(): ((ev: WsEvent) => void) | null {
-    return this.#handlers?.open ?? null;
+  /** Calls the WHATWG listeners of `event.type` with it. @returns false when a listener called preventDefault(). */
+  dispatchEvent(event: Event): boolean {
+    return this.#listeners?.dispatch(this, event, false) ?? !event.defaultPrevented;
   }
-  set onopen(f: ((ev: WsEvent) => void) | null) {
-    (this.#handlers ??= {}).open = f;
+
+  get onopen(): ((this: WebSocket, ev: Event) => unknown) | null {
+    return this.#listeners?.handler('open') ?? null;
   }
-  get onmessage(): ((ev: WsMessageEvent) => void) | null {
-    return (this.#handlers?.message as ((ev: WsMessageEvent) => void) | undefined) ?? null;
+  set onopen(f: ((this: WebSocket, ev: Event) => unknown) | null) {
+    (this.#listeners ??= new Listeners()).setHandler('open', f);
   }
-  set onmessage(f: ((ev: WsMessageEvent) => void) | null) {
-    (this.#handlers ??= {}).message = f as ((ev: WsEvent) => void) | null;
+  get onmessage(): ((this: WebSocket, ev: WsMessageEvent) => unknown) | null {
+    return this.#listeners?.handler('message') ?? null;
   }
-  get onclose(): ((ev: WsCloseEvent) => void) | null {
-    return (this.#handlers?.close as ((ev: WsCloseEvent) => void) | undefined) ?? null;
+  set onmessage(f: ((this: WebSocket, ev: WsMessageEvent) => unknown) | null) {
+    (this.#listeners ??= new Listeners()).setHandler('message', f);
   }
-  set onclose(f: ((ev: WsCloseEvent) => void) | null) {
-    (this.#handlers ??= {}).close = f as ((ev: WsEvent) => void) | null;
+  get onclose(): ((this: WebSocket, ev: CloseEvent) => unknown) | null {
+    return this.#listeners?.handler('close') ?? null;
   }
-  get onerror(): ((ev: WsErrorEvent) => void) | null {
-    return (this.#handlers?.error as ((ev: WsErrorEvent) => void) | undefined) ?? null;
+  set onclose(f: ((this: WebSocket, ev: CloseEvent) => unknown) | null) {
+    (this.#listeners ??= new Listeners()).setHandler('close', f);
   }
-  set onerror(f: ((ev: WsErrorEvent) => void) | null) {
-    (this.#handlers ??= {}).error = f as ((ev: WsEvent) => void) | null;
+  get onerror(): ((this: WebSocket, ev: WsErrorEvent) => unknown) | null {
+    return this.#listeners?.handler('error') ?? null;
+  }
+  set onerror(f: ((this: WebSocket, ev: WsErrorEvent) => unknown) | null) {
+    (this.#listeners ??= new Listeners()).setHandler('error', f);
   }
 
   /**

@@ -54,7 +54,7 @@ export const PEERS = {
   chromium: {
     what: `Chromium (${CHROMIUM})`,
     packages: ['chromium'],
-    usedBy: ['test/e2e/demo.test.ts'],
+    usedBy: ['test/e2e/demo.test.ts', 'test/browser/ (WebSocket and WebSocketStream against Chromium\'s own)'],
     detect: () => executable(CHROMIUM),
   },
   clang: {
