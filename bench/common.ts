@@ -13,22 +13,39 @@ export function acceptKey(key: string): string {
 export const SMALL_MESSAGE = Buffer.from('0123456789abcdef0123456789abcdef', 'utf8');
 
 /**
- * About 1.2 KiB of JSON (workload "deflate"): longer than 1024 bytes so that both servers
- * compress it with their default threshold, and as repetitive as typical API payloads.
+ * The deflate workload's documents: `count` different JSON documents of 1,026–1,283 bytes
+ * (over 1,024, so both servers compress them at their default threshold) that compress to
+ * about 38 % each on their own, like typical API payloads. Deterministic (seeded).
  */
-export const JSON_MESSAGE: Buffer = (() => {
-  const items = Array.from({ length: 12 }, (_, i) => ({
-    id: 1000 + i,
-    name: `item-${i}`,
-    price: Math.round((i * 7.31 + 3.5) * 100) / 100,
-    tags: ['alpha', 'beta', i % 2 === 0 ? 'even' : 'odd'],
-    inStock: i % 3 !== 0,
-  }));
-  const doc = { type: 'catalog.update', version: 3, timestamp: '2024-05-01T12:00:00Z', items };
-  const buf = Buffer.from(JSON.stringify(doc), 'utf8');
-  if (buf.length <= 1024) throw new Error(`JSON_MESSAGE is only ${buf.length} bytes`);
-  return buf;
-})();
+export function jsonPool(count: number): Buffer[] {
+  let seed = 12345;
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x80000000;
+  };
+  const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)]!;
+  const words = ['alpha', 'beta', 'gamma', 'delta', 'order', 'price', 'update', 'status', 'pending', 'shipped',
+    'user', 'account', 'region', 'eu-west', 'us-east', 'premium', 'basic', 'cart', 'item', 'discount'] as const;
+  return Array.from({ length: count }, (_, seq) => {
+    const items: unknown[] = [];
+    const doc = {
+      type: pick(['order.update', 'cart.sync', 'price.tick', 'user.profile']),
+      id: (rnd() * 1e12).toString(36),
+      ts: new Date(1.7e12 + Math.floor(rnd() * 1e10)).toISOString(),
+      seq,
+      items,
+    };
+    while (JSON.stringify(doc).length < 1000 + rnd() * 200) {
+      items.push({
+        sku: `${pick(words)}-${Math.floor(rnd() * 100000)}`, name: `${pick(words)} ${pick(words)}`,
+        qty: Math.floor(rnd() * 20), price: Math.round(rnd() * 100000) / 100, tags: [pick(words), pick(words)], ok: rnd() < 0.5,
+      });
+    }
+    const buf = Buffer.from(JSON.stringify(doc), 'utf8');
+    if (buf.length <= 1024) throw new Error(`pool document ${seq} is only ${buf.length} bytes`);
+    return buf;
+  });
+}
 
 /** A client frame (FIN, given first byte flags/opcode) with the payload masked by `mask`. */
 export function maskedFrame(firstByte: number, payload: Buffer, mask: Buffer): Buffer {
@@ -48,3 +65,6 @@ export function maskedFrame(firstByte: number, payload: Buffer, mask: Buffer): B
   for (let i = 0; i < len; i++) out[2 + ext + 4 + i] = payload[i]! ^ mask[i & 3]!;
   return out;
 }
+
+/** One ~1.2 KiB JSON document (micro-benchmarks). */
+export const JSON_MESSAGE: Buffer = jsonPool(1)[0]!;

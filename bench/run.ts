@@ -1,13 +1,19 @@
-// Benchmark driver (`npm run bench`): the project's performance suite. Servers (ws13, ws, a
-// bare node:net baseline) each run in a child process pinned to CPU 1; the native load
-// generator (bench/loadgen/loadgen.c, built here with `cc -O2`) runs pinned to CPU 0. Every
-// workload runs in interleaved rounds (ws13, ws, baseline, ws13, …) and is reported as
-// medians, min–max and same-round ratios, because the machine is shared and noisy. Writes
-// bench/RESULTS.md (keeping its "Where the time goes" section). Not a test: `npm test`
-// never runs it.
+// Benchmark driver (`npm run bench`): the project's performance suite. Servers (ws13, `ws`
+// without and with its native addons, a bare node:net baseline) each run in a child process
+// pinned to CPU 1; the native load generator (bench/loadgen/loadgen.c, built here with
+// `cc -O2 … -lz`) runs pinned to CPU 0. The client workload swaps the roles: the load
+// generator serves echo on CPU 0 and a Node client process runs on CPU 1. Every workload runs
+// in interleaved rounds (ws13, ws, …, ws13, …) and is reported as medians, min–max and
+// same-round ratios, because the machine is shared and noisy. Every reply is checked against
+// what was sent. Writes bench/RESULTS.md (keeping its "Where the time goes" section). Not a
+// test: `npm test` never runs it.
 //
 // Environment (all optional):
-//   BENCH_WORKLOADS    comma list of small,large,broadcast,handshake,idle,deflate,http2 (default: all)
+//   BENCH_WORKLOADS    comma list of small,large,broadcast,handshake,idle,deflate,client,http2 (default: all)
+//   BENCH_BUN          a Bun binary: adds Bun's server (uWebSockets) to the server workloads, e.g.
+//                      /tmp/ws13-runtimes/bun-1.4.5/node_modules/@oven/bun-linux-x64/bin/bun
+//   BENCH_BASE         a second ws13 checkout (built: its dist/src/node/index.js) run as "ws13-base"
+//                      in the same rounds, for A/B comparisons of a change
 //   BENCH_ROUNDS       rounds per workload (5)
 //   BENCH_DURATION_MS  measured time per run (2000)
 //   BENCH_WARMUP_MS    warm-up per run, not measured (500)
@@ -22,13 +28,13 @@ import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
-import { JSON_MESSAGE, SMALL_MESSAGE, maskedFrame } from './common.js';
+import { jsonPool, SMALL_MESSAGE, maskedFrame } from './common.js';
 import { runHttp2Bench } from './http2.js';
 
-type ServerName = 'ws13' | 'ws' | 'baseline';
-type WorkloadName = 'small' | 'large' | 'broadcast' | 'handshake' | 'idle' | 'deflate';
-const ALL: WorkloadName[] = ['small', 'large', 'broadcast', 'handshake', 'idle', 'deflate'];
+/** `ws` runs without its native addons (the reference of every ratio) and with them ("ws+addons"). */
+type ServerName = 'ws13' | 'ws13-base' | 'ws' | 'ws+addons' | 'baseline' | 'undici' | 'bun';
+type WorkloadName = 'small' | 'large' | 'broadcast' | 'handshake' | 'idle' | 'deflate' | 'client';
+const ALL: WorkloadName[] = ['small', 'large', 'broadcast', 'handshake', 'idle', 'deflate', 'client'];
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const ROOT = here('../../');
@@ -42,6 +48,12 @@ const WORKLOADS = (process.env.BENCH_WORKLOADS ? process.env.BENCH_WORKLOADS.spl
 const HTTP2 = !process.env.BENCH_WORKLOADS || process.env.BENCH_WORKLOADS.split(',').some((s) => s.trim() === 'http2');
 for (const w of WORKLOADS) if (!ALL.includes(w)) throw new Error(`unknown workload ${w} (known: ${ALL.join(', ')})`);
 const RESULTS = process.env.BENCH_RESULTS ?? join(ROOT, 'bench/RESULTS.md');
+const BASE = process.env.BENCH_BASE ? join(process.env.BENCH_BASE, 'dist/src/node/index.js') : undefined;
+if (BASE && !existsSync(BASE)) throw new Error(`BENCH_BASE: ${BASE} does not exist (build that checkout first)`);
+const BUN = process.env.BENCH_BUN || undefined;
+if (BUN && !existsSync(BUN)) throw new Error(`BENCH_BUN: ${BUN} does not exist`);
+const IDLE_WARM = 200;
+const POOL = jsonPool(256);
 
 /** 64 KiB of binary data (workload "large"). */
 const LARGE_MESSAGE = Buffer.from(Array.from({ length: 65536 }, (_, i) => (i * 2654435761) >>> 24));
@@ -63,7 +75,7 @@ interface Spec {
   target: number;
   lowerIsBetter?: boolean;
   describe: () => string;
-  mode: 'echo' | 'broadcast' | 'handshake' | 'idle';
+  mode: 'echo' | 'broadcast' | 'handshake' | 'idle' | 'client';
   serverArgs: string[];
   conns: number;
   inFlight: number;
@@ -72,68 +84,87 @@ interface Spec {
   message?: Buffer;
   expect?: { opcode: number; rsv1: number; len: number };
   extensions?: string;
+  /** Deflate: the documents sent (compressed by the load generator, one fresh stream each). */
+  pool?: Buffer[];
 }
 
-function deflateFrame(): Buffer {
-  // A fresh raw deflate stream per message, sync-flushed, tail removed (RFC 7692 §7.2.1):
-  // valid whether or not the server keeps its inflate context between messages.
-  const z = deflateRawSync(JSON_MESSAGE, { finishFlush: constants.Z_SYNC_FLUSH });
-  if (!z.subarray(z.length - 4).equals(Buffer.from([0, 0, 0xff, 0xff]))) throw new Error('unexpected deflate tail');
-  return maskedFrame(0xc1, z.subarray(0, z.length - 4), MASK);
+/** The servers (or clients) a workload runs, in round order. */
+function lineup(...names: ServerName[]): ServerName[] {
+  const all: ServerName[] = BASE ? [names[0]!, 'ws13-base', ...names.slice(1)] : [...names];
+  if (BUN && !names.includes('undici')) all.push('bun');
+  return all;
 }
 
 const SPECS: Record<WorkloadName, Spec> = {
   small: {
-    name: 'small', title: 'Echo, 32 B text', servers: ['ws13', 'ws', 'baseline'], unit: 'messages/s', target: 5,
+    name: 'small', title: 'Echo, 32 B text', servers: lineup('ws13', 'ws', 'ws+addons', 'baseline'), unit: 'messages/s', target: 9,
     describe: () => `Echo of a ${SMALL_MESSAGE.length}-byte text message: 100 connections × 16 messages in flight.`,
     mode: 'echo', serverArgs: ['--mode', 'echo'], conns: 100, inFlight: 16,
     frame: maskedFrame(0x81, SMALL_MESSAGE, MASK), message: SMALL_MESSAGE, expect: { opcode: 1, rsv1: 0, len: SMALL_MESSAGE.length },
   },
   large: {
-    name: 'large', title: 'Echo, 64 KiB binary', servers: ['ws13', 'ws', 'baseline'], unit: 'messages/s', target: 3.2,
+    name: 'large', title: 'Echo, 64 KiB binary', servers: lineup('ws13', 'ws', 'ws+addons', 'baseline'), unit: 'messages/s', target: 3.2,
     describe: () => 'Echo of a 65,536-byte binary message: 16 connections × 4 messages in flight.',
     mode: 'echo', serverArgs: ['--mode', 'echo'], conns: 16, inFlight: 4,
     frame: maskedFrame(0x82, LARGE_MESSAGE, MASK), message: LARGE_MESSAGE, expect: { opcode: 2, rsv1: 0, len: LARGE_MESSAGE.length },
   },
   broadcast: {
-    name: 'broadcast', title: 'Broadcast to 1,000', servers: ['ws13', 'ws', 'baseline'], unit: 'deliveries/s', target: 10,
+    name: 'broadcast', title: 'Broadcast to 1,000', servers: lineup('ws13', 'ws', 'ws+addons', 'baseline'), unit: 'deliveries/s', target: 20,
     describe: () =>
       `Broadcast of a ${BROADCAST_MESSAGE.length}-byte text message: 1,000 subscriber connections and one publisher ` +
       'connection; the server sends each published message to every other client (ws13: `server.broadcast(data, { except })`; ' +
       'ws: a loop over `wss.clients` calling `send`; baseline: frame once, `write` the same buffer to every socket). ' +
-      `The publisher keeps ${BROADCAST_INFLIGHT} messages outstanding on average over the subscribers, so the server always has ` +
-      'work queued (with fewer, ws13 coalesces fewer broadcasts per socket write and its rate drops; ws does not coalesce). ' +
-      'Rate: messages delivered at the subscribers.',
+      `The publisher keeps ${BROADCAST_INFLIGHT} messages in flight end to end: a message counts as outstanding until every ` +
+      'subscriber has it, so latency as well as CPU bounds the rate. Rate: messages delivered at the subscribers, each ' +
+      'compared with the one published; latency: publish (the load generator\'s write) to delivery (its read), p50 and p99 ' +
+      'over every delivery of the measured window.',
     mode: 'broadcast', serverArgs: ['--mode', 'broadcast'], conns: 1000, inFlight: BROADCAST_INFLIGHT,
     frame: maskedFrame(0x81, BROADCAST_MESSAGE, MASK), message: BROADCAST_MESSAGE, expect: { opcode: 1, rsv1: 0, len: BROADCAST_MESSAGE.length },
   },
   handshake: {
-    name: 'handshake', title: 'Handshakes/s', servers: ['ws13', 'ws', 'baseline'], unit: 'handshakes/s', target: 1.5,
+    name: 'handshake', title: 'Handshakes/s (full cycle)', servers: lineup('ws13', 'ws', 'ws+addons', 'baseline'), unit: 'handshakes/s', target: 1.5,
     describe: () =>
-      '64 concurrent clients, each looping: TCP connect, upgrade request, check the 101 and its `Sec-WebSocket-Accept`, ' +
-      'send a masked close frame (1000), read until the server closes TCP. Rate: completed cycles.',
-    mode: 'handshake', serverArgs: ['--mode', 'echo'], conns: 64, inFlight: 0,
+      '50 concurrent slots, each looping: TCP connect, upgrade request with a fresh random key, check the 101 and its ' +
+      '`Sec-WebSocket-Accept`, send a masked close frame (1000), read the server\'s close frame (it must echo 1000), close ' +
+      'the socket. Rate: completed cycles. The server\'s work after its close frame (closing TCP, freeing the connection) ' +
+      'runs beside the next cycles and is paid in its CPU.',
+    mode: 'handshake', serverArgs: ['--mode', 'echo'], conns: 50, inFlight: 0,
   },
   idle: {
-    name: 'idle', title: 'Idle memory per connection', servers: ['ws13', 'ws', 'baseline'], unit: 'KiB/connection', target: 0.8, lowerIsBetter: true,
+    name: 'idle', title: 'Idle memory per connection', servers: lineup('ws13', 'ws', 'ws+addons', 'baseline'), unit: 'KiB/connection', target: 0.8, lowerIsBetter: true,
     describe: () =>
-      `${IDLE_CONNECTIONS.toLocaleString('en-US')} open, idle connections (opened 256 at a time, each handshake checked), in two ` +
-      'halves by two load generators. Server VmRSS (/proc/PID/status) after the second half minus after the first, each reading ' +
-      'after `gc()` (servers run with --expose-gc) and 1 s of settling, divided by the connections of the second half: what one more ' +
-      'idle connection costs. The average over all connections (in the notes) also carries what a burst of handshakes leaves ' +
-      'behind for the whole process, chiefly V8\'s young generation grown to its maximum (about 24 MB here), which V8 gives back ' +
-      'only after some 20 s of idleness.',
+      `Total RSS growth per connection: ${IDLE_WARM} connections warm the server up (each completes one echo of a 32-byte ` +
+      'message), 2 s to settle, server VmRSS (/proc/PID/status) read; then ' +
+      `${IDLE_CONNECTIONS.toLocaleString('en-US')} more connections (opened 256 at a time, each handshake checked, each ` +
+      'completing one echo), 2 s to settle, VmRSS read again. The figure is the growth divided by ' +
+      `${IDLE_CONNECTIONS.toLocaleString('en-US')}: what the process costs, V8's young generation and everything else a burst ` +
+      'of connections leaves behind included (no forced GC).',
     mode: 'idle', serverArgs: ['--mode', 'echo'], conns: IDLE_CONNECTIONS, inFlight: 0,
+    frame: maskedFrame(0x81, SMALL_MESSAGE, MASK), message: SMALL_MESSAGE, expect: { opcode: 1, rsv1: 0, len: SMALL_MESSAGE.length },
   },
   deflate: {
-    name: 'deflate', title: 'Echo, 1 KiB JSON, permessage-deflate', servers: ['ws13', 'ws'], unit: 'messages/s', target: 10,
-    describe: () =>
-      `Echo of a ${JSON_MESSAGE.length}-byte JSON text message with permessage-deflate: 100 connections × 16 in flight. ` +
-      `Client offer \`${DEFLATE_OFFER}\`; servers \`perMessageDeflate: true\`. Request frames pre-compressed once (fresh ` +
-      'stream, sync flush, RSV1); responses must carry RSV1; the first response of each run is inflated and compared. ' +
-      'No baseline (it has no permessage-deflate).',
+    name: 'deflate', title: 'Echo, ~1 KiB JSON, permessage-deflate', servers: lineup('ws13', 'ws', 'ws+addons'), unit: 'messages/s', target: 10,
+    describe: () => {
+      const sizes = POOL.map((d) => d.length);
+      return `Echo with permessage-deflate of ${POOL.length} different JSON documents (${Math.min(...sizes)}–${Math.max(...sizes)} bytes), ` +
+        'sent in turn: 100 connections × 16 in flight. The client offers ' +
+        `\`${DEFLATE_OFFER}\` as browsers do; servers \`perMessageDeflate: true\`. The load generator compresses each document ` +
+        'on its own (fresh raw deflate stream, the window the server allowed, sync flush, tail removed, RSV1), inflates every ' +
+        'reply with one stream per connection and compares it with the document it answers. Compressed sizes: payload bytes ' +
+        'over plain bytes, for requests and replies. No baseline (it has no permessage-deflate).';
+    },
     mode: 'echo', serverArgs: ['--mode', 'echo', '--deflate'], conns: 100, inFlight: 16,
-    frame: deflateFrame(), message: JSON_MESSAGE, expect: { opcode: 1, rsv1: 1, len: -1 }, extensions: DEFLATE_OFFER,
+    pool: POOL, expect: { opcode: 1, rsv1: 1, len: -1 }, extensions: DEFLATE_OFFER,
+  },
+  client: {
+    name: 'client', title: 'Client, echo 32 B text', servers: lineup('ws13', 'ws', 'ws+addons', 'undici'), unit: 'messages/s', target: 5,
+    describe: () =>
+      'The client side: one Node process (pinned to CPU 1) opens 100 connections to a native echo server (the load ' +
+      'generator in `--mode serve`, pinned to CPU 0) and keeps 16 messages of 32 bytes in flight on each, sending a ' +
+      'string and comparing each echo with it. Clients: ws13\'s `WebSocket`, `ws`\'s `WebSocket` (without and with its ' +
+      'addons), undici\'s (Node\'s global `WebSocket`; `--experimental-websocket` on Node 20). Rate: echoes received. ' +
+      'Server CPU column: the client process\'s CPU.',
+    mode: 'client', serverArgs: [], conns: 100, inFlight: 16,
   },
 };
 
@@ -189,9 +220,9 @@ class Child {
   private closed = false;
   private readonly rl: Interface;
 
-  constructor(cpu: number, argv: string[], stdin: 'ignore' | 'pipe' = 'ignore') {
+  constructor(cpu: number, argv: string[], stdin: 'ignore' | 'pipe' = 'ignore', env: NodeJS.ProcessEnv = process.env) {
     const [cmd, args] = pinned(cpu, argv);
-    this.proc = spawn(cmd, args, { stdio: [stdin, 'pipe', 'pipe'] });
+    this.proc = spawn(cmd, args, { stdio: [stdin, 'pipe', 'pipe'], env });
     this.proc.stderr!.on('data', (d: Buffer) => {
       if (this.stderr.length < 4000) this.stderr += d.toString();
     });
@@ -269,12 +300,18 @@ interface LoadgenOut {
   coreIrq: number[];
   checked: number;
   badFrames: number;
+  mismatches: number;
   resets: number;
   perSubscriberMin?: number;
   perSubscriberMax?: number;
-  dumpOpcode: number;
-  dumpRsv1: number;
-  dumpBytes: number;
+  latencyP50Us?: number;
+  latencyP99Us?: number;
+  requestPlain?: number;
+  requestCompressed?: number;
+  replyPlain?: number;
+  replyCompressed?: number;
+  repliesUncompressed?: number;
+  clientWindowBits?: number;
   nofile: [number, number];
   errorCount: number;
   errors: string[];
@@ -290,6 +327,12 @@ interface Run {
   answer: string | null;
   problems: string[];
   extra: string;
+  /** Broadcast: publish→delivery latency p50 and p99, ms. */
+  latency?: [number, number];
+  /** Deflate: compressed/plain, requests and replies. */
+  compression?: [number, number];
+  /** `ws` servers: the native addons it loaded. */
+  addons?: string;
 }
 
 const LOADGEN = join(ROOT, 'dist/bench/loadgen/loadgen');
@@ -298,126 +341,170 @@ let TMP = '';
 function buildLoadgen(): string {
   mkdirSync(join(ROOT, 'dist/bench/loadgen'), { recursive: true });
   const src = join(ROOT, 'bench/loadgen/loadgen.c');
-  execFileSync('cc', ['-O2', '-Wall', '-o', LOADGEN, src], { stdio: 'inherit' });
+  execFileSync('cc', ['-O2', '-Wall', '-o', LOADGEN, src, '-lz'], { stdio: 'inherit' });
   return execFileSync('cc', ['--version'], { encoding: 'utf8' }).split('\n')[0]!;
 }
 
-function checkDump(spec: Spec, out: LoadgenOut, dumpPath: string, problems: string[]): void {
-  if (!spec.message) return;
-  if (!existsSync(dumpPath)) {
-    problems.push('no response payload was captured for checking');
-    return;
+/** argv of a server process. */
+function serverArgv(spec: Spec, server: ServerName, idle: boolean): { argv: string[]; env: NodeJS.ProcessEnv } {
+  const file = server === 'ws13-base' ? 'ws13' : server === 'ws+addons' ? 'ws' : server;
+  const argv = [server === 'bun' ? BUN! : process.execPath, here(`./servers/${file}.js`), ...spec.serverArgs];
+  if (server === 'ws13-base') argv.push('--entry', BASE!);
+  void idle;
+  const env = { ...process.env };
+  if (server === 'ws') {
+    env.WS_NO_BUFFER_UTIL = '1';
+    env.WS_NO_UTF_8_VALIDATE = '1';
   }
-  let payload = readFileSync(dumpPath);
-  rmSync(dumpPath);
+  return { argv, env };
+}
+
+function fileOnce(name: string, data: Buffer): string {
+  const path = join(TMP, name);
+  if (!existsSync(path)) writeFileSync(path, data);
+  return path;
+}
+
+function poolFile(pool: Buffer[]): Buffer {
+  return Buffer.concat(pool.flatMap((d) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(d.length);
+    return [len, d];
+  }));
+}
+
+function problemsOf(out: LoadgenOut): string[] {
+  const problems = [...out.errors];
+  if (out.errorCount > out.errors.length) problems.push(`… ${out.errorCount} problems in all`);
+  if (out.badFrames > 0) problems.push(`${out.badFrames} responses had an unexpected opcode, RSV1 or length`);
+  if (out.mismatches > 0) problems.push(`${out.mismatches} responses differed from what was sent`);
+  return problems;
+}
+
+async function runClient(spec: Spec, client: ServerName): Promise<Run> {
+  const srv = new Child(0, [LOADGEN, '--mode', 'serve', '--port', '0']);
   try {
-    if (out.dumpRsv1 === 1) {
-      payload = inflateRawSync(Buffer.concat([payload, Buffer.from([0, 0, 0xff, 0xff])]), { finishFlush: constants.Z_SYNC_FLUSH });
+    const listening = JSON.parse(await srv.line('native echo server', 10_000)) as { port?: number; fatal?: string };
+    if (!listening.port) throw new Error(`native echo server: ${listening.fatal ?? 'no port'}`);
+    const kind = client === 'ws13-base' ? 'ws13' : client === 'ws+addons' ? 'ws' : client;
+    const argv = [process.execPath];
+    if (client === 'undici' && Number(process.versions.node.split('.')[0]) < 22) argv.push('--experimental-websocket', '--no-warnings');
+    argv.push(here('./clients/client.js'), kind, String(listening.port), String(spec.conns), String(spec.inFlight), String(WARMUP_MS), String(DURATION_MS));
+    if (client === 'ws13-base') argv.push(BASE!);
+    const env = { ...process.env };
+    if (client === 'ws') {
+      env.WS_NO_BUFFER_UTIL = '1';
+      env.WS_NO_UTF_8_VALIDATE = '1';
     }
-    if (!payload.equals(spec.message)) problems.push(`the first response differs from the message (${payload.length} bytes)`);
-  } catch (err) {
-    problems.push(`the first response does not inflate: ${String(err)}`);
+    const cl = new Child(1, argv, 'ignore', env);
+    let out: { rate: number; cpu: number; mismatches: number; errors: string[] };
+    try {
+      out = JSON.parse(await cl.line(`${client} client`, WARMUP_MS + DURATION_MS + 60_000)) as typeof out;
+    } finally {
+      await cl.stop();
+    }
+    const problems = [...out.errors];
+    if (out.mismatches > 0) problems.push(`${out.mismatches} echoes differed from what was sent`);
+    return { value: out.rate, loadgenCpu: NaN, serverCpu: out.cpu, other: NaN, answer: null, problems, extra: '' };
+  } finally {
+    await srv.stop();
   }
 }
 
 async function runOnce(spec: Spec, server: ServerName, round: number): Promise<Run> {
+  if (spec.mode === 'client') return runClient(spec, server);
+  void round;
   const idle = spec.mode === 'idle';
-  const nodeArgs = idle ? ['--expose-gc'] : [];
-  const srv = new Child(1, [process.execPath, ...nodeArgs, here(`./servers/${server}.js`), ...spec.serverArgs]);
+  const { argv, env } = serverArgv(spec, server, idle);
+  const srv = new Child(1, argv, 'ignore', env);
   try {
     const line = await srv.line(`${server} server`, 10_000);
-    const port = /^listening (\d+)$/.exec(line)?.[1];
-    if (!port) throw new Error(`${server} server said: ${line}`);
-    const dumpPath = join(TMP, `dump-${spec.name}-${server}-${round}`);
+    const m = /^listening (\d+)(?: addons:(\S+))?$/.exec(line);
+    if (!m) throw new Error(`${server} server said: ${line}`);
+    const port = m[1]!;
+    const addons = m[2];
     const args = [
       LOADGEN, '--mode', spec.mode, '--port', port, '--conns', String(spec.conns), '--inflight', String(spec.inFlight),
       '--warmup', String(WARMUP_MS), '--duration', String(DURATION_MS), '--server-pid', String(srv.pid),
     ];
-    if (spec.frame) {
-      const framePath = join(TMP, `frame-${spec.name}`);
-      if (!existsSync(framePath)) writeFileSync(framePath, spec.frame);
-      args.push('--frame-file', framePath, '--dump', dumpPath);
-    }
+    if (spec.frame) args.push('--frame-file', fileOnce(`frame-${spec.name}`, spec.frame));
+    if (spec.message) args.push('--message-file', fileOnce(`message-${spec.name}`, spec.message));
+    if (spec.pool) args.push('--pool-file', fileOnce(`pool-${spec.name}`, poolFile(spec.pool)));
     if (spec.expect) args.push('--expect-opcode', String(spec.expect.opcode), '--expect-rsv1', String(spec.expect.rsv1), '--expect-len', String(spec.expect.len));
     if (spec.extensions) args.push('--extensions', spec.extensions);
 
-    let before = 0;
-    let mid = 0;
-    let after = 0;
-    const gcRss = async () => {
-      srv.proc.kill('SIGUSR2');
-      const ack = await srv.line(`${server} server gc`, 10_000);
-      if (ack !== 'gc') throw new Error(`${server} server said ${ack} instead of gc`);
-      return rssKiB(srv.pid);
-    };
-    if (idle) {
-      await sleep(300);
-      before = await gcRss();
-    }
-    // Idle: two load generators, each opening half the connections; the figure is the RSS
-    // the second half added (see the workload's description).
-    const half = Math.floor(spec.conns / 2);
-    const genArgs = (conns: number): string[] => args.map((a, i) => (i > 0 && args[i - 1] === '--conns' ? String(conns) : a));
-    const first = idle ? new Child(0, genArgs(half), 'pipe') : undefined;
-    let firstOut: LoadgenOut | undefined;
-    const gen = idle ? undefined : new Child(0, args, 'ignore');
-    let second: Child | undefined;
     let out: LoadgenOut;
-    try {
-      if (first) {
+    let warmOut: LoadgenOut | undefined;
+    let before = 0;
+    let after = 0;
+    if (idle) {
+      // Warm-up connections, settle, RSS; then the measured connections, settle, RSS.
+      const genArgs = (conns: number): string[] => args.map((a, i) => (i > 0 && args[i - 1] === '--conns' ? String(conns) : a));
+      const warm = new Child(0, genArgs(IDLE_WARM), 'pipe');
+      let gen: Child | undefined;
+      try {
         const awaitOpen = async (g: Child): Promise<void> => {
           const open = JSON.parse(await g.line('load generator', 90_000)) as { event?: string; fatal?: string };
           if (open.fatal) throw new Error(`load generator: ${open.fatal}`);
-          await sleep(1000);
+          await sleep(2000);
         };
-        await awaitOpen(first);
-        mid = await gcRss();
-        second = new Child(0, genArgs(spec.conns - half), 'pipe');
-        await awaitOpen(second);
-        after = await gcRss();
-        first.proc.stdin!.end();
-        second.proc.stdin!.end();
-        firstOut = JSON.parse(await first.line('load generator', 90_000)) as LoadgenOut;
-        out = JSON.parse(await second.line('load generator', 90_000)) as LoadgenOut;
-        if (firstOut.fatal) throw new Error(`load generator: ${firstOut.fatal}`);
-      } else {
-        out = JSON.parse(await gen!.line('load generator', WARMUP_MS + DURATION_MS + 90_000)) as LoadgenOut;
+        await awaitOpen(warm);
+        before = rssKiB(srv.pid);
+        gen = new Child(0, genArgs(spec.conns), 'pipe');
+        await awaitOpen(gen);
+        after = rssKiB(srv.pid);
+        warm.proc.stdin!.end();
+        gen.proc.stdin!.end();
+        warmOut = JSON.parse(await warm.line('load generator', 90_000)) as LoadgenOut;
+        out = JSON.parse(await gen.line('load generator', 90_000)) as LoadgenOut;
+        if (warmOut.fatal) throw new Error(`load generator: ${warmOut.fatal}`);
+      } finally {
+        await warm.stop();
+        await gen?.stop();
       }
-      if (out.fatal) throw new Error(`load generator: ${out.fatal}`);
-    } finally {
-      await first?.stop();
-      await second?.stop();
-      await gen?.stop();
+    } else {
+      const gen = new Child(0, args, 'ignore');
+      try {
+        out = JSON.parse(await gen.line('load generator', WARMUP_MS + DURATION_MS + 90_000)) as LoadgenOut;
+      } finally {
+        await gen.stop();
+      }
     }
-    const problems = [...out.errors];
-    if (out.errorCount > out.errors.length) problems.push(`… ${out.errorCount} problems in all`);
-    if (out.badFrames > 0) problems.push(`${out.badFrames} responses had an unexpected opcode, RSV1 or length`);
-    if (!idle && spec.mode !== 'handshake') checkDump(spec, out, dumpPath, problems);
+    if (out.fatal) throw new Error(`load generator: ${out.fatal}`);
+    const problems = problemsOf(out);
+    if (warmOut) problems.push(...problemsOf(warmOut));
     if (spec.extensions && !/permessage-deflate/i.test(out.answer ?? '')) problems.push(`permessage-deflate not negotiated (answer ${JSON.stringify(out.answer)})`);
+    if (spec.mode !== 'idle' && spec.mode !== 'handshake' && out.checked === 0) problems.push('no response was checked');
     const own = [out.loadgenCpu, out.serverCpu];
     const other = Math.max(0, ...[0, 1].map((c) => (out.coreBusy[c] ?? 0) - (out.coreIrq[c] ?? 0) - own[c]!));
     let extra = '';
+    let latency: [number, number] | undefined;
+    let compression: [number, number] | undefined;
     if (spec.mode === 'broadcast') {
       const max = out.perSubscriberMax ?? 0;
       extra = `${(((max - (out.perSubscriberMin ?? 0)) / Math.max(1, max)) * 100).toFixed(1)}%`;
+      latency = [(out.latencyP50Us ?? NaN) / 1000, (out.latencyP99Us ?? NaN) / 1000];
+    }
+    if (spec.pool) {
+      compression = [(out.requestCompressed ?? NaN) / (out.requestPlain ?? NaN), (out.replyCompressed ?? NaN) / (out.replyPlain ?? NaN)];
+      if (out.repliesUncompressed) extra = `${out.repliesUncompressed} replies uncompressed`;
     }
     if (spec.mode === 'handshake') extra = `${out.failed}`;
-    const openedAll = out.opened + (firstOut?.opened ?? 0);
     if (idle) {
-      const all = ((after - before) / Math.max(1, openedAll)).toFixed(1);
-      extra = `${before}→${mid}→${after} KiB; ${all} KiB over all ${openedAll}; ${((firstOut?.setupSeconds ?? 0) + out.setupSeconds).toFixed(1)} s to open`;
-      problems.push(...(firstOut?.errors ?? []));
+      extra = `${before}→${after} KiB, ${out.setupSeconds.toFixed(1)} s to open`;
+      if (out.opened < spec.conns) problems.push(`only ${out.opened} of ${spec.conns} connections opened`);
     }
-    if (idle && openedAll < spec.conns) problems.push(`only ${openedAll} of ${spec.conns} connections opened`);
     return {
-      value: idle ? (after - mid) / Math.max(1, out.opened) : out.rate,
-      // Idle: the CPU figures cover the settle-and-measure window, not meaningful as load.
+      value: idle ? (after - before) / spec.conns : out.rate,
       loadgenCpu: out.loadgenCpu,
       serverCpu: out.serverCpu,
       other,
       answer: out.answer,
       problems,
       extra,
+      latency,
+      compression,
+      addons,
     };
   } finally {
     await srv.stop();
@@ -442,50 +529,75 @@ interface Outcome {
   runs: Map<ServerName, Run[]>;
 }
 
-function ratios(o: Outcome, a: ServerName, b: ServerName): number[] | undefined {
+function ratios(o: Outcome, a: ServerName, b: ServerName, perCpu = false): number[] | undefined {
   const ra = o.runs.get(a);
   const rb = o.runs.get(b);
   if (!ra || !rb || ra.length === 0) return undefined;
-  return ra.map((r, i) => r.value / rb[i]!.value);
+  const v = (r: Run) => (perCpu ? r.value / r.serverCpu : r.value);
+  return ra.map((r, i) => v(r) / v(rb[i]!));
 }
+
+/** Rate per CPU-second of the measured process: steadier than the rate on a loaded machine. */
+const perCpuOf = (o: Outcome) => o.spec.mode !== 'idle';
+
+const fmtMs = (x: number) => (x >= 10 ? x.toFixed(0) : x.toFixed(1));
+const fmtShare = (x: number) => `${(x * 100).toFixed(1)} %`;
 
 function section(o: Outcome): string {
   const { spec } = o;
   const f = spec.mode === 'idle' ? fmtKiB : fmtRate;
+  const client = spec.mode === 'client';
+  const extraCols = spec.mode === 'broadcast' ? ' latency p50 / p99 (ms) |' : spec.pool ? ' compressed size, requests / replies |' : '';
   const lines = [
     `### ${spec.title} (\`${spec.name}\`)`,
     '',
     spec.describe(),
     '',
-    `| server | ${spec.unit} (median) | min–max | server CPU (core 1) | load generator CPU (core 0) | other load on the cores | notes |`,
-    '|---|---:|---:|---:|---:|---:|---|',
+    `| ${client ? 'client' : 'server'} | ${spec.unit} (median) | min–max |${extraCols} ${client ? 'client CPU (core 1)' : 'server CPU (core 1)'} | ` +
+      `per CPU-second (median) | ${client ? '—' : 'load generator CPU (core 0)'} | other load on the cores | notes |`,
+    `|---|---:|---:|${extraCols ? '---:|' : ''}---:|---:|---:|---:|---|`,
   ];
+  const label: Partial<Record<Spec['mode'], string>> = {
+    broadcast: 'spread of messages received between subscribers, per round',
+    handshake: 'failed cycles per round',
+    idle: 'RSS after warm-up→after all, time to open, per round',
+  };
   for (const [s, rs] of o.runs) {
     const extras = rs.map((r) => r.extra).filter(Boolean);
-    const label: Partial<Record<Spec['mode'], string>> = {
-      broadcast: 'spread of messages received between subscribers, per round',
-      handshake: 'failed cycles per round',
-      idle: 'RSS before→half→all, the average over all, time to open, per round',
-    };
     const note = [
+      rs[0]?.addons ? `addons: ${rs[0].addons}` : '',
       rs[0]?.answer ? `negotiated \`${rs[0].answer}\`` : '',
-      extras.length ? `${label[spec.mode] ?? ''}: ${extras.join(', ')}` : '',
+      extras.length ? `${label[spec.mode] ?? ''}${label[spec.mode] ? ': ' : ''}${extras.join(', ')}` : '',
     ]
       .filter(Boolean)
       .join('; ');
     const idle = spec.mode === 'idle';
+    let extraCell = '';
+    if (spec.mode === 'broadcast') {
+      extraCell = ` ${fmtMs(median(rs.map((r) => r.latency?.[0] ?? NaN)))} / ${fmtMs(median(rs.map((r) => r.latency?.[1] ?? NaN)))} |`;
+    } else if (spec.pool) {
+      extraCell = ` ${fmtShare(median(rs.map((r) => r.compression?.[0] ?? NaN)))} / ${fmtShare(median(rs.map((r) => r.compression?.[1] ?? NaN)))} |`;
+    }
     lines.push(
-      `| ${s} | ${f(median(rs.map((r) => r.value)))} | ${range(rs.map((r) => r.value), f)} | ` +
-        `${idle ? '—' : fmtPct(median(rs.map((r) => r.serverCpu)))} | ${idle ? '—' : fmtPct(median(rs.map((r) => r.loadgenCpu)))} | ` +
-        `${idle ? '—' : fmtPct(median(rs.map((r) => r.other)))} | ${note} |`,
+      `| ${s} | ${f(median(rs.map((r) => r.value)))} | ${range(rs.map((r) => r.value), f)} |${extraCell} ` +
+        `${idle ? '—' : fmtPct(median(rs.map((r) => r.serverCpu)))} | ${idle ? '—' : fmtRate(median(rs.map((r) => r.value / r.serverCpu)))} | ` +
+        `${idle || client ? '—' : fmtPct(median(rs.map((r) => r.loadgenCpu)))} | ` +
+        `${idle || client ? '—' : fmtPct(median(rs.map((r) => r.other)))} | ${note} |`,
     );
   }
-  const rw = ratios(o, 'ws13', 'ws');
-  const rb = ratios(o, 'ws13', 'baseline');
   lines.push('');
-  if (rw) lines.push(`ws13/ws, same round: median **${fmtRatio(median(rw))}** (rounds: ${rw.map(fmtRatio).join(', ')}); target ${spec.lowerIsBetter ? '≤' : '≥'} ${spec.target}.`);
-  if (rb) lines.push(`ws13/baseline, same round: median ${fmtRatio(median(rb))} (rounds: ${rb.map(fmtRatio).join(', ')}).`);
-  if (spec.mode !== 'idle') {
+  for (const [a, b] of [['ws13', 'ws'], ['ws13', 'ws+addons'], ['ws13', 'baseline'], ['ws13', 'ws13-base'], ['ws13', 'undici'], ['ws13', 'bun']] as const) {
+    const r = ratios(o, a, b);
+    if (!r) continue;
+    const main = a === 'ws13' && b === 'ws';
+    const rc = perCpuOf(o) ? ratios(o, a, b, true) : undefined;
+    lines.push(
+      `${a}/${b}, same round: median ${main ? '**' : ''}${fmtRatio(median(r))}${main ? '**' : ''} (rounds: ${r.map(fmtRatio).join(', ')})` +
+        (rc ? `; per CPU-second ${fmtRatio(median(rc))} (${rc.map(fmtRatio).join(', ')})` : '') +
+        (main ? `; target ${spec.lowerIsBetter ? '≤' : '≥'} ${spec.target}.` : '.'),
+    );
+  }
+  if (spec.mode !== 'idle' && !client) {
     const lg = Math.max(...[...o.runs.values()].flat().map((r) => r.loadgenCpu));
     const ws13Server = median(o.runs.get('ws13')!.map((r) => r.serverCpu));
     lines.push(
@@ -498,13 +610,14 @@ function section(o: Outcome): string {
 
 function summary(outcomes: Outcome[]): string {
   const lines = [
-    '| workload | target ws13/ws | ws13/ws (median of same-round ratios) | rounds | met | ws13/baseline | ws13 | ws | baseline | load generator CPU (max) / ws13 server CPU |',
-    '|---|---:|---:|---|:---:|---:|---:|---:|---:|---:|',
+    '| workload | target ws13/ws | ws13/ws (median of same-round ratios) | rounds | met | ws13/ws per CPU-second | ws13/ws+addons | ws13/baseline | ws13 | ws | baseline | load generator CPU (max) / ws13 CPU |',
+    '|---|---:|---:|---|:---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const o of outcomes) {
     const { spec } = o;
     const rw = ratios(o, 'ws13', 'ws');
-    const rb = ratios(o, 'ws13', 'baseline');
+    const ra = ratios(o, 'ws13', 'ws+addons');
+    const rb = ratios(o, 'ws13', spec.mode === 'client' ? 'undici' : 'baseline');
     const f = spec.mode === 'idle' ? (x: number) => `${fmtKiB(x)} KiB` : fmtRate;
     const med = (s: ServerName) => {
       const rs = o.runs.get(s);
@@ -515,11 +628,12 @@ function summary(outcomes: Outcome[]): string {
     const cpu =
       spec.mode === 'idle'
         ? '—'
-        : `${fmtPct(Math.max(...all.map((r) => r.loadgenCpu)))} / ${fmtPct(median((o.runs.get('ws13') ?? []).map((r) => r.serverCpu)))}`;
+        : `${spec.mode === 'client' ? '—' : fmtPct(Math.max(...all.map((r) => r.loadgenCpu)))} / ${fmtPct(median((o.runs.get('ws13') ?? []).map((r) => r.serverCpu)))}`;
     const met = rw ? (spec.lowerIsBetter ? m <= spec.target : m >= spec.target) : false;
     lines.push(
       `| ${spec.title} | ${spec.lowerIsBetter ? '≤' : '≥'} ${spec.target}× | ${rw ? `**${fmtRatio(m)}**` : '—'} | ${rw ? rw.map(fmtRatio).join(', ') : ''} | ` +
-        `${rw ? (met ? 'yes' : 'no') : ''} | ${rb ? fmtRatio(median(rb)) : '—'} | ${med('ws13')} | ${med('ws')} | ${med('baseline')} | ${cpu} |`,
+        `${rw ? (met ? 'yes' : 'no') : ''} | ${perCpuOf(o) && rw ? fmtRatio(median(ratios(o, 'ws13', 'ws', true)!)) : '—'} | ${ra ? fmtRatio(median(ra)) : '—'} | ${rb ? `${fmtRatio(median(rb))}${spec.mode === 'client' ? ' (vs undici)' : ''}` : '—'} | ` +
+        `${med('ws13')} | ${med('ws')} | ${med(spec.mode === 'client' ? 'undici' : 'baseline')} | ${cpu} |`,
     );
   }
   return lines.join('\n');
@@ -537,6 +651,15 @@ function keptWhereSection(): string {
     return (next < 0 ? rest : rest.slice(0, next + 1)).trimEnd() + '\n';
   } catch {
     return placeholder;
+  }
+}
+
+/** The git revision of BENCH_BASE, when it is a checkout. */
+function baseRevision(): string {
+  try {
+    return ` (commit ${execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: process.env.BENCH_BASE, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()})`;
+  } catch {
+    return '';
   }
 }
 
@@ -572,7 +695,11 @@ async function main(): Promise<void> {
             run = { value: NaN, loadgenCpu: NaN, serverCpu: NaN, other: NaN, answer: null, problems: [String(err)], extra: '' };
           }
           o.runs.get(server)!.push(run);
-          const value = spec.mode === 'idle' ? `${fmtKiB(run.value)} KiB/connection` : `${fmtRate(run.value)} ${spec.unit}`;
+          const value = spec.mode === 'idle'
+            ? `${fmtKiB(run.value)} KiB/connection`
+            : `${fmtRate(run.value)} ${spec.unit} (${fmtRate(run.value / run.serverCpu)} per CPU-second)` +
+              (run.latency ? `, latency p50 ${fmtMs(run.latency[0])} ms p99 ${fmtMs(run.latency[1])} ms` : '') +
+              (run.compression ? `, compressed ${fmtShare(run.compression[0])} / ${fmtShare(run.compression[1])}` : '');
           console.error(
             `[${name}] round ${round} ${server}: ${value}, server CPU ${fmtPct(run.serverCpu)}, load generator CPU ${fmtPct(run.loadgenCpu)}, ` +
               `other load ${fmtPct(run.other)}${run.extra ? `, ${run.extra}` : ''}${run.problems.length ? `, PROBLEMS: ${run.problems.join('; ')}` : ''}`,
@@ -589,7 +716,7 @@ async function main(): Promise<void> {
   // Fan-out across processes: its own driver and servers (bench/fanout.ts), a section of its own.
   const fanout = process.env.BENCH_FANOUT === '0' ? '' : execFileSync(process.execPath, [join(ROOT, 'dist/bench/fanout.js')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
 
-  const loadRuns = outcomes.filter((o) => o.spec.mode !== 'idle').flatMap((o) => [...o.runs.values()].flat());
+  const loadRuns = outcomes.filter((o) => o.spec.mode !== 'idle' && o.spec.mode !== 'client').flatMap((o) => [...o.runs.values()].flat());
   const noisy = loadRuns.filter((r) => r.other > 0.25).length;
   const total = loadRuns.length;
   if (noisy) notes.push(`${noisy} of ${total} runs had a core more than 25% busy with work other than ours (other processes on this shared machine): compare same-round ratios, not absolute rates.`);
@@ -601,6 +728,10 @@ async function main(): Promise<void> {
     PINNED
       ? 'Servers pinned to CPU 1 (`taskset -c 1`), the native load generator (bench/loadgen/loadgen.c, epoll) to CPU 0 (`taskset -c 0`).'
       : 'Unpinned.',
+    '`ws` runs twice: as installed from npm without its optional native addons (`WS_NO_BUFFER_UTIL`, `WS_NO_UTF_8_VALIDATE`), ' +
+      'the reference of every ratio, and with them (`ws+addons`: bufferutil, utf-8-validate).' +
+      (BUN ? ` \`bun\`: Bun ${execFileSync(BUN, ['--version'], { encoding: 'utf8' }).trim()} (\`Bun.serve\`, uWebSockets), same rounds.` : '') +
+      (BASE ? ` \`ws13-base\`: the build at ${process.env.BENCH_BASE}${baseRevision()}, in the same rounds.` : ''),
     `Open files: soft ${NOFILE.soft}, hard ${NOFILE.hard}; ${NOFILE.how}.`,
     `Generated by \`npm run bench\` on ${new Date().toISOString()} in ${Math.round((Date.now() - started) / 1000)} s: ${ROUNDS} interleaved rounds per workload ` +
       `(${WARMUP_MS} ms warm-up + ${DURATION_MS} ms measured per run); medians, min–max, and ratios of the same round.`,

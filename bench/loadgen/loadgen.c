@@ -1,26 +1,35 @@
 /*
- * ws13 benchmark load generator (native). Built by bench/run.ts with `cc -O2`.
+ * ws13 benchmark load generator (native). Built by bench/run.ts with `cc -O2 … -lz`.
  *
- *   loadgen --mode echo|broadcast|handshake|idle --port P [options]
+ *   loadgen --mode echo|broadcast|handshake|idle|serve --port P [options]
  *
  * One thread, epoll (level-triggered), non-blocking sockets. Every connection starts with
- * a real opening handshake whose Sec-WebSocket-Accept is checked (SHA-1 + base64 below).
- * Request frames are built once by the caller (masked, written to --frame-file) and
- * replicated here into one contiguous batch, so a send is one write() of a slice of it.
- * Responses are parsed down to frame headers only: payloads are skipped, except the first
- * data frame of connection 0, which can be dumped (--dump) for the caller to check in full.
+ * a real opening handshake (a fresh random key) whose Sec-WebSocket-Accept is checked.
+ * Request frames are built once by the caller (masked, --frame-file) and replicated here into
+ * one contiguous batch, so a send is one write() of a slice of it. Every reply is checked:
+ * its payload byte for byte against --message-file, or, with --pool-file (permessage-deflate),
+ * inflated with one zlib stream per connection and compared with the document it answers.
  *
  * Modes:
  *   echo       --conns N --inflight K: each connection keeps K request frames outstanding;
- *              every response frame releases one more request. Counts responses.
+ *              every response frame releases one more request. Counts responses. With
+ *              --pool-file (documents, each a 32-bit little-endian length and the bytes), the
+ *              requests are the documents in turn, each compressed on its own (fresh raw deflate
+ *              stream with the window the server allowed, sync flush, tail removed, RSV1).
  *   broadcast  --conns N subscribers plus one publisher connection (the last one). The
- *              publisher keeps K messages outstanding on average over the subscribers
- *              (sent - delivered/N < K). Counts data frames delivered to subscribers.
+ *              publisher keeps K messages in flight end to end (a message is outstanding until
+ *              every subscriber has it). Counts data frames delivered to subscribers and the
+ *              publish-to-delivery latency of each (p50, p99, p99.9).
  *   handshake  --conns N concurrent slots, each looping: connect, upgrade, verify accept,
- *              send a masked close frame (1000), read until the server closes, close.
- *              Counts completed cycles.
- *   idle       opens --conns N connections, prints {"event":"open",...}, then holds them
- *              until stdin reaches EOF (or a signal), and prints the final JSON.
+ *              send a masked close frame (1000), read the server's close frame (it must echo
+ *              1000), close the socket. Counts completed cycles.
+ *   idle       opens --conns N connections (each completes one echo when --frame-file is
+ *              given), prints {"event":"open",...}, then holds them until stdin reaches EOF
+ *              (or a signal), and prints the final JSON.
+ *   serve      a native echo server on 127.0.0.1:--port (0: any), for the client workload:
+ *              prints {"event":"listening","port":P}; checks the upgrade and that client
+ *              frames are masked, echoes data frames, answers ping and close; runs until
+ *              SIGTERM, then prints what it served.
  *
  * The measured window (after --warmup ms, for --duration ms) records the messages, this
  * process's CPU (getrusage), the server's CPU (/proc/PID/stat utime+stime, --server-pid)
@@ -45,6 +54,7 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
@@ -103,7 +113,7 @@ static void base64(const uint8_t *in, size_t n, char *out) {
 
 /* ---- options -------------------------------------------------------------------------- */
 
-enum { M_ECHO, M_BROADCAST, M_HANDSHAKE, M_IDLE };
+enum { M_ECHO, M_BROADCAST, M_HANDSHAKE, M_IDLE, M_SERVE };
 static int mode = M_ECHO;
 static int port = 0;
 static int nconns = 100;
@@ -112,7 +122,8 @@ static long warmup_ms = 500, duration_ms = 2000;
 static int server_pid = 0;
 static const char *extensions = NULL;
 static const char *frame_file = NULL;
-static const char *dump_path = NULL;
+static const char *message_file = NULL;
+static const char *pool_file = NULL;
 static int expect_opcode = -1, expect_rsv1 = -1;
 static long long expect_len = -1;
 static int connect_concurrency = 256;
@@ -133,25 +144,51 @@ typedef struct conn {
   int hslen;
   uint8_t hdr[14];
   int hlen;
-  uint64_t skip;        /* payload bytes of the current frame still to skip */
-  int dumping;
-  uint64_t pend;        /* request bytes still to write */
+  int opcode, rsv1, fin;
+  uint64_t plen;        /* payload length of the current frame */
+  uint64_t poff;        /* payload bytes of it read so far */
+  int mismatch;         /* the current payload differs from what was expected */
+  uint8_t *zbuf; size_t zlen, zcap;   /* pool mode: the reply payload being gathered */
+  z_stream *inf;                      /* pool mode: inflates the server's replies */
+  uint32_t *ring; uint32_t rhead, rtail, rmask; /* pool mode: documents sent, awaiting replies */
+  uint8_t *obuf; size_t olen, ooff, ocap;       /* pool mode: bytes to write */
+  uint64_t pend;        /* fixed-frame modes: request bytes still to write */
   uint32_t woff;        /* offset in the frame of the next byte to write */
   uint64_t received;    /* data frames received */
+  uint8_t close_code[2];
   double deadline;
 } conn;
 
 static conn *conns;
 static int epfd;
-static uint8_t *frame; static size_t flen;
+static uint8_t *frame; static size_t flen;        /* the request frame (fixed-frame modes) */
+static uint8_t *msg; static size_t msglen;        /* the payload every data reply must equal */
 static uint8_t *batch; static size_t batchlen;
 static uint8_t rbuf[1 << 20];
+static double tcur;                               /* time of the current read */
 
-static uint64_t messages = 0, handshakes = 0, resets = 0, bad_frames = 0, checked = 0;
+/* Pool mode (permessage-deflate): many documents, each compressed on its own. */
+static int npool = 0;
+static uint8_t **pool_doc; static uint32_t *pool_doclen;
+static uint8_t **pool_frame; static uint32_t *pool_framelen;
+static int pool_built = 0, pool_wbits = 15;
+static uint64_t next_doc = 0;
+static uint64_t req_plain = 0, req_comp = 0, reply_plain = 0, reply_comp = 0, reply_uncompressed = 0;
+static uint8_t *inflate_out; static size_t inflate_cap = 0;
+
+/* Broadcast: deliveries per published message (a ring), send times, latency histogram (µs). */
+#define BRING 8192
+static uint32_t bcount[BRING];
+static double bsent[BRING];
+static uint64_t completed = 0;
+#define HMAX 2000000
+static uint32_t *hist; static uint64_t hist_n = 0;
+static int measuring = 0;
+
+static uint64_t messages = 0, handshakes = 0, resets = 0, bad_frames = 0, checked = 0, mismatches = 0, ready = 0;
 static uint64_t pub_sent = 0;
 static int opened = 0, started = 0, failed = 0, running = 1, finished_setup = 0;
 static char answer[512]; static int have_answer = 0;
-static uint8_t *dump_buf; static size_t dump_len = 0, dump_cap = 0; static int dump_done = 0; static int dump_opcode = -1, dump_rsv1 = -1;
 static char errors[10][200]; static int nerrors = 0; static uint64_t error_count = 0;
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static char request_tail[600];
@@ -181,7 +218,8 @@ static void set_events(conn *c, uint32_t ev) {
 /* ---- connections ------------------------------------------------------------------------ */
 
 static void start_conn(conn *c) {
-  c->hlen = 0; c->skip = 0; c->pend = 0; c->woff = 0; c->received = 0; c->hslen = 0; c->dumping = 0;
+  c->hlen = 0; c->plen = 0; c->poff = 0; c->pend = 0; c->woff = 0; c->received = 0; c->hslen = 0;
+  c->olen = 0; c->ooff = 0; c->rhead = c->rtail = 0; c->zlen = 0; c->mismatch = 0;
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   if (fd < 0) { err("socket: %s", strerror(errno)); c->state = S_FREE; failed++; return; }
   int one = 1;
@@ -216,6 +254,21 @@ static void drop(conn *c, int linger0) {
 }
 
 static void flush(conn *c) {
+  if (pool_file) {
+    while (c->ooff < c->olen) {
+      ssize_t w = write(c->fd, c->obuf + c->ooff, c->olen - c->ooff);
+      if (w < 0) {
+        if (errno == EAGAIN || errno == EINTR) break;
+        if (running) err("connection %d: write: %s", c->index, strerror(errno));
+        drop(c, 1); failed++;
+        return;
+      }
+      c->ooff += (size_t)w;
+    }
+    if (c->ooff == c->olen) c->ooff = c->olen = 0;
+    set_events(c, c->olen > 0 ? EPOLLIN | EPOLLOUT : EPOLLIN);
+    return;
+  }
   while (c->pend > 0) {
     size_t n = c->pend < batchlen - c->woff ? c->pend : batchlen - c->woff;
     ssize_t w = write(c->fd, batch + c->woff, n);
@@ -230,6 +283,96 @@ static void flush(conn *c) {
   }
   set_events(c, c->pend > 0 ? EPOLLIN | EPOLLOUT : EPOLLIN);
 }
+
+/* ---- the document pool (permessage-deflate) --------------------------------------------- */
+
+static void load_pool(void) {
+  size_t n; uint8_t *all = NULL;
+  FILE *f = fopen(pool_file, "rb");
+  if (!f) { fprintf(stderr, "cannot read %s\n", pool_file); exit(1); }
+  fseek(f, 0, SEEK_END); n = (size_t)ftell(f); fseek(f, 0, SEEK_SET);
+  all = malloc(n); if (fread(all, 1, n, f) != n) { fprintf(stderr, "short read\n"); exit(1); } fclose(f);
+  size_t off = 0; int cap = 0;
+  while (off + 4 <= n) {
+    uint32_t len = (uint32_t)all[off] | (uint32_t)all[off + 1] << 8 | (uint32_t)all[off + 2] << 16 | (uint32_t)all[off + 3] << 24;
+    off += 4;
+    if (off + len > n) break;
+    if (npool == cap) { cap = cap ? cap * 2 : 64; pool_doc = realloc(pool_doc, sizeof *pool_doc * cap); pool_doclen = realloc(pool_doclen, sizeof *pool_doclen * cap); }
+    pool_doc[npool] = all + off; pool_doclen[npool] = len; npool++;
+    if (len * 2 + 64 > inflate_cap) inflate_cap = len * 2 + 64;
+    off += len;
+  }
+  inflate_out = malloc(inflate_cap);
+}
+
+/* RFC 7692 §7.2.1: each document compressed by a fresh raw deflate stream with the window the
+ * server allowed (client_max_window_bits), sync-flushed, the 00 00 ff ff tail removed; masked. */
+static void build_pool(void) {
+  const char *p = strstr(answer, "client_max_window_bits=");
+  pool_wbits = p ? atoi(p + 23) : 15;
+  if (pool_wbits < 9) pool_wbits = 9; /* zlib's raw deflate has no 8-bit window */
+  pool_frame = malloc(sizeof *pool_frame * (size_t)npool); pool_framelen = malloc(sizeof *pool_framelen * (size_t)npool);
+  uint8_t *out = malloc(inflate_cap + 64);
+  for (int i = 0; i < npool; i++) {
+    z_stream z = {0};
+    deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -pool_wbits, 8, Z_DEFAULT_STRATEGY);
+    z.next_in = pool_doc[i]; z.avail_in = pool_doclen[i];
+    z.next_out = out; z.avail_out = (uInt)(inflate_cap + 64);
+    deflate(&z, Z_SYNC_FLUSH);
+    size_t clen = (size_t)(inflate_cap + 64 - z.avail_out) - 4;
+    deflateEnd(&z);
+    size_t ext = clen < 126 ? 0 : 2;
+    uint8_t *fr = malloc(2 + ext + 4 + clen);
+    fr[0] = 0xc1; /* FIN, RSV1, text */
+    if (ext == 0) fr[1] = (uint8_t)(0x80 | clen); else { fr[1] = 0x80 | 126; fr[2] = (uint8_t)(clen >> 8); fr[3] = (uint8_t)clen; }
+    uint8_t mask[4] = {0x37, 0xfa, 0x21, 0x3d};
+    memcpy(fr + 2 + ext, mask, 4);
+    for (size_t k = 0; k < clen; k++) fr[2 + ext + 4 + k] = out[k] ^ mask[k & 3];
+    pool_frame[i] = fr; pool_framelen[i] = (uint32_t)(2 + ext + 4 + clen);
+  }
+  free(out);
+  pool_built = 1;
+}
+
+static void send_pool(conn *c, uint64_t k) {
+  for (uint64_t j = 0; j < k; j++) {
+    uint32_t idx = (uint32_t)(next_doc++ % (uint64_t)npool);
+    uint32_t fl = pool_framelen[idx];
+    if (c->olen + fl > c->ocap) { c->ocap = (c->olen + fl) * 2; c->obuf = realloc(c->obuf, c->ocap); }
+    memcpy(c->obuf + c->olen, pool_frame[idx], fl); c->olen += fl;
+    if (c->rtail - c->rhead > c->rmask) { err("connection %d: reply ring full", c->index); return; }
+    c->ring[c->rtail++ & c->rmask] = idx;
+    if (measuring) { req_plain += pool_doclen[idx]; req_comp += fl - (fl > 131 ? 8 : 6); }
+  }
+  flush(c);
+}
+
+/* A whole reply payload in c->zbuf: inflate it (RSV1) and compare with the document it answers. */
+static void check_pool_reply(conn *c) {
+  if (c->rhead == c->rtail) { mismatches++; err("connection %d: a reply nothing was sent for", c->index); return; }
+  uint32_t idx = c->ring[c->rhead++ & c->rmask];
+  const uint8_t *got = c->zbuf; size_t glen = c->zlen;
+  if (c->rsv1) {
+    if (!c->inf) { c->inf = calloc(1, sizeof(z_stream)); inflateInit2(c->inf, -15); }
+    static const uint8_t tail[4] = {0, 0, 0xff, 0xff};
+    if (c->zlen + 4 > c->zcap) { c->zcap = c->zlen + 64; c->zbuf = realloc(c->zbuf, c->zcap); }
+    memcpy(c->zbuf + c->zlen, tail, 4);
+    c->inf->next_in = c->zbuf; c->inf->avail_in = (uInt)(c->zlen + 4);
+    c->inf->next_out = inflate_out; c->inf->avail_out = (uInt)inflate_cap;
+    int r = inflate(c->inf, Z_SYNC_FLUSH);
+    if ((r != Z_OK && r != Z_BUF_ERROR) || c->inf->avail_in != 0) {
+      mismatches++; err("connection %d: a reply does not inflate (%d)", c->index, r); return;
+    }
+    got = inflate_out; glen = inflate_cap - c->inf->avail_out;
+    if (measuring) { reply_comp += c->zlen; reply_plain += glen; }
+  } else if (measuring) reply_uncompressed++;
+  if (glen != pool_doclen[idx] || memcmp(got, pool_doc[idx], glen) != 0) {
+    mismatches++;
+    if (mismatches <= 3) err("connection %d: a reply differs from document %u (%zu bytes)", c->index, idx, glen);
+  }
+}
+
+/* ---- the opening handshake (client side) -------------------------------------------------- */
 
 static void send_handshake(conn *c) {
   uint8_t key[16];
@@ -305,36 +448,61 @@ static void read_handshake(conn *c) {
   memcpy(leftover, c->hs + head, rest);
   free(c->hs); c->hs = NULL;
   c->state = S_OPEN;
+  tcur = now();
   on_open(c);
   if (rest > 0 && c->state == S_OPEN) parse(c, leftover, rest);
 }
 
 /* ---- frames ------------------------------------------------------------------------------ */
 
-static void frame_done(conn *c, int opcode, int fin) {
+static void frame_done(conn *c) {
+  int opcode = c->opcode;
+  if (c->mismatch) { mismatches++; if (mismatches <= 3) err("connection %d: a reply differs from the message", c->index); c->mismatch = 0; }
+  if (opcode == 8) {
+    if (c->state != S_CLOSING) { err("connection %d: the server sent a close frame", c->index); drop(c, 1); failed++; return; }
+    /* The closing handshake is complete: the server echoed our 1000. Close the socket. */
+    if (c->plen != 2 || c->close_code[0] != 0x03 || c->close_code[1] != 0xe8) { bad_frames++; err("connection %d: close frame without code 1000", c->index); }
+    handshakes++;
+    drop(c, 0);
+    return;
+  }
   if (opcode >= 8) return;          /* ping/pong: ignored */
-  if (!fin) return;                 /* (the servers do not fragment their messages) */
-  c->received++;
+  if (!c->fin) return;              /* (the servers do not fragment their messages) */
+  if (pool_file) check_pool_reply(c);
+  uint64_t seq = c->received++;
+  if (mode == M_IDLE && c->received == 1) ready++;
   if (c->publisher) return;
   messages++;
+  if (mode == M_BROADCAST) {
+    uint32_t slot = (uint32_t)(seq % BRING);
+    if (measuring) {
+      double us = (tcur - bsent[slot]) * 1e6;
+      uint32_t b = us < 0 ? 0 : us >= HMAX ? HMAX - 1 : (uint32_t)us;
+      hist[b]++; hist_n++;
+    }
+    if (++bcount[slot] == (uint32_t)nconns) { bcount[slot] = 0; completed++; }
+  }
 }
 
-/* Parses response bytes down to frame headers; payloads are skipped (or dumped). */
+/* Parses response bytes: headers, then every payload byte checked against what was sent. */
 static void parse(conn *c, const uint8_t *p, size_t n) {
   size_t off = 0;
   uint64_t before = c->received;
   while (off < n) {
-    if (c->skip > 0) {
-      size_t k = c->skip < n - off ? (size_t)c->skip : n - off;
-      if (c->dumping) {
-        if (dump_len + k > dump_cap) { dump_cap = (dump_len + k) * 2; dump_buf = realloc(dump_buf, dump_cap); }
-        memcpy(dump_buf + dump_len, p + off, k); dump_len += k;
+    if (c->poff < c->plen) {
+      size_t k = c->plen - c->poff < n - off ? (size_t)(c->plen - c->poff) : n - off;
+      if (c->opcode == 8) {
+        for (size_t i = 0; i < k; i++) if (c->poff + i < 2) c->close_code[c->poff + i] = p[off + i];
+      } else if (c->opcode < 8) {
+        if (pool_file) {
+          if (c->zlen + k + 4 > c->zcap) { c->zcap = (c->zlen + k + 4) * 2; c->zbuf = realloc(c->zbuf, c->zcap); }
+          memcpy(c->zbuf + c->zlen, p + off, k); c->zlen += k;
+        } else if (msg && !c->mismatch) {
+          if (c->poff + k > msglen || memcmp(p + off, msg + c->poff, k) != 0) c->mismatch = 1;
+        }
       }
-      c->skip -= k; off += k;
-      if (c->skip == 0) {
-        if (c->dumping) { c->dumping = 0; dump_done = 1; }
-        frame_done(c, c->hdr[0] & 15, c->hdr[0] >> 7);
-      }
+      c->poff += k; off += k;
+      if (c->poff == c->plen) { frame_done(c); if (c->state == S_FREE) return; }
       continue;
     }
     c->hdr[c->hlen++] = p[off++];
@@ -346,31 +514,25 @@ static void parse(conn *c, const uint8_t *p, size_t n) {
     if (l7 == 126) len = (uint64_t)c->hdr[2] << 8 | c->hdr[3];
     else if (l7 == 127) { len = 0; for (int i = 0; i < 8; i++) len = len << 8 | c->hdr[2 + i]; }
     c->hlen = 0;
-    int opcode = c->hdr[0] & 15, rsv1 = (c->hdr[0] >> 6) & 1;
+    c->opcode = c->hdr[0] & 15; c->rsv1 = (c->hdr[0] >> 6) & 1; c->fin = c->hdr[0] >> 7;
+    c->plen = len; c->poff = 0; c->zlen = 0; c->mismatch = 0;
     if (c->hdr[1] & 0x80) { bad_frames++; err("connection %d: masked frame from the server", c->index); }
-    if (opcode == 8) {
-      if (c->state == S_CLOSING) { c->skip = len; continue; }
-      err("connection %d: the server sent a close frame", c->index);
-      drop(c, 1); failed++;
-      return;
-    }
-    if (opcode < 8) {
+    if (c->opcode < 8) {
       checked++;
-      if ((expect_opcode >= 0 && opcode != expect_opcode) || (expect_rsv1 >= 0 && rsv1 != expect_rsv1) ||
+      if ((expect_opcode >= 0 && c->opcode != expect_opcode) || (expect_rsv1 >= 0 && c->rsv1 != expect_rsv1) ||
           (expect_len >= 0 && (long long)len != expect_len)) {
-        if (bad_frames++ < 3) err("connection %d: unexpected frame opcode %d rsv1 %d length %llu", c->index, opcode, rsv1, (unsigned long long)len);
+        if (bad_frames++ < 3) err("connection %d: unexpected frame opcode %d rsv1 %d length %llu", c->index, c->opcode, c->rsv1, (unsigned long long)len);
       }
-      if (!dump_done && !c->dumping && c->index == 0 && dump_path) {
-        c->dumping = 1; dump_opcode = opcode; dump_rsv1 = rsv1;
-        if (len == 0) { c->dumping = 0; dump_done = 1; }
-      }
+      if (msg && !pool_file && len != msglen) c->mismatch = 1;
     }
-    c->skip = len;
-    if (len == 0) frame_done(c, opcode, c->hdr[0] >> 7);
+    if (len == 0) { frame_done(c); if (c->state == S_FREE) return; }
   }
   if (mode == M_ECHO && running) {
     uint64_t done = c->received - before;
-    if (done > 0) { c->pend += done * flen; flush(c); }
+    if (done > 0) {
+      if (pool_file) send_pool(c, done);
+      else { c->pend += done * flen; flush(c); }
+    }
   }
 }
 
@@ -379,7 +541,16 @@ static const uint8_t close_frame[] = {0x88, 0x82, 0x12, 0x34, 0x56, 0x78, 0x03 ^
 static void on_open(conn *c) {
   opened++;
   if (mode == M_ECHO) {
-    c->pend = (uint64_t)inflight * flen;
+    if (pool_file) {
+      if (!pool_built) build_pool();
+      if (!c->ring) { uint32_t sz = 1; while (sz < (uint32_t)inflight * 4) sz <<= 1; c->ring = malloc(sizeof(uint32_t) * sz); c->rmask = sz - 1; }
+      send_pool(c, (uint64_t)inflight);
+    } else {
+      c->pend = (uint64_t)inflight * flen;
+      flush(c);
+    }
+  } else if (mode == M_IDLE && frame) {
+    c->pend = flen;
     flush(c);
   } else if (mode == M_HANDSHAKE) {
     if (write(c->fd, close_frame, sizeof close_frame) != (ssize_t)sizeof close_frame) {
@@ -394,6 +565,7 @@ static void read_open(conn *c) {
   for (;;) {
     ssize_t r = read(c->fd, rbuf, sizeof rbuf);
     if (r > 0) {
+      tcur = now();
       parse(c, rbuf, (size_t)r);
       if (c->state == S_FREE) return;
       if ((size_t)r < sizeof rbuf) return;
@@ -402,8 +574,8 @@ static void read_open(conn *c) {
     if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (c->state == S_CLOSING) {
       if (r < 0) resets++;
-      handshakes++;
-      drop(c, 0);
+      err("connection %d: the server closed TCP before its close frame arrived (%s)", c->index, r == 0 ? "EOF" : strerror(errno));
+      drop(c, 1); failed++;
       return;
     }
     if (running) err("connection %d: closed by the server (%s)", c->index, r == 0 ? "EOF" : strerror(errno));
@@ -488,7 +660,7 @@ static void report(const snap *a, const snap *b) {
   if (secs <= 0) secs = 1e-9;
   FILE *o = stdout;
   fprintf(o, "{\"mode\":\"%s\",\"connections\":%d,\"inFlight\":%d,\"frameBytes\":%zu,\"opened\":%d,\"failed\":%d,",
-          mode == M_ECHO ? "echo" : mode == M_BROADCAST ? "broadcast" : mode == M_HANDSHAKE ? "handshake" : "idle",
+          mode == M_ECHO ? "echo" : mode == M_BROADCAST ? "broadcast" : mode == M_SERVE ? "serve" : mode == M_HANDSHAKE ? "handshake" : "idle",
           nconns, inflight, flen, opened, failed);
   fprintf(o, "\"answer\":"); if (have_answer && answer[0]) json_str(o, answer); else fprintf(o, "null");
   fprintf(o, ",\"setupSeconds\":%.3f,\"seconds\":%.4f,\"messages\":%llu,\"rate\":%.1f,", setup_seconds, secs,
@@ -507,7 +679,20 @@ static void report(const snap *a, const snap *b) {
     for (int i = 0; i < nconns; i++) { uint64_t r = conns[i].received; if (r < mn) mn = r; if (r > mx) mx = r; }
     fprintf(o, "\"perSubscriberMin\":%llu,\"perSubscriberMax\":%llu,", (unsigned long long)mn, (unsigned long long)mx);
   }
-  fprintf(o, "\"dumpOpcode\":%d,\"dumpRsv1\":%d,\"dumpBytes\":%zu,", dump_opcode, dump_rsv1, dump_len);
+  if (mode == M_BROADCAST && hist_n > 0) {
+    double q[3] = {0.5, 0.99, 0.999}; double v[3] = {0};
+    for (int k = 0; k < 3; k++) {
+      uint64_t want = (uint64_t)(q[k] * (double)hist_n), acc = 0;
+      for (uint32_t i = 0; i < HMAX; i++) { acc += hist[i]; if (acc > want) { v[k] = i; break; } }
+    }
+    fprintf(o, "\"latencyP50Us\":%.0f,\"latencyP99Us\":%.0f,\"latencyP999Us\":%.0f,\"completed\":%llu,", v[0], v[1], v[2], (unsigned long long)completed);
+  }
+  if (pool_file) {
+    fprintf(o, "\"poolDocs\":%d,\"clientWindowBits\":%d,\"requestPlain\":%llu,\"requestCompressed\":%llu,\"replyPlain\":%llu,\"replyCompressed\":%llu,\"repliesUncompressed\":%llu,",
+            npool, pool_wbits, (unsigned long long)req_plain, (unsigned long long)req_comp, (unsigned long long)reply_plain,
+            (unsigned long long)reply_comp, (unsigned long long)reply_uncompressed);
+  }
+  fprintf(o, "\"mismatches\":%llu,\"ready\":%llu,", (unsigned long long)mismatches, (unsigned long long)ready);
   fprintf(o, "\"nofile\":[%lld,%lld],\"errorCount\":%llu,\"errors\":[", (long long)nofile.rlim_cur, (long long)nofile.rlim_max,
           (unsigned long long)error_count);
   for (int i = 0; i < nerrors; i++) { if (i) fputc(',', o); json_str(o, errors[i]); }
@@ -545,7 +730,7 @@ static void establish(int total, double limit) {
   struct epoll_event evs[512];
   int next = 0;
   double last = 0;
-  while (opened + failed < total) {
+  while ((mode == M_IDLE && frame ? (int)ready : opened) + failed < total) {
     int pending = started - opened - failed;
     while (next < total && pending < connect_concurrency) { start_conn(&conns[next++]); pending++; }
     int n = epoll_wait(epfd, evs, 512, 10);
@@ -559,11 +744,155 @@ static void establish(int total, double limit) {
 static volatile sig_atomic_t stop_signal = 0;
 static void on_signal(int s) { (void)s; stop_signal = 1; }
 
+/* ---- serve: a native echo server for the client workload --------------------------------- */
+
+typedef struct sconn {
+  int fd;
+  int open;             /* past the opening handshake */
+  int closing;
+  uint8_t *in; size_t inlen, incap;
+  uint8_t *out; size_t outlen, outoff, outcap;
+  uint32_t events;
+} sconn;
+
+static uint64_t served = 0;
+
+static void s_events(sconn *s, uint32_t ev) {
+  if (s->events == ev) return;
+  struct epoll_event e = {.events = ev, .data.ptr = s};
+  epoll_ctl(epfd, EPOLL_CTL_MOD, s->fd, &e);
+  s->events = ev;
+}
+
+static void s_free(sconn *s) {
+  epoll_ctl(epfd, EPOLL_CTL_DEL, s->fd, NULL);
+  close(s->fd);
+  free(s->in); free(s->out); free(s);
+}
+
+static void s_append(sconn *s, const uint8_t *p, size_t n) {
+  if (s->outlen + n > s->outcap) { s->outcap = (s->outlen + n) * 2 + 4096; s->out = realloc(s->out, s->outcap); }
+  memcpy(s->out + s->outlen, p, n); s->outlen += n;
+}
+
+/* Writes what is queued; returns 0 when the connection was freed. */
+static int s_flush(sconn *s) {
+  while (s->outoff < s->outlen) {
+    ssize_t w = write(s->fd, s->out + s->outoff, s->outlen - s->outoff);
+    if (w < 0) { if (errno == EAGAIN || errno == EINTR) break; s_free(s); return 0; }
+    s->outoff += (size_t)w;
+  }
+  if (s->outoff == s->outlen) {
+    s->outoff = s->outlen = 0;
+    if (s->closing) { shutdown(s->fd, SHUT_WR); s_free(s); return 0; }
+  }
+  s_events(s, s->outlen ? EPOLLIN | EPOLLOUT : EPOLLIN);
+  return 1;
+}
+
+/* Parses what is buffered: the upgrade request, then masked client frames, echoed unmasked. */
+static int s_parse(sconn *s) {
+  size_t off = 0;
+  if (!s->open) {
+    uint8_t *end = memmem(s->in, s->inlen, "\r\n\r\n", 4);
+    if (!end) return s->inlen < 8192;
+    *end = 0;
+    char key[64];
+    if (header_value((char *)s->in, "Sec-WebSocket-Key", key, sizeof key) != 1) return 0;
+    char cat[128]; snprintf(cat, sizeof cat, "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
+    uint8_t digest[20]; sha1((uint8_t *)cat, strlen(cat), digest);
+    char acc[32]; base64(digest, 20, acc);
+    char resp[256];
+    int n = snprintf(resp, sizeof resp, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", acc);
+    s_append(s, (uint8_t *)resp, (size_t)n);
+    off = (size_t)(end - s->in) + 4;
+    s->open = 1;
+  }
+  for (;;) {
+    size_t avail = s->inlen - off;
+    if (avail < 2) break;
+    uint8_t *p = s->in + off;
+    uint64_t len = p[1] & 0x7f; size_t h = 2;
+    if (!(p[1] & 0x80)) return 0; /* RFC 6455 §5.1: a client frame must be masked */
+    if (len == 126) { if (avail < 4) break; len = (uint64_t)p[2] << 8 | p[3]; h = 4; }
+    else if (len == 127) { if (avail < 10) break; len = 0; for (int i = 0; i < 8; i++) len = len << 8 | p[2 + i]; h = 10; }
+    if (len > (1u << 24)) return 0;
+    if (avail < h + 4 + len) break;
+    uint8_t *mask = p + h, *pl = p + h + 4;
+    for (uint64_t i = 0; i < len; i++) pl[i] ^= mask[i & 3];
+    int opcode = p[0] & 15;
+    uint8_t hdr[10]; size_t hl = 2;
+    hdr[0] = (uint8_t)(0x80 | (opcode == 9 ? 10 : opcode));
+    if (len < 126) hdr[1] = (uint8_t)len;
+    else if (len < 65536) { hdr[1] = 126; hdr[2] = (uint8_t)(len >> 8); hdr[3] = (uint8_t)len; hl = 4; }
+    else { hdr[1] = 127; for (int i = 0; i < 8; i++) hdr[2 + i] = (uint8_t)(len >> (56 - 8 * i)); hl = 10; }
+    if (opcode != 10) { s_append(s, hdr, hl); s_append(s, pl, len); }
+    if (opcode == 1 || opcode == 2) served++;
+    off += h + 4 + len;
+    if (opcode == 8) { s->closing = 1; break; }
+  }
+  memmove(s->in, s->in + off, s->inlen - off);
+  s->inlen -= off;
+  return 1;
+}
+
+static int serve(void) {
+  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
+  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(0x7f000001u);
+  if (bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 1024) < 0) fatal("cannot listen");
+  socklen_t al = sizeof a; getsockname(lfd, (struct sockaddr *)&a, &al);
+  epfd = epoll_create1(0);
+  struct epoll_event le = {.events = EPOLLIN, .data.ptr = NULL};
+  epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &le);
+  printf("{\"event\":\"listening\",\"port\":%d}\n", ntohs(a.sin_port)); fflush(stdout);
+  struct rusage r0; getrusage(RUSAGE_SELF, &r0); double t0 = now();
+  struct epoll_event evs[512];
+  while (!stop_signal) {
+    int n = epoll_wait(epfd, evs, 512, 100);
+    for (int i = 0; i < n; i++) {
+      sconn *s = evs[i].data.ptr;
+      if (!s) {
+        int fd;
+        while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+          setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+          sconn *ns = calloc(1, sizeof *ns);
+          ns->fd = fd; ns->incap = 65536; ns->in = malloc(ns->incap); ns->events = EPOLLIN;
+          struct epoll_event e = {.events = EPOLLIN, .data.ptr = ns};
+          epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e);
+        }
+        continue;
+      }
+      if (evs[i].events & EPOLLOUT) { if (!s_flush(s)) continue; }
+      if (!(evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || s->closing) continue;
+      int alive = 1;
+      for (;;) {
+        if (s->inlen == s->incap) { s->incap *= 2; s->in = realloc(s->in, s->incap); }
+        ssize_t r = read(s->fd, s->in + s->inlen, s->incap - s->inlen);
+        if (r > 0) { s->inlen += (size_t)r; if (s->inlen < s->incap) break; continue; }
+        if (r < 0 && (errno == EAGAIN || errno == EINTR)) break;
+        s_free(s); alive = 0; break;
+      }
+      if (!alive) continue;
+      if (!s_parse(s)) { s_free(s); continue; }
+      s_flush(s);
+    }
+  }
+  struct rusage r1; getrusage(RUSAGE_SELF, &r1);
+  double cpu = (r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) + (r1.ru_utime.tv_usec - r0.ru_utime.tv_usec) / 1e6 +
+               (r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) + (r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1e6;
+  printf("{\"event\":\"stopped\",\"messages\":%llu,\"seconds\":%.3f,\"cpu\":%.3f}\n", (unsigned long long)served, now() - t0, cpu);
+  return 0;
+}
+
+/* ---- main -------------------------------------------------------------------------------- */
+
 int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
 #define OPT(name) (strcmp(a, name) == 0 && ++i)
-    if (OPT("--mode")) mode = !strcmp(v, "echo") ? M_ECHO : !strcmp(v, "broadcast") ? M_BROADCAST : !strcmp(v, "handshake") ? M_HANDSHAKE : !strcmp(v, "idle") ? M_IDLE : -1;
+    if (OPT("--mode")) mode = !strcmp(v, "echo") ? M_ECHO : !strcmp(v, "broadcast") ? M_BROADCAST : !strcmp(v, "handshake") ? M_HANDSHAKE : !strcmp(v, "idle") ? M_IDLE : !strcmp(v, "serve") ? M_SERVE : -1;
     else if (OPT("--port")) port = atoi(v);
     else if (OPT("--conns")) nconns = atoi(v);
     else if (OPT("--inflight")) inflight = atoi(v);
@@ -572,7 +901,8 @@ int main(int argc, char **argv) {
     else if (OPT("--server-pid")) server_pid = atoi(v);
     else if (OPT("--extensions")) extensions = v;
     else if (OPT("--frame-file")) frame_file = v;
-    else if (OPT("--dump")) dump_path = v;
+    else if (OPT("--message-file")) message_file = v;
+    else if (OPT("--pool-file")) pool_file = v;
     else if (OPT("--expect-opcode")) expect_opcode = atoi(v);
     else if (OPT("--expect-rsv1")) expect_rsv1 = atoi(v);
     else if (OPT("--expect-len")) expect_len = atoll(v);
@@ -580,10 +910,11 @@ int main(int argc, char **argv) {
     else if (OPT("--source-ips")) source_ips = atoi(v);
     else { fprintf(stderr, "unknown option %s\n", a); fatal("bad arguments"); }
   }
-  if (mode < 0 || port <= 0 || nconns <= 0) fatal("need --mode and --port");
   signal(SIGPIPE, SIG_IGN);
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
+  if (mode == M_SERVE) return serve();
+  if (mode < 0 || port <= 0 || nconns <= 0) fatal("need --mode and --port");
   rng ^= (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
 
   /* As many descriptors as the hard limit allows. */
@@ -592,15 +923,19 @@ int main(int argc, char **argv) {
   if ((rlim_t)nconns + 64 > nofile.rlim_cur) fatal("RLIMIT_NOFILE too low for --conns");
 
   if (extensions && *extensions) snprintf(request_tail, sizeof request_tail, "Sec-WebSocket-Extensions: %s\r\n", extensions);
-  if (mode == M_ECHO || mode == M_BROADCAST) {
-    if (!frame_file) fatal("--frame-file is required for echo and broadcast");
+  if (message_file) { msg = read_file(message_file, &msglen); if (!msg) fatal("cannot read --message-file"); }
+  if (pool_file) { if (mode != M_ECHO) fatal("--pool-file is for echo"); load_pool(); if (npool == 0) fatal("empty --pool-file"); }
+  if (((mode == M_ECHO && !pool_file) || mode == M_BROADCAST) && !frame_file) fatal("--frame-file is required for echo and broadcast");
+  if (frame_file) {
     frame = read_file(frame_file, &flen);
     if (!frame || flen < 6) fatal("cannot read --frame-file");
     /* inflight + 1 copies: any window of up to `inflight` frames from any offset in the first is contiguous. */
-    batchlen = flen * (size_t)(inflight + 1);
+    int copies = inflight > 0 ? inflight : 1;
+    batchlen = flen * (size_t)(copies + 1);
     batch = malloc(batchlen);
-    for (int i = 0; i <= inflight; i++) memcpy(batch + (size_t)i * flen, frame, flen);
+    for (int i = 0; i <= copies; i++) memcpy(batch + (size_t)i * flen, frame, flen);
   }
+  if (mode == M_BROADCAST) hist = calloc(HMAX, sizeof *hist);
 
   epfd = epoll_create1(0);
   int total = nconns + (mode == M_BROADCAST ? 1 : 0);
@@ -615,7 +950,6 @@ int main(int argc, char **argv) {
   if (mode == M_HANDSHAKE) {
     for (int i = 0; i < nconns; i++) start_conn(&conns[i]);
     double warm_end = t0 + warmup_ms / 1e3, end = warm_end + duration_ms / 1e3, last = 0;
-    int measuring = 0;
     while (!stop_signal) {
       int n = epoll_wait(epfd, evs, 512, 10);
       for (int i = 0; i < n; i++) on_event(evs[i].data.ptr, evs[i].events);
@@ -637,7 +971,7 @@ int main(int argc, char **argv) {
 
   if (mode == M_IDLE) {
     take(&a);
-    printf("{\"event\":\"open\",\"opened\":%d,\"failed\":%d,\"setupSeconds\":%.3f}\n", opened, failed, setup_seconds);
+    printf("{\"event\":\"open\",\"opened\":%d,\"ready\":%llu,\"failed\":%d,\"setupSeconds\":%.3f}\n", opened, (unsigned long long)ready, failed, setup_seconds);
     fflush(stdout);
     /* Hold the connections, unread, until stdin closes. */
     char tmp[64];
@@ -650,13 +984,15 @@ int main(int argc, char **argv) {
 
   conn *pub = mode == M_BROADCAST ? &conns[nconns] : NULL;
   double start = now(), warm_end = start + warmup_ms / 1e3, end = warm_end + duration_ms / 1e3, last = 0;
-  int measuring = 0;
   while (!stop_signal) {
-    if (pub && pub->state == S_OPEN) {
-      /* Outstanding = sent minus the average delivered per subscriber. */
-      double outstanding = (double)pub_sent - (double)messages / nconns;
-      int want = (int)(inflight - outstanding);
-      if (want > 0 && pub->pend == 0) { pub->pend = (uint64_t)want * flen; pub_sent += (uint64_t)want; flush(pub); }
+    if (pub && pub->state == S_OPEN && pub->pend == 0) {
+      /* End to end: a message is outstanding until every subscriber has it. */
+      int want = (int)((uint64_t)inflight - (pub_sent - completed));
+      if (want > 0) {
+        double t = now();
+        for (int k = 0; k < want; k++) bsent[(pub_sent + (uint64_t)k) % BRING] = t;
+        pub->pend = (uint64_t)want * flen; pub_sent += (uint64_t)want; flush(pub);
+      }
     }
     int n = epoll_wait(epfd, evs, 512, 10);
     for (int i = 0; i < n; i++) on_event(evs[i].data.ptr, evs[i].events);
@@ -667,10 +1003,6 @@ int main(int argc, char **argv) {
   }
   take(&b);
   running = 0;
-  if (dump_path && dump_done) {
-    FILE *f = fopen(dump_path, "wb");
-    if (f) { fwrite(dump_buf, 1, dump_len, f); fclose(f); }
-  }
   report(&a, &b);
   return 0;
 }

@@ -1,11 +1,14 @@
-// ws13 server for the benchmark: `node dist/bench/servers/ws13.js [--mode echo|broadcast] [--deflate]`.
+// ws13 server for the benchmark: `node dist/bench/servers/ws13.js [--mode echo|broadcast] [--deflate] [--entry PATH]`.
 // Prints "listening PORT" when ready. Echo: each message back to its sender. Broadcast:
 // each message to every other client with `server.broadcast` (framed once). Deflate:
 // `perMessageDeflate: true`. Everything else at its defaults (heartbeat included).
-// SIGUSR2: runs gc() when started with --expose-gc and prints "gc" (idle-memory workload).
+// --entry: the ws13 build to load (default: this checkout's), for A/B runs against another build.
+// SIGUSR2: runs gc() when started with --expose-gc and prints "gc".
+import { pathToFileURL } from 'node:url';
 
+const at = process.argv.indexOf('--entry');
 // A variable, not a literal: the bench compiles whatever state src/ is in.
-const ENTRY = '../../src/node/index.js';
+const ENTRY = at > 0 ? pathToFileURL(process.argv[at + 1]!).href : '../../src/node/index.js';
 
 interface Ws13Socket {
   send(data: unknown, options?: { binary?: boolean }): void;

@@ -1,10 +1,11 @@
 // A connection's output: the frames the core writes in one turn of the event loop leave
 // together, and a transport that does not keep up stops the reading (`maxBackpressure`).
 import type { Duplex } from 'node:stream';
-import type { Connection, FrameOutput, WriteCallback } from '../protocol/connection.js';
+import type { Connection, FrameOutput, PreparedFrame, WriteCallback } from '../protocol/connection.js';
 import { ErrorCode, WebSocketError } from '../protocol/errors.js';
 import { concatBytes } from '../protocol/bytes.js';
 import { FEED_LIMIT, Outbox } from './outbox.js';
+import type { SharedFrame } from './shared-frame.js';
 import { awaitDrain } from './socket-routing.js';
 import type { ResolvedSettings } from './options.js';
 import * as diag from './diagnostics.js';
@@ -72,6 +73,10 @@ export abstract class Output implements FrameOutput {
   #out: Uint8Array[] | undefined;
   /** When not 0: the last of `#out` is an output buffer still being filled, this far. */
   #outFill = 0;
+  /** When set: broadcast frames of this turn, `#shared[#sharedStart, #sharedEnd)`, not yet in `#out`. */
+  #shared: Buffer | undefined;
+  #sharedStart = 0;
+  #sharedEnd = 0;
   #outBytes = 0;
   /** Of `#outBytes`, the application's (data frame payloads, before compression). */
   #outPayload = 0;
@@ -113,7 +118,7 @@ export abstract class Output implements FrameOutput {
       const buf = out![out!.length - 1] as Buffer;
       if (buf.length - this.#outFill >= n) return buf;
       this.#seal();
-    }
+    } else if (this.#shared !== undefined) this.#seal();
     const buf = Buffer.allocUnsafe(Math.max(n, OUTPUT_BUFFER));
     (this.#out ??= []).push(buf);
     return buf;
@@ -130,6 +135,35 @@ export abstract class Output implements FrameOutput {
     this.#scheduleFlush();
   }
 
+  /**
+   * A prepared frame, in its turn (the core's `sendPrepared`). Frames of the shared buffer
+   * (shared-frame.ts) that follow one another there go out as one view of it, not copied.
+   */
+  writePrepared(frame: PreparedFrame, done?: WriteCallback): void {
+    const f = frame as SharedFrame;
+    const shared = f.shared;
+    const n = f.payload.length;
+    if (shared === undefined || !this.socket.writable) {
+      if (n === 0) this.write(f.header, done, 0);
+      else {
+        this.write(f.header);
+        this.write(f.payload, done, n);
+      }
+      return;
+    }
+    if (this.#shared === shared && this.#sharedEnd === f.start) this.#sharedEnd = f.end;
+    else {
+      this.#seal();
+      this.#shared = shared;
+      this.#sharedStart = f.start;
+      this.#sharedEnd = f.end;
+    }
+    this.#outBytes += f.end - f.start;
+    this.#outPayload += n;
+    if (done) (this.#outDone ??= []).push(done);
+    this.#scheduleFlush();
+  }
+
   #scheduleFlush(): void {
     if (!this.has(FLUSH_QUEUED)) {
       this.set(FLUSH_QUEUED, true);
@@ -137,8 +171,15 @@ export abstract class Output implements FrameOutput {
     }
   }
 
-  /** Cuts the output buffer being filled to what it holds. */
+  /** Cuts the output buffer being filled to what it holds (or closes the run of shared frames). */
   #seal(): void {
+    const shared = this.#shared;
+    if (shared !== undefined) {
+      // (No output buffer is being filled while a run of shared frames is open.)
+      (this.#out ??= []).push(shared.subarray(this.#sharedStart, this.#sharedEnd));
+      this.#shared = undefined;
+      return;
+    }
     if (this.#outFill === 0) return;
     const out = this.#out!;
     out[out.length - 1] = out[out.length - 1]!.subarray(0, this.#outFill);
@@ -169,7 +210,14 @@ export abstract class Output implements FrameOutput {
     if ((box !== undefined && box.isWaiting) || socket.writableLength + size > FEED_LIMIT) {
       // A slow transport, or a large write: handed on as it drains (outbox.ts).
       const b = (this.#outbox ??= new Outbox());
-      b.hold(parts.length === 1 || size > COALESCE_LIMIT ? parts : [join(parts, size)], size, payload, cb);
+      // A view of a larger buffer (shared broadcast frames) is copied before it waits, so that
+      // a slow reader holds its own bytes, not the buffer they were cut from.
+      let held = parts;
+      if (size <= COALESCE_LIMIT) {
+        if (parts.length > 1) held = [join(parts, size)];
+        else if (parts[0]!.buffer.byteLength > 2 * size) held = [Buffer.from(parts[0]!)];
+      }
+      b.hold(held, size, payload, cb);
       if (b.feed(socket)) this.#waitForDrain();
     } else {
       if (parts.length === 1) {

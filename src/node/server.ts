@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { prepareFrame } from '../protocol/connection.js';
+import { prepareSharedFrame } from './shared-frame.js';
 import { Opcode } from '../protocol/constants.js';
 import { ErrorCode, HandshakeError } from '../protocol/errors.js';
 import {
@@ -345,7 +345,7 @@ export class WebSocketServer extends EventEmitter {
    */
   broadcast(data: SendData, options: { binary?: boolean; except?: WebSocket } = {}): number {
     const binary = options.binary ?? typeof data !== 'string';
-    const frame = prepareFrame(binary ? Opcode.Binary : Opcode.Text, toBytes(data));
+    const frame = prepareSharedFrame(binary ? Opcode.Binary : Opcode.Text, toBytes(data));
     const limit = this.options.maxBroadcastBacklog ?? DEFAULT_MAX_BROADCAST_BACKLOG;
     const overflow = this.options.broadcastOverflow ?? 'close';
     let n = 0;

@@ -4,7 +4,7 @@
 // Memory: a socket that never subscribes costs nothing here. Its topic set is made on its
 // first subscribe and kept in a WeakMap, so the WebSocket class holds no field for it; the
 // server's registry maps each topic to its local subscribers.
-import { prepareFrame, type PreparedFrame } from '../protocol/connection.js';
+import { prepareSharedFrame, type SharedFrame } from './shared-frame.js';
 import { Opcode } from '../protocol/constants.js';
 import { ErrorCode, WebSocketError } from '../protocol/errors.js';
 import { isValidUtf8 } from '../protocol/utf8.js';
@@ -239,13 +239,13 @@ export class TopicRegistry {
     const threshold = deflateThreshold(pmd);
     const opcode = binary ? Opcode.Binary : Opcode.Text;
     const compress = compressIt && payload.length >= threshold;
-    let plain: PreparedFrame | undefined;
+    let plain: SharedFrame | undefined;
     /** Compressed frames by codec share key; null: that key could not compress this one. */
-    let compressed: Map<string, PreparedFrame | null> | undefined;
+    let compressed: Map<string, SharedFrame | null> | undefined;
     let n = 0;
     for (const ws of subs) {
       if (ws === except) continue;
-      let frame: PreparedFrame | null | undefined;
+      let frame: SharedFrame | null | undefined;
       if (compress) {
         const codec = hostOf(ws)?.codec;
         const key = codec?.shareKey;
@@ -253,13 +253,13 @@ export class TopicRegistry {
           frame = (compressed ??= new Map()).get(key);
           if (frame === undefined) {
             const out = codec!.compressWhole(payload);
-            frame = out ? prepareFrame(opcode, out.length === 1 ? out[0]! : Buffer.concat(out), true) : null;
+            frame = out ? prepareSharedFrame(opcode, out.length === 1 ? out[0]! : Buffer.concat(out), true) : null;
             compressed.set(key, frame);
           }
         }
       }
       if (!frame && !plain) {
-        plain = prepareFrame(opcode, payload);
+        plain = prepareSharedFrame(opcode, payload);
         this.#counters.framesBuilt++;
       }
       if (hostOf(ws)?.sendPrepared(frame ?? plain!, limit, overflow)) n++;

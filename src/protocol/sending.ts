@@ -30,6 +30,12 @@ export interface FrameOutput {
   readonly reservedAt?: number;
   /** `bytes` were written at `reservedAt`, `payload` of them the application's. */
   commit?(bytes: number, payload: number): void;
+  /**
+   * Optional: a prepared frame (`sendPrepared`), header then payload, in one call, when its
+   * turn comes; a host may place the bytes of frames shared by many connections as it likes.
+   * Without it, the header and the payload go through `write`.
+   */
+  writePrepared?(frame: PreparedFrame, done?: WriteCallback): void;
 }
 
 export interface SendingOptions {
@@ -222,8 +228,14 @@ export abstract class Sending {
     if (this.role !== 'server') throw new WebSocketError(ErrorCode.InvalidState, 'prepared frames are unmasked: server only');
     if (this.sendingOpcode !== 0) throw new WebSocketError(ErrorCode.InvalidState, 'a fragmented message is being sent');
     const n = frame.payload.length;
-    if (this.sendQueue) this.behindCompression(n, () => this.writeParts(frame.header, frame.payload, done, n), done);
-    else this.writeParts(frame.header, frame.payload, done, n);
+    if (this.sendQueue) this.behindCompression(n, () => this.writePrepared(frame, done), done);
+    else this.writePrepared(frame, done);
+  }
+
+  private writePrepared(frame: PreparedFrame, done: WriteCallback | undefined): void {
+    const out = this.out;
+    if (out.writePrepared !== undefined) out.writePrepared(frame, done);
+    else this.writeParts(frame.header, frame.payload, done, frame.payload.length);
   }
 
   /**
