@@ -57,6 +57,11 @@ export const ErrorCode = {
   HandshakeAborted: 'WS_ERR_HANDSHAKE_ABORTED',
   HandshakeNetwork: 'WS_ERR_HANDSHAKE_NETWORK',
   InvalidUrl: 'WS_ERR_INVALID_URL',
+  // Client options: a request header the handshake owns; dialing (redirects, proxies).
+  ReservedHeader: 'WS_ERR_RESERVED_HEADER',
+  TooManyRedirects: 'WS_ERR_TOO_MANY_REDIRECTS',
+  RedirectRefused: 'WS_ERR_REDIRECT_REFUSED',
+  ProxyRefused: 'WS_ERR_PROXY_REFUSED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

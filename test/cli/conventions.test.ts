@@ -46,14 +46,16 @@ test('no colour in a pipe, with or without NO_COLOR; FORCE_COLOR colours, NO_COL
   ];
   for (const [args, input] of cases) {
     const opt = input === undefined ? {} : { input };
+    // connect's notes and -v lines go to stderr (stdout holds the messages alone).
+    const text = (r: { stdout: string; stderr: string }): string => r.stdout + r.stderr;
     const plain = await run(args, opt);
-    assert.ok(!plain.stdout.includes(ESC), `no colour: ${args.join(' ')}`);
+    assert.ok(!text(plain).includes(ESC), `no colour: ${args.join(' ')}`);
     const noColor = await run(args, { ...opt, env: { NO_COLOR: '1' } });
-    assert.ok(!noColor.stdout.includes(ESC), `NO_COLOR: ${args.join(' ')}`);
+    assert.ok(!text(noColor).includes(ESC), `NO_COLOR: ${args.join(' ')}`);
     const forced = await run(args, { ...opt, env: { FORCE_COLOR: '1' } });
-    assert.ok(forced.stdout.includes(ESC), `FORCE_COLOR: ${args.join(' ')}`);
+    assert.ok(text(forced).includes(ESC), `FORCE_COLOR: ${args.join(' ')}`);
     const both = await run(args, { ...opt, env: { FORCE_COLOR: '1', NO_COLOR: '1' } });
-    assert.ok(!both.stdout.includes(ESC), `NO_COLOR beats FORCE_COLOR: ${args.join(' ')}`);
+    assert.ok(!text(both).includes(ESC), `NO_COLOR beats FORCE_COLOR: ${args.join(' ')}`);
     assert.equal(both.code, plain.code);
   }
 });
