@@ -43,6 +43,7 @@ export const PYTHON = '/usr/bin/python3';
 export const CHROMIUM = '/usr/bin/chromium';
 export const REDIS_SERVER = '/usr/bin/redis-server';
 export const NGINX = '/usr/sbin/nginx';
+export const TINYPROXY = '/usr/bin/tinyproxy';
 
 export const PEERS = {
   python: {
@@ -86,6 +87,12 @@ export const PEERS = {
     packages: ['nginx'],
     usedBy: [],
     detect: () => runs(NGINX, ['-v']),
+  },
+  tinyproxy: {
+    what: `tinyproxy (${TINYPROXY})`,
+    packages: ['tinyproxy'],
+    usedBy: ['test/node/dial-proxy.test.ts, test/cli/dial.test.ts (CONNECT tunnels through a real proxy)'],
+    detect: () => runs(TINYPROXY, ['-v']),
   },
 } as const satisfies Record<string, PeerSpec>;
 
