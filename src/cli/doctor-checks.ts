@@ -145,7 +145,7 @@ function explainProxy(s: Settings, a: Attempt, d: Diagnosis): boolean {
   }
   const status = p?.status;
   const details = [a.failed.message];
-  if (status === 407) {
+  if (status === 407 || status === 401) {
     details.push('the proxy wants credentials: put them in the proxy URL (http://user:pass@proxy:port)');
     d.fix(`Proxy authentication: give the user and password in the proxy URL, e.g. --proxy http://user:pass@${s.proxy!.host}`);
   } else if (status === 403) {

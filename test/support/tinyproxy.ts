@@ -1,6 +1,7 @@
 // tinyproxy (Debian) for the proxy tests (peer-gated with peerTest(['tinyproxy'], …)): started
 // in the foreground on a free loopback port with its own configuration, stopped by the test.
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,14 +51,22 @@ export async function startTinyproxy(opts: { auth?: [string, string]; connectPor
       });
       p.kill('SIGTERM');
     });
-  // Ready once it says it listens (bounded).
+  // Ready once it accepts a TCP connection (bounded).
   const deadline = Date.now() + 10_000;
-  while (!/listening on fd/.test(out)) {
+  while (!(await accepts(port))) {
     if (p.exitCode !== null || Date.now() > deadline) {
       await stop();
       throw new Error(`tinyproxy did not start: ${out}`);
     }
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 30));
   }
   return { port, url: `http://127.0.0.1:${port}`, log: () => out, stop };
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
 }

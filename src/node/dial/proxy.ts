@@ -106,6 +106,8 @@ export function dial(target: DialTarget, proxy: URL | undefined, done: DialCallb
     finish(new HandshakeError(ErrorCode.HandshakeNetwork, `${what}: ${err.message}`, { cause: err }), undefined);
   const secure = (raw: net.Socket | undefined): void => {
     if (!target.secure) {
+      // Paused while the proxy's answer was read: a 'data' listener alone would not resume it.
+      raw?.resume();
       return void (raw ? finish(undefined, raw) : undefined);
     }
     const host = target.host;
@@ -162,7 +164,9 @@ export function dial(target: DialTarget, proxy: URL | undefined, done: DialCallb
       return refuse(undefined, 'the proxy answered CONNECT with something that is not HTTP');
     }
     if (res.status < 200 || res.status > 299) {
-      const why = res.status === 407 ? 'proxy authentication required (give user:pass in the proxy URL)' : 'the proxy refused the tunnel';
+      // 407 (RFC 9110 §15.5.8); some proxies (tinyproxy) answer 401 instead.
+      const auth = res.status === 407 || res.status === 401;
+      const why = auth ? 'proxy authentication required (give user:pass in the proxy URL)' : 'the proxy refused the tunnel';
       return refuse(res.status, `${why}: CONNECT ${target.host}:${target.port} answered ${res.status} ${res.statusText}`.trim(), res.headers.toObject());
     }
     toProxy.removeListener('error', onError);
