@@ -224,6 +224,8 @@ export async function attempt(s: Settings, override: { origin?: string | null } 
           reject(Object.assign(new Error('the server closed the connection without a complete answer'), { code: 'ECLOSED' }));
         stream.on('data', onData);
         stream.once('close', onClose);
+        // A tunnel was paused while the proxy's answer was read.
+        stream.resume();
       }),
       s.timeout,
       'the answer',
