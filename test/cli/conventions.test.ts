@@ -89,3 +89,15 @@ peerTest(['script'], 'on a real terminal (script(1) gives a pty): colours, unles
   const noColor = await inPty({ NO_COLOR: '1' });
   assert.ok(noColor !== undefined && !noColor.includes(ESC) && noColor.includes('Verdict'), noColor);
 });
+
+peerTest(['script'], 'connect on a terminal marks received messages with "< "; in a pipe, messages alone', T, async () => {
+  const { execFile } = await import('node:child_process');
+  const { CLI } = await import('./helpers.js');
+  const { url } = await serve([]);
+  const tty = await new Promise<string>((resolve) =>
+    execFile('script', ['-qec', `"${process.execPath}" "${CLI}" connect ${url} -q -x marked -w 0.3`, '/dev/null'], { env: { ...process.env, NO_COLOR: '1' }, timeout: 8000 }, (_e, stdout) => resolve(stdout)),
+  );
+  assert.match(tty, /^< marked\r?$/m);
+  const piped = await run(['connect', url, '-q', '-x', 'marked', '-w', '0.3']);
+  assert.equal(piped.stdout, 'marked\n');
+});
