@@ -251,9 +251,7 @@ export async function connect(args: string[]): Promise<number> {
   });
   const pings: Array<{ payload: string; start: bigint }> = [];
   let pingCount = 0;
-  let lastPong = Date.now();
   sock.on('pong', (payload) => {
-    lastPong = Date.now();
     const text = payload.toString('utf8');
     const i = pings.findIndex((p) => p.payload === text);
     if (i < 0) return note(`pong ${JSON.stringify(text)} (unsolicited)`);
@@ -270,19 +268,25 @@ export async function connect(args: string[]): Promise<number> {
   let pingTimer: NodeJS.Timeout | undefined;
   let pingLost = false;
   if (pingInterval !== undefined) {
+    // One ping every interval while the last one was answered; none answered within the
+    // timeout (default: the interval) ends the connection.
     const limit = pingTimeout ?? pingInterval;
     let sentAt = 0;
+    let waiting = false;
+    sock.on('pong', () => (waiting = false));
     pingTimer = setInterval(() => {
-      if (sentAt > lastPong && Date.now() - sentAt >= limit) {
+      const now = Date.now();
+      if (waiting && now - sentAt >= limit) {
         pingLost = true;
         err(`ws13: no pong within ${limit / 1000} s: giving up\n`);
         return sock.terminate();
       }
-      if (sentAt <= lastPong) {
-        sentAt = Date.now();
+      if (!waiting && now - sentAt >= pingInterval) {
+        sentAt = now;
+        waiting = true;
         ping(`ws13-auto-${++pingCount}`);
       }
-    }, Math.min(pingInterval, limit));
+    }, Math.max(10, Math.min(pingInterval, limit) / 4));
   }
 
   const closed = new Promise<number>((resolve) => {

@@ -5,7 +5,7 @@ import { after, test } from 'node:test';
 import { ESC, cleanup, rawServer, run, serve } from './helpers.js';
 import { peerTest } from '../support/peers-available.js';
 
-const T = { timeout: 20_000 };
+const T = { timeout: 90_000 }; // generous: each test starts several processes on a shared, loaded machine
 after(cleanup);
 
 test('--help on every command exits 0 and documents the exit codes', T, async () => {

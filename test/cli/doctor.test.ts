@@ -6,7 +6,7 @@ import { WebSocketServer } from '../../src/node/index.js';
 import { accept, cleanup, httpServer, rawServer, run, selfSigned, serve } from './helpers.js';
 import { peerTest } from '../support/peers-available.js';
 
-const T = { timeout: 20_000 };
+const T = { timeout: 90_000 }; // generous: each test starts several processes on a shared, loaded machine
 after(cleanup);
 
 interface Report {

@@ -8,7 +8,7 @@ import { after, test } from 'node:test';
 import { WebSocketServer } from '../../src/node/index.js';
 import { CLI, accept, cleanup, httpServer, rawServer, run, serve } from './helpers.js';
 
-const T = { timeout: 30_000 };
+const T = { timeout: 90_000 }; // generous: each test starts several processes on a shared, loaded machine
 after(cleanup);
 
 interface Report {
@@ -54,12 +54,11 @@ test('regression: -H "Host: …" replaced the Host header instead of adding a se
 });
 
 test('regression: -H "Sec-WebSocket-Key: …" (and the handshake\'s other own headers) is refused as a usage error, not sent to get 400', T, async () => {
-  for (const h of ['Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==', 'Upgrade: h2c', 'connection: close', 'Sec-WebSocket-Version: 8', 'Sec-WebSocket-Protocol: chat']) {
-    for (const cmd of ['connect', 'doctor']) {
-      const r = await run([cmd, 'ws://127.0.0.1:1/', '-H', h]);
-      assert.equal(r.code, 2, `${cmd} -H ${h}: ${r.stderr}`);
-      assert.match(r.stderr, /header cannot be set/);
-    }
+  // The full list is checked on the library (test/node/dial-redirect.test.ts); here, both commands.
+  for (const [cmd, h] of [['connect', 'Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA=='], ['connect', 'connection: close'], ['doctor', 'Sec-WebSocket-Version: 8']]) {
+    const r = await run([cmd!, 'ws://127.0.0.1:1/', '-H', h!]);
+    assert.equal(r.code, 2, `${cmd} -H ${h}: ${r.stderr}`);
+    assert.match(r.stderr, /header cannot be set/);
   }
   const twice = await run(['connect', 'ws://127.0.0.1:1/', '-H', 'Host: a', '-H', 'host: b']);
   assert.equal(twice.code, 2);

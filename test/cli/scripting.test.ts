@@ -12,7 +12,7 @@ import { CLI, accept, cleanup, httpServer, rawServer, run, selfSigned, serve } f
 import { peerTest } from '../support/peers-available.js';
 import { startTinyproxy } from '../support/tinyproxy.js';
 
-const T = { timeout: 30_000 };
+const T = { timeout: 90_000 }; // generous: each test starts several processes on a shared, loaded machine
 const stops: Array<() => Promise<void>> = [];
 after(async () => {
   for (const s of stops.splice(0)) await s();
