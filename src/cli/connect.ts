@@ -224,7 +224,9 @@ export async function connect(args: string[]): Promise<number> {
       const body = e.body.trim();
       if (body) msg += `\n  body: ${body.split('\n').slice(0, 5).join('\n        ')}`;
     }
-    err(`ws13: ${msg}\n  run 'ws13 doctor ${url.href}' for a diagnosis\n`);
+    // The hint carries the options that change the route, so doctor takes the same one.
+    const route = [values.proxy !== undefined && `--proxy ${values.proxy}`, values['proxy-env'] && '--proxy-env', values['follow-redirects'] && '-L'].filter(Boolean);
+    err(`ws13: ${msg}\n  run 'ws13 doctor ${url.href}${route.length ? ` ${route.join(' ')}` : ''}' for a diagnosis\n`);
     return EXIT_FAILURE;
   }
 

@@ -179,6 +179,7 @@ export async function doctor(args: string[]): Promise<number> {
   const parts = [
     t.dnsMs !== undefined && `DNS ${t.dnsMs} ms`,
     t.connectMs !== undefined && `TCP connect ${t.connectMs} ms`,
+    t.proxyMs !== undefined && `proxy CONNECT ${t.proxyMs} ms`,
     t.tlsMs !== undefined && `TLS ${t.tlsMs} ms`,
     t.handshakeMs !== undefined && `handshake ${t.handshakeMs} ms`,
     t.pingMs !== undefined && `ping round trip ${t.pingMs} ms`,
