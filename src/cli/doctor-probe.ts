@@ -7,7 +7,6 @@ import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import {
-  BodyReader,
   ClientHandshake,
   FrameParser,
   HeadReader,
@@ -17,6 +16,7 @@ import {
   type MaskSource,
   type ResponseHead,
 } from '../protocol/index.js';
+import { readErrorBody } from '../node/client.js';
 import { connectRequest } from '../node/dial/proxy.js';
 
 export interface Timings {
@@ -252,7 +252,8 @@ export async function attempt(s: Settings, override: { origin?: string | null } 
   if (res.status === 101) {
     a.socket = stream;
   } else {
-    a.body = await readBody(stream, res, a.rest ?? Buffer.alloc(0));
+    // Up to 4 KiB, decoded when chunked: the client's own reading (node/client.ts).
+    a.body = await readErrorBody(stream, a.rest ?? Buffer.alloc(0), res.headers);
     stream.destroy();
   }
   a.timings.totalMs = ms(t0);
@@ -308,29 +309,6 @@ async function connectThrough(raw: net.Socket, via: URL, host: string, port: num
     a.failed = { step: 'proxy', code: e.code, message: e.message };
     return undefined;
   }
-}
-
-/** Up to 4 KiB of a refusal's body, decoded when chunked: until then, its end, or 300 ms. */
-function readBody(s: net.Socket, res: ResponseHead, first: Buffer): Promise<string> {
-  return new Promise((resolve) => {
-    const reader = new BodyReader(res.headers, 4096);
-    const done = (): void => {
-      clearTimeout(t);
-      s.off('data', onData);
-      resolve(Buffer.from(reader.body).toString('utf8'));
-    };
-    const onData = (c: Buffer): void => {
-      reader.push(c);
-      if (reader.done) done();
-    };
-    const t = setTimeout(done, 300);
-    reader.push(first);
-    if (reader.done) return done();
-    s.on('data', onData);
-    s.once('end', done);
-    s.once('close', done);
-    s.resume();
-  });
 }
 
 /** Mask keys from the CSPRNG (RFC 6455 §5.3: unpredictable). */

@@ -11,6 +11,7 @@ import { bridge, children, kill, type ExecMode } from './serve-exec.js';
 import { plain, serveFile } from './serve-static.js';
 import { palette } from './term.js';
 import { VERSION } from './version.js';
+import { serveMetrics } from './metrics.js';
 
 export const SERVE_USAGE = `Usage: ws13 serve [options]
 
@@ -37,6 +38,7 @@ Options:
       --heartbeat MS        Ping idle clients every MS and drop silent ones (default 30000; 0 = off)
       --tls-cert FILE       PEM certificate: serve https:// and wss:// (needs --tls-key)
       --tls-key FILE        PEM private key for --tls-cert
+      --metrics PORT        Serve server.stats() as Prometheus metrics at http://HOST:PORT/metrics
       --exec-mode MODE      lines (default): a text message is a line on stdin, a line of
                             stdout is a text message; raw: bytes as they are, stdout chunks
                             sent as binary messages
@@ -89,6 +91,7 @@ export async function serve(args: string[]): Promise<number | undefined> {
     exec: { type: 'string' },
     'exec-mode': { type: 'string' },
     'max-procs': { type: 'string' },
+    metrics: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
     version: { type: 'boolean', short: 'V' },
     help: { type: 'boolean', short: 'h' },
@@ -106,6 +109,7 @@ export async function serve(args: string[]): Promise<number | undefined> {
   const handshakeTimeout = int('--handshake-timeout', values['handshake-timeout'], 1);
   const maxHeaderSize = int('--max-header-size', values['max-header-size'], 256);
   const heartbeat = int('--heartbeat', values.heartbeat, 0);
+  const metricsPort = int('--metrics', values.metrics, 0, 65535);
   const protocols = list(values.protocols);
   const origins = list(values.origins);
   let extra: Array<[string, string]>;
@@ -220,6 +224,11 @@ export async function serve(args: string[]): Promise<number | undefined> {
     die(`cannot listen on ${values.host}:${port}: ${(err as Error).message}`, EXIT_FAILURE);
   }
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  if (metricsPort !== undefined) {
+    const m = await serveMetrics(wss, metricsPort, values.host).catch((err: Error) => die(`cannot listen for --metrics on ${values.host}:${metricsPort}: ${err.message}`, EXIT_FAILURE));
+    // Quiet, stdout holds the URL alone: the metrics address goes to stderr.
+    (quiet ? process.stderr : process.stdout).write(`Metrics (Prometheus) at http://${m.family === 'IPv6' ? `[${m.address}]` : m.address}:${m.port}/metrics\n`);
+  }
   const url = `${tls ? 'wss' : 'ws'}://${host}:${addr.port}${values.path ?? '/'}`;
   process.stdout.write(banner(values.quiet ? undefined : c, mode, url, { protocols, required: values['require-protocol'] === true, origins, deflate: values.deflate === true, heartbeatOff: heartbeat === 0, tls: tls !== undefined, root, host, port: addr.port, exec: values.exec }));
   const stop = (): void => {

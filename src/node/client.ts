@@ -1,14 +1,25 @@
-import net from 'node:net';
-import tls from 'node:tls';
+// The client's opening handshake over TCP or TLS (RFC 6455 §4.1): the URL checked, a
+// socket dialled (`dial`, through a proxy when asked: dial/proxy.ts), the request sent, the
+// response read (`readResponse`) and judged by the core (protocol/handshake/client.ts), a
+// redirect followed when asked (dial/redirect.ts). The WebSocket hears of it through `DialEvents`.
+import type net from 'node:net';
+import type tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, HandshakeError, WebSocketError } from '../protocol/errors.js';
 import { HeadReader, couldBeStatusLine, type HeaderInit, type ResponseHead } from '../protocol/handshake/http1.js';
 import { BodyReader } from '../protocol/handshake/body.js';
-import { ClientHandshake } from '../protocol/handshake/client.js';
+import { ClientHandshake, type ClientDecision } from '../protocol/handshake/client.js';
 import { NodeDeflateCodec } from './deflate.js';
-import type { ConnectionSettings, WebSocket } from './websocket.js';
-import { dial, proxyFor, type ProxyOptions } from './dial/proxy.js';
+import { dial as dialTarget, proxyFor, type ProxyOptions } from './dial/proxy.js';
 import { DEFAULT_MAX_REDIRECTS, nextHop } from './dial/redirect.js';
+import {
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  DEFAULT_MAX_HEADER_SIZE,
+  heartbeatInterval,
+  resolveSettings,
+  type ConnectionSettings,
+  type ResolvedSettings,
+} from './options.js';
 
 export interface ClientOptions extends ConnectionSettings, ProxyOptions {
   /** Subprotocols to offer, in order of preference (RFC 6455 §4.1 item 10). */
@@ -37,27 +48,84 @@ export interface ClientOptions extends ConnectionSettings, ProxyOptions {
   maxRedirects?: number;
 }
 
+/** What the server agreed to, for the open connection. */
+export interface Agreement {
+  readonly protocol: string;
+  readonly extensions: string;
+  readonly codec: NodeDeflateCodec | undefined;
+  readonly settings: ResolvedSettings;
+  /** Heartbeat interval in ms, 0 for none. */
+  readonly heartbeat: number;
+}
+
+/** What a dial tells the WebSocket that started it: each at most once, `open` or `fail`. */
+export interface DialEvents {
+  /** The handshake as it went over the wire (heads without the blank line), for tools. */
+  upgrade(handshake: { request: string; response: string | undefined }): void;
+  /** The server's 101 was checked: `rest` holds the bytes that came after it. */
+  open(socket: net.Socket, rest: Uint8Array, agreement: Agreement): void;
+  fail(err: WebSocketError): void;
+  /** A redirect is being followed (followRedirects): the next URL and the 3xx status. */
+  redirect?(url: string, status: number): void;
+}
+
+/** Largest error response body kept, in bytes. */
 const MAX_ERROR_BODY = 4096;
+/** Time given to an error response's body, in ms. */
+const ERROR_BODY_TIME = 500;
 
 /**
- * Validates the URL and subprotocols, then opens the connection in the background.
- * Returns the normalized URL.
- * @throws WebSocketError WS_ERR_INVALID_URL, WS_ERR_INVALID_ARGUMENT
+ * Checks a WebSocket URL (WHATWG WebSockets: http(s) map to ws(s); nothing else, and no
+ * fragment).
+ * @throws WebSocketError WS_ERR_INVALID_URL
  */
-export function startClient(ws: WebSocket, input: string | URL, protocols: readonly string[], opts: ClientOptions): string {
+export function parseWebSocketUrl(input: string | URL): URL {
   let url: URL;
   try {
     url = new URL(input);
   } catch {
     throw new WebSocketError(ErrorCode.InvalidUrl, `invalid URL: ${String(input)}`);
   }
-  // WHATWG WebSockets: http(s) map to ws(s); nothing else, and no fragment.
   if (url.protocol === 'http:') url.protocol = 'ws:';
   else if (url.protocol === 'https:') url.protocol = 'wss:';
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
     throw new WebSocketError(ErrorCode.InvalidUrl, `URL scheme must be ws: or wss:, not ${url.protocol}`);
   }
   if (url.hash !== '') throw new WebSocketError(ErrorCode.InvalidUrl, 'a WebSocket URL has no fragment');
+  return url;
+}
+
+/**
+ * Opens the TCP or TLS connection to a ws: or wss: URL, directly or through the proxy the
+ * options name; `ready` gets the socket once it can carry the request, or the error.
+ * Returns a function that gives up the attempt.
+ * @throws WebSocketError WS_ERR_INVALID_ARGUMENT for a proxy URL that is not http: or https:
+ */
+export function dial(url: URL, opts: ClientOptions, ready: (err: WebSocketError | undefined, s: net.Socket | undefined) => void): () => void {
+  const secure = url.protocol === 'wss:';
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const port = Number(url.port || (secure ? 443 : 80));
+  const target = { host, port, secure, tls: opts.tls };
+  // Hook (dial/proxy.ts): TCP and TLS, directly or through a proxy's CONNECT tunnel.
+  return dialTarget(target, proxyFor(target, opts), (err, s) => {
+    s?.setNoDelay(true);
+    ready(err, s);
+  });
+}
+
+/**
+ * Validates the URL and subprotocols, then opens the connection in the background.
+ * Returns the normalized URL and a function that gives up the handshake.
+ * @throws WebSocketError WS_ERR_INVALID_URL, WS_ERR_INVALID_ARGUMENT
+ */
+export function startClient(
+  input: string | URL,
+  protocols: readonly string[],
+  opts: ClientOptions,
+  events: DialEvents,
+): { url: string; abort: () => void } {
+  const url = parseWebSocketUrl(input);
+  const started = Date.now();
   // RFC 6455 §4.1 item 7: a fresh random 16-byte nonce per attempt. Checks the subprotocols.
   const hs = new ClientHandshake({
     host: url.host,
@@ -69,31 +137,23 @@ export function startClient(ws: WebSocket, input: string | URL, protocols: reado
     nonce: randomBytes(16),
   });
   const request = hs.request;
-  const secure = url.protocol === 'wss:';
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  const port = Number(url.port || (secure ? 443 : 80));
-  const maxHeaderSize = opts.maxHeaderSize ?? 16384;
-
-  // The proxy, if any (dial/proxy.ts); a bad proxy URL throws here, as a bad URL does.
-  const target = { host, port, secure, tls: opts.tls };
-  const proxy = proxyFor(target, opts);
   let socket: net.Socket | undefined;
   let cancelDial: (() => void) | undefined;
+  /** The attempt at a redirect's target, once one is followed: it has the handshake now. */
+  let next: { abort: () => void } | undefined;
   let done = false;
-  // The handshake as it went over the wire, for tools ('upgrade' event): once, at the response
-  // head or at the failure that came before it.
+  // The handshake as it went over the wire: once, at the response head or at the failure before it.
   let told = false;
   const tell = (response: string | undefined): void => {
     if (told) return;
     told = true;
-    ws.emit('upgrade', { request: request.slice(0, -4), response });
+    events.upgrade({ request: request.slice(0, -4), response });
   };
   let timer: NodeJS.Timeout | undefined;
   const cleanup = (): void => {
     done = true;
     clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onAbort);
-    ws._abortHandshake = undefined;
   };
   const fail = (err: WebSocketError): void => {
     if (done) return;
@@ -101,142 +161,170 @@ export function startClient(ws: WebSocket, input: string | URL, protocols: reado
     cleanup();
     cancelDial?.();
     socket?.destroy();
-    ws._failHandshake(err);
+    events.fail(err);
   };
   const onAbort = (): void => fail(new HandshakeError(ErrorCode.HandshakeAborted, 'the handshake was aborted'));
-  ws._abortHandshake = () =>
-    fail(new HandshakeError(ErrorCode.HandshakeAborted, 'closed before the connection was established'));
+  const abort = (): void => {
+    if (next) next.abort();
+    else fail(new HandshakeError(ErrorCode.HandshakeAborted, 'closed before the connection was established'));
+  };
 
   if (opts.signal?.aborted) {
     process.nextTick(onAbort);
-    return url.href;
+    return { url: url.href, abort };
   }
-  opts.signal?.addEventListener('abort', onAbort);
-  const started = Date.now();
-  timer = setTimeout(
-    () => fail(new HandshakeError(ErrorCode.HandshakeTimeout, 'the opening handshake timed out')),
-    opts.handshakeTimeout ?? 10000,
-  );
-
-  // Hook (dial/proxy.ts): TCP and TLS, directly or through a proxy's CONNECT tunnel.
-  cancelDial = dial(target, proxy, (err, ready) => {
-    if (err || !ready) return fail(err ?? new HandshakeError(ErrorCode.HandshakeNetwork, 'connection failed'));
-    if (done) return void ready.destroy();
-    attach(ready);
-  });
-  return url.href;
-
-  function attach(s: net.Socket): void {
+  const timeout = opts.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+  // A bad proxy URL throws here, as a bad URL does.
+  cancelDial = dial(url, opts, (err, s) => {
+    if (err || !s) return fail(err ?? new HandshakeError(ErrorCode.HandshakeNetwork, 'connection failed'));
+    if (done) return void s.destroy();
     socket = s;
-    s.setNoDelay(true);
     s.write(request);
-
-    const reader = new HeadReader(maxHeaderSize);
-    /** The response's first bytes, until they show a status line can follow. */
-    let start: Buffer | undefined = Buffer.alloc(0);
-    const onData = (chunk: Buffer): void => {
-      if (start !== undefined) {
-        start = Buffer.concat([start, chunk.subarray(0, 12)]);
-        if (!couldBeStatusLine(start)) {
-          tell(start.toString('latin1'));
-          fail(new HandshakeError(ErrorCode.HandshakeMalformed, `not an HTTP response: ${JSON.stringify(start.toString('latin1'))}`));
-          return;
-        }
-        if (start.length >= 12) start = undefined;
-      }
-      const r = reader.push(chunk);
-      if (r.kind === 'more') return;
-      if (r.kind === 'malformed') {
-        fail(new HandshakeError(ErrorCode.HandshakeMalformed, 'response lines must end with CRLF'));
-        return;
-      }
-      if (r.kind === 'too-large') {
-        fail(new HandshakeError(ErrorCode.HandshakeHeadersTooLarge, `response head over ${maxHeaderSize} bytes`));
-        return;
-      }
-      s.off('data', onData);
-      tell(r.head);
-      const d = hs.receiveHead(r.head, r.rest);
-      if (d.kind === 'fail') {
-        fail(d.error);
-        return;
-      }
-      if (d.kind === 'refused') {
-        // The body is read to its end, so the server's close is no network error now.
-        s.off('close', onClose);
-        s.off('error', onError);
-        s.on('error', ignoreError);
-        readBody(s, d.response, d.rest, (body) => {
-          // Hook (dial/redirect.ts): a redirect followed when asked to; else the refusal.
-          if (opts.followRedirects && !done) {
-            let hop;
+    readResponse(s, hs, opts.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE, {
+      head: tell,
+      fail,
+      decided(d) {
+        cleanup();
+        const settings = resolveSettings(opts);
+        const codec = d.deflate ? new NodeDeflateCodec(d.deflate, hs.deflateOptions ?? {}) : undefined;
+        const agreement = { protocol: d.protocol, extensions: d.extensions, codec, settings, heartbeat: heartbeatInterval(opts.heartbeat, false) };
+        events.open(s, d.rest, agreement);
+      },
+      refused(res, body) {
+        // Hook (dial/redirect.ts): a redirect followed when asked to; else the refusal.
+        if (opts.followRedirects && !done) {
+          const max = opts.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
+          let hop;
+          try {
+            hop = nextHop(url, res, max, opts.headers);
+          } catch (e) {
+            return fail(e as WebSocketError);
+          }
+          if (hop) {
+            cleanup();
+            s.destroy();
+            events.redirect?.(hop.url.href, res.status);
             try {
-              hop = nextHop(url, d.response, opts.maxRedirects ?? DEFAULT_MAX_REDIRECTS, opts.headers);
-            } catch (err) {
-              return fail(err as WebSocketError);
-            }
-            if (hop) {
-              const left = opts.handshakeTimeout ?? 10000;
-              cleanup();
-              s.destroy();
-              ws.emit('redirect', hop.url.href, d.response.status);
-              startClient(ws, hop.url, protocols, {
+              next = startClient(hop.url, protocols, {
                 ...opts,
                 headers: hop.headers,
-                maxRedirects: (opts.maxRedirects ?? DEFAULT_MAX_REDIRECTS) - 1,
+                maxRedirects: max - 1,
                 // The whole chain shares one handshake timeout.
-                handshakeTimeout: Math.max(1, left - (Date.now() - started)),
-              });
-              return;
+                handshakeTimeout: Math.max(1, timeout - (Date.now() - started)),
+              }, events);
+            } catch (e) {
+              events.fail(e as WebSocketError);
             }
+            return;
           }
-          fail(hs.refused(d.response, body));
-        });
-        return;
-      }
-      cleanup();
-      s.off('error', onError);
-      s.off('close', onClose);
-      const codec = d.deflate ? new NodeDeflateCodec(d.deflate, hs.deflateOptions ?? {}) : undefined;
-      ws._open(s, d.rest, d.protocol, d.extensions, codec, opts);
-      const hb = opts.heartbeat;
-      if (hb) ws._startHeartbeat(hb.interval ?? 30000);
-    };
-    const onError = (err: Error): void =>
-      fail(new HandshakeError(ErrorCode.HandshakeNetwork, `connection failed: ${err.message}`, { cause: err }));
-    const onClose = (): void => fail(new HandshakeError(ErrorCode.HandshakeNetwork, 'the server closed the connection during the handshake'));
-    s.on('data', onData);
-    s.on('error', onError);
-    s.on('close', onClose);
-  }
+        }
+        fail(hs.refused(res, body));
+      },
+    });
+  });
+  opts.signal?.addEventListener('abort', onAbort);
+  timer = setTimeout(() => fail(new HandshakeError(ErrorCode.HandshakeTimeout, 'the opening handshake timed out')), timeout);
+  return { url: url.href, abort };
 }
 
 /**
- * Reads at most 4 KiB of an error response's body (decoded when chunked): until that much,
- * its end, or 500 ms.
+ * Reads the server's answer to the request on `s` and has the core judge it: a 101 it
+ * accepts goes to `decided` (the socket's own listeners are off by then), a refusal to
+ * `refused` once its body is read (to `fail` when there is no `refused`), anything else to `fail`.
  */
-function readBody(s: net.Socket, res: ResponseHead, first: Uint8Array, then: (body: string) => void): void {
-  const reader = new BodyReader(res.headers, MAX_ERROR_BODY);
-  let finished = false;
-  const finish = (): void => {
-    if (finished) return;
-    finished = true;
-    clearTimeout(t);
+export function readResponse(
+  s: net.Socket,
+  hs: ClientHandshake,
+  maxHeaderSize: number,
+  to: {
+    head(response: string): void;
+    fail(err: WebSocketError): void;
+    decided(d: Extract<ClientDecision, { kind: 'open' }>): void;
+    refused?(response: ResponseHead, body: string): void;
+  },
+): void {
+  const reader = new HeadReader(maxHeaderSize);
+  /** The response's first bytes, until they show a status line can follow. */
+  let start: Buffer | undefined = Buffer.alloc(0);
+  const onData = (chunk: Buffer): void => {
+    if (start !== undefined) {
+      start = Buffer.concat([start, chunk.subarray(0, 12)]);
+      if (!couldBeStatusLine(start)) {
+        to.head(start.toString('latin1'));
+        to.fail(new HandshakeError(ErrorCode.HandshakeMalformed, `not an HTTP response: ${JSON.stringify(start.toString('latin1'))}`));
+        return;
+      }
+      if (start.length >= 12) start = undefined;
+    }
+    const r = reader.push(chunk);
+    if (r.kind === 'more') return;
+    if (r.kind === 'malformed') {
+      to.fail(new HandshakeError(ErrorCode.HandshakeMalformed, 'response lines must end with CRLF'));
+      return;
+    }
+    if (r.kind === 'too-large') {
+      to.fail(new HandshakeError(ErrorCode.HandshakeHeadersTooLarge, `response head over ${maxHeaderSize} bytes`));
+      return;
+    }
     s.off('data', onData);
-    s.off('end', finish);
-    s.off('close', finish);
-    then(Buffer.from(reader.body).toString('utf8'));
+    to.head(r.head);
+    const d = hs.receiveHead(r.head, r.rest);
+    if (d.kind === 'fail') {
+      to.fail(d.error);
+      return;
+    }
+    s.off('close', onClose);
+    s.off('error', onError);
+    if (d.kind === 'refused') {
+      // The body is read to its end, so the server's close is no network error now.
+      s.on('error', ignoreError);
+      void readErrorBody(s, d.rest, d.response.headers).then((body) =>
+        to.refused ? to.refused(d.response, body) : to.fail(hs.refused(d.response, body)),
+      );
+      return;
+    }
+    to.decided(d);
   };
-  const onData = (c: Buffer): void => {
-    reader.push(c);
-    if (reader.done) finish();
-  };
-  const t = setTimeout(finish, 500);
-  reader.push(first);
-  if (reader.done) return finish();
+  const onError = (err: Error): void =>
+    to.fail(new HandshakeError(ErrorCode.HandshakeNetwork, `connection failed: ${err.message}`, { cause: err }));
+  const onClose = (): void => to.fail(new HandshakeError(ErrorCode.HandshakeNetwork, 'the server closed the connection during the handshake'));
   s.on('data', onData);
-  s.on('end', finish);
-  s.on('close', finish);
+  s.on('error', onError);
+  s.on('close', onClose);
 }
+
+/**
+ * Reads at most 4 KiB of an error response's body: until that much, its end (by the
+ * `headers`' Content-Length or chunked coding, decoded; else the connection's end), or 500 ms.
+ */
+export function readErrorBody(s: net.Socket, first: Uint8Array, headers: { get(name: string): string | undefined } = NO_HEADERS): Promise<string> {
+  return new Promise((resolve) => {
+    const reader = new BodyReader(headers, MAX_ERROR_BODY);
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(t);
+      s.off('data', onData);
+      s.off('end', finish);
+      s.off('close', finish);
+      resolve(Buffer.from(reader.body).toString('utf8'));
+    };
+    const onData = (c: Buffer): void => {
+      reader.push(c);
+      if (reader.done) finish();
+    };
+    const t = setTimeout(finish, ERROR_BODY_TIME);
+    reader.push(first);
+    if (reader.done) return finish();
+    s.on('data', onData);
+    s.on('end', finish);
+    s.on('close', finish);
+    // A socket paused by its reader (a proxy's tunnel, a probe) flows again.
+    s.resume();
+  });
+}
+
+const NO_HEADERS = { get: (): undefined => undefined };
 
 function ignoreError(): void {}

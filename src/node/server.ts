@@ -7,11 +7,10 @@ import { prepareFrame } from '../protocol/connection.js';
 import { Opcode } from '../protocol/constants.js';
 import { ErrorCode, HandshakeError } from '../protocol/errors.js';
 import {
-  HeadReader,
   HeaderList,
   formatRejection,
   parseRequestHead,
-  reject,
+  refusalError,
   type HeaderInit,
   type HeadResult,
   type RequestHead,
@@ -25,8 +24,16 @@ import {
   type ServerRefusal,
 } from '../protocol/handshake/server.js';
 import { NodeDeflateCodec } from './deflate.js';
-import { DEFAULT_MAX_BROADCAST_BACKLOG, LocalBroker, TopicRegistry, type Broker, type PublishOptions } from './topics.js';
-import { WebSocket, routeSocket, toBytes, type ConnectionSettings, type SendData, type SocketTarget } from './websocket.js';
+import { LocalBroker, TopicRegistry, type Broker, type PublishOptions, type TopicLimits } from './topics.js';
+import { brokerFailed, countersFor, opened, refused, snapshot, type Counters, type ServerStats } from './diagnostics.js';
+import { WebSocket } from './websocket.js';
+import { acceptConnection, hostOf } from './host.js';
+import { heartbeatTick } from './heartbeat.js';
+import { toBytes, type SendData } from './output.js';
+import { routeSocket } from './socket-routing.js';
+import { PendingHandshake, StandaloneRequest } from './standalone.js';
+import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_BROADCAST_BACKLOG, DEFAULT_MAX_HEADER_SIZE } from './options.js';
+import { heartbeatInterval, resolveSettings, type ConnectionSettings, type ResolvedSettings } from './options.js';
 
 /** The request of an opening handshake, as hooks see it: an `http.IncomingMessage` when attached. */
 export interface UpgradeRequest {
@@ -43,13 +50,16 @@ export interface UpgradeRequest {
  * What `beforeUpgrade` decides: with a `status`, refuse with it (and these headers and
  * body); without, accept and add `headers` to the 101.
  */
-export interface Refusal {
+export interface UpgradeDecision {
   status?: number;
   headers?: HeaderInit;
   body?: string;
 }
 
-export interface ServerOptions extends ConnectionSettings {
+/** @deprecated The former name of `UpgradeDecision` (which also accepts, without a status). */
+export type Refusal = UpgradeDecision;
+
+export interface ServerOptions extends ConnectionSettings, TopicLimits {
   /**
    * Allowed Origin values (RFC 6455 §10.2): exact origins (ASCII case-insensitive), patterns,
    * or a function. A request with another Origin is refused with 403. A request without
@@ -64,13 +74,13 @@ export interface ServerOptions extends ConnectionSettings {
   /** Refuse (400) a client that offers none of our subprotocols. Default false: accept without one. */
   requireProtocol?: boolean;
   /**
-   * Runs before the 101 (authentication, rate limits): return a Refusal to answer with
+   * Runs before the 101 (authentication, rate limits): return an UpgradeDecision to answer with
    * that status, `{ headers }` to add headers to the 101, or nothing. A throw answers 500.
    */
   beforeUpgrade?: (
     req: UpgradeRequest,
     info: { protocol: string | undefined; origin: string | undefined },
-  ) => void | undefined | Refusal | Promise<void | undefined | Refusal>;
+  ) => void | undefined | UpgradeDecision | Promise<void | undefined | UpgradeDecision>;
   /** Extra headers on every 101 (e.g. Set-Cookie), or a function of the request. */
   headers?: HeaderInit | ((req: UpgradeRequest) => HeaderInit | undefined);
   /** Time for the whole opening handshake, in ms (default 10000): 408, or 503 if a hook is slow. */
@@ -139,16 +149,23 @@ export class WebSocketServer extends EventEmitter {
    */
   readonly #untrack: (ws: WebSocket) => void;
   readonly #topics: TopicRegistry;
+  /** The connections' settings, resolved once for all of them. */
+  readonly #settings: ResolvedSettings;
+  /** This server's counters (diagnostics.ts), for `stats()`. */
+  readonly #counters: Counters;
 
   constructor(options: ServerOptions = {}) {
     super();
     this.options = options;
+    this.#settings = resolveSettings(options);
     const clients = this.clients;
     this.#untrack = (ws) => {
       clients.delete(ws);
       topics.leaveAll(ws);
     };
+    this.#counters = countersFor(this.#untrack);
     const topics = (this.#topics = new TopicRegistry(options.broker ?? new LocalBroker(), this.#untrack, options, (err) => {
+      brokerFailed(this.#counters, this, err);
       if (this.listenerCount('brokerError') > 0) this.emit('brokerError', err);
     }));
     if (options.server) {
@@ -163,11 +180,14 @@ export class WebSocketServer extends EventEmitter {
       }
       set.add(this);
     }
-    const hb = options.heartbeat ?? {};
-    if (hb) {
+    const interval = heartbeatInterval(options.heartbeat, true);
+    if (interval > 0) {
       this.#heartbeat = setInterval(() => {
-        for (const ws of this.clients) ws._heartbeat();
-      }, hb.interval ?? 30000);
+        for (const ws of this.clients) {
+          const host = hostOf(ws);
+          if (host) heartbeatTick(host);
+        }
+      }, interval);
       this.#heartbeat.unref();
     }
   }
@@ -183,7 +203,7 @@ export class WebSocketServer extends EventEmitter {
     // Another 'upgrade' listener may want it; otherwise nobody serves this path.
     if (srv.listenerCount('upgrade') > 1) return;
     socket.on('error', ignore);
-    refuse(socket, reject(404, ErrorCode.NotFound, 'no WebSocket endpoint at this path'));
+    refuse(socket, refusalError(404, ErrorCode.NotFound, 'no WebSocket endpoint at this path'));
   }
 
   /**
@@ -238,7 +258,7 @@ export class WebSocketServer extends EventEmitter {
       socket.destroy();
       return;
     }
-    const p = new PendingHandshake(socket, this.options.maxHeaderSize ?? 16384, this.#onHead, this.#onGone);
+    const p = new PendingHandshake(socket, this.options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE, this.#onHead, this.#onGone);
     p.timer = this.#handshakeTimer(socket, () => p.headDone);
     this.#pending.add(socket);
     routeSocket(socket, p);
@@ -251,13 +271,13 @@ export class WebSocketServer extends EventEmitter {
     socket.pause();
     if (r.kind === 'malformed') {
       clearTimeout(timer);
-      this.#refuse(socket, reject(400, ErrorCode.BadRequest, 'lines must end with CRLF'));
+      this.#refuse(socket, refusalError(400, ErrorCode.BadRequest, 'lines must end with CRLF'));
       return;
     }
     if (r.kind === 'too-large') {
       clearTimeout(timer);
       // RFC 6585 §5.
-      this.#refuse(socket, reject(431, ErrorCode.HeadersTooLarge, `request head over ${p.maxHeaderSize} bytes`));
+      this.#refuse(socket, refusalError(431, ErrorCode.HeadersTooLarge, `request head over ${p.maxHeaderSize} bytes`));
       return;
     }
     let head;
@@ -271,7 +291,7 @@ export class WebSocketServer extends EventEmitter {
     const req = new StandaloneRequest(head, socket);
     if (this.options.path !== undefined && pathOf(head.target) !== this.options.path) {
       clearTimeout(timer);
-      this.#refuse(socket, reject(404, ErrorCode.NotFound, 'no WebSocket endpoint at this path'), req);
+      this.#refuse(socket, refusalError(404, ErrorCode.NotFound, 'no WebSocket endpoint at this path'), req);
       return;
     }
     void this.#upgrade(req, head, socket, Buffer.from(r.rest), true).finally(() => clearTimeout(timer));
@@ -287,10 +307,10 @@ export class WebSocketServer extends EventEmitter {
       this.#refuse(
         socket,
         headDone()
-          ? reject(503, ErrorCode.RequestTimeout, 'the handshake took too long')
-          : reject(408, ErrorCode.RequestTimeout, 'request head not received in time'),
+          ? refusalError(503, ErrorCode.RequestTimeout, 'the handshake took too long')
+          : refusalError(408, ErrorCode.RequestTimeout, 'request head not received in time'),
       );
-    }, this.options.handshakeTimeout ?? 10000);
+    }, this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT);
     t.unref();
     return t;
   }
@@ -303,7 +323,7 @@ export class WebSocketServer extends EventEmitter {
     const o = this.options;
     let decision: PendingAccept | ServerAccept | ServerRefusal;
     try {
-      if (this.#closing) throw reject(503, ErrorCode.Rejected, 'the server is shutting down');
+      if (this.#closing) throw refusalError(503, ErrorCode.Rejected, 'the server is shutting down');
       decision = negotiate(head, o, req);
       if (decision.kind === 'pending') {
         const pending = decision;
@@ -318,36 +338,40 @@ export class WebSocketServer extends EventEmitter {
       return decision.error;
     }
     if (socket.destroyed || socket.writableEnded) {
-      return reject(499, ErrorCode.Rejected, 'the client went away during the handshake');
+      // Nothing is answered: the error carries no status.
+      return new HandshakeError(ErrorCode.ClientGone, 'the client went away during the handshake');
     }
     if (this.#closing) {
-      const r = refusal(reject(503, ErrorCode.Rejected, 'the server is shutting down'));
+      const r = refusal(refusalError(503, ErrorCode.Rejected, 'the server is shutting down'));
       this.#refuse(socket, r.error, req, r.response);
       return r.error;
     }
     socket.write(decision.response);
-    const pmd = o.perMessageDeflate;
-    const codec = decision.deflate ? new NodeDeflateCodec(decision.deflate, typeof pmd === 'object' ? pmd : {}) : undefined;
-    const ws = WebSocket._accept(socket, head.target, decision.protocol, decision.extensions, codec, o);
+    const settings = this.#settings;
+    const codec = decision.deflate ? new NodeDeflateCodec(decision.deflate, settings.deflate) : undefined;
+    const ws = acceptConnection(socket, head.target, decision.protocol, decision.extensions, codec, settings) as WebSocket;
+    const host = hostOf(ws)!;
     this.clients.add(ws);
-    ws._onClosed = this.#untrack;
+    host.onClosed = this.#untrack as (ws: object) => void;
+    opened(host, this, req);
     if (emit) {
       // After the 101, a listener's throw can only close this connection (1011).
       try {
         this.emit('connection', ws, req);
       } catch (err) {
-        ws._listenerThrew(err, 'connection');
+        host.listenerThrew(err, 'connection');
       }
-      ws._start(rest);
+      host.start(rest);
     } else {
       // handleUpgrade: after the caller's `await` has resumed.
-      setImmediate(() => ws._start(rest));
+      setImmediate(() => host.start(rest));
     }
     return ws;
   }
 
   #refuse(socket: Duplex, err: HandshakeError, req?: UpgradeRequest, response?: string): void {
     refuse(socket, err, response);
+    refused(this.#counters, this, err, req);
     if (this.listenerCount('handshakeError') > 0) this.emit('handshakeError', err, req);
   }
 
@@ -362,7 +386,7 @@ export class WebSocketServer extends EventEmitter {
     const limit = this.options.maxBroadcastBacklog ?? DEFAULT_MAX_BROADCAST_BACKLOG;
     const overflow = this.options.broadcastOverflow ?? 'close';
     let n = 0;
-    for (const ws of this.clients) if (ws !== options.except && ws._sendPrepared(frame, limit, overflow)) n++;
+    for (const ws of this.clients) if (ws !== options.except && hostOf(ws)?.sendPrepared(frame, limit, overflow)) n++;
     return n;
   }
 
@@ -379,13 +403,24 @@ export class WebSocketServer extends EventEmitter {
    * `compress: false`, with the same slow-subscriber policy as `broadcast`), then, through
    * the broker, those of other processes. Returns how many local subscribers it reached.
    * @throws WebSocketError WS_ERR_INVALID_ARGUMENT for a topic that is not a non-empty
-   *   string, bad data, or bytes sent as text that are not UTF-8
+   *   string, bad data, or bytes sent as text that are not UTF-8; WS_ERR_TOPIC_TOO_LONG over `maxTopicLength`
    */
   publish(topic: string, data: SendData, options: PublishOptions = {}): number {
+    // Nobody to reach, here or (with the local broker) anywhere: no bytes, no frame.
+    if (this.#topics.unheard(topic, data, options)) return 0;
     return this.#topics.publish(topic, toBytes(data), options.binary ?? typeof data !== 'string', options, typeof data === 'string');
   }
 
   // ── End of topics. ──
+
+  /**
+   * A snapshot of this server's counters: connections, topics, messages and bytes in and
+   * out, close codes, refusals by status, backpressure, publishes, broker failures (see
+   * docs/API.md, "Observability"). Counting costs a few increments per message.
+   */
+  stats(): ServerStats {
+    return snapshot(this.#counters, this.clients.size, this.#topics);
+  }
 
   /**
    * Graceful shutdown: stop accepting, send 1001 to every client, wait up to `timeout` ms
@@ -404,7 +439,7 @@ export class WebSocketServer extends EventEmitter {
       for (const ws of open) ws.close(options.code ?? 1001, options.reason ?? 'server shutting down');
       const t = setTimeout(() => {
         for (const ws of open) ws.terminate();
-      }, options.timeout ?? this.options.closeTimeout ?? 5000);
+      }, options.timeout ?? this.options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT);
       await Promise.all(closed);
       clearTimeout(t);
       await netClosed;
@@ -412,62 +447,6 @@ export class WebSocketServer extends EventEmitter {
       this.emit('close');
     })();
     return this.#closing;
-  }
-}
-
-/**
- * A standalone connection until its request head is in. The socket's shared listeners
- * (websocket.ts routeSocket) point here first, then at the WebSocket: nothing is added to
- * the socket for the handshake and then taken off again.
- */
-class PendingHandshake implements SocketTarget {
-  readonly reader: HeadReader;
-  headDone = false;
-  timer: NodeJS.Timeout | undefined;
-  constructor(
-    readonly socket: net.Socket,
-    readonly maxHeaderSize: number,
-    private readonly onHead: (p: PendingHandshake, r: Exclude<HeadResult, { kind: 'more' }>) => void,
-    private readonly onGone: (p: PendingHandshake) => void,
-  ) {
-    this.reader = new HeadReader(maxHeaderSize);
-  }
-  _onData(chunk: Buffer): void {
-    if (this.headDone) return;
-    const r = this.reader.push(chunk);
-    if (r.kind === 'more') return;
-    this.headDone = true;
-    this.onHead(this, r);
-  }
-  _onEnd(): void {}
-  _onSocketClose(): void {
-    this.onGone(this);
-  }
-  _onSocketError(): void {}
-}
-
-/** The request as hooks see it in standalone mode; header objects are built on first use. */
-class StandaloneRequest implements UpgradeRequest {
-  readonly method: string;
-  readonly url: string;
-  readonly httpVersion: string;
-  #head: RequestHead;
-  #headers: Record<string, string> | undefined;
-  #raw: string[] | undefined;
-  constructor(
-    head: RequestHead,
-    readonly socket: Duplex,
-  ) {
-    this.#head = head;
-    this.method = head.method;
-    this.url = head.target;
-    this.httpVersion = head.httpVersion;
-  }
-  get headers(): Record<string, string> {
-    return (this.#headers ??= this.#head.headers.toObject());
-  }
-  get rawHeaders(): string[] {
-    return (this.#raw ??= this.#head.headers.entries.flat());
   }
 }
 

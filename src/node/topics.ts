@@ -9,7 +9,12 @@ import { Opcode } from '../protocol/constants.js';
 import { ErrorCode, WebSocketError } from '../protocol/errors.js';
 import { isValidUtf8 } from '../protocol/utf8.js';
 import type { PerMessageDeflateOptions } from '../protocol/extensions/permessage-deflate.js';
-import type { WebSocket } from './websocket.js';
+import { hostOf } from './host.js';
+import { DEFAULT_MAX_BROADCAST_BACKLOG, deflateThreshold } from './options.js';
+import { countersFor, ignored, type Counters } from './diagnostics.js';
+
+/** A server-side connection, as topics see it (the WebSocket class). */
+type WebSocket = { readonly readyState: number };
 
 /** Delivers a publish that came from another process to this process's subscribers. */
 export type BrokerHandler = (topic: string, payload: Uint8Array, binary: boolean) => void;
@@ -60,43 +65,58 @@ export interface PublishOptions {
   except?: WebSocket;
 }
 
+/** Bounds on topics (server options), so that topics named from client input stay bounded in memory. */
+export interface TopicLimits {
+  /** Longest topic name, in UTF-16 code units (default 256): longer throws WS_ERR_TOPIC_TOO_LONG. */
+  maxTopicLength?: number;
+  /** Topics one connection may be in at once (default 1000): one more throws WS_ERR_TOO_MANY_TOPICS. */
+  maxTopicsPerSocket?: number;
+}
+
+/** `maxTopicLength` and `maxTopicsPerSocket` when unset. */
+export const DEFAULT_MAX_TOPIC_LENGTH = 256;
+export const DEFAULT_MAX_TOPICS_PER_SOCKET = 1000;
+
 /** The server options a publish reads (server.ts's, resolved at each publish). */
-export interface TopicSettings {
+export interface TopicSettings extends TopicLimits {
   maxBroadcastBacklog?: number;
   broadcastOverflow?: 'close' | 'skip';
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
-/** `maxBroadcastBacklog` when unset, for `broadcast` and `publish` alike. */
-export const DEFAULT_MAX_BROADCAST_BACKLOG = 8 * 1024 * 1024;
-
 /** Each socket's topics, made on its first subscribe. */
 const topicsOf = new WeakMap<WebSocket, Set<string>>();
 /**
  * The registry of a server-side socket, found through the server's close hook
- * (`ws._onClosed`), which every socket of one server shares: no per-socket field.
+ * (the host's `onClosed`), which every socket of one server shares: no per-socket field.
  */
 const registryOf = new WeakMap<object, TopicRegistry>();
 
 /** One server's topics: topic → its local subscribers. */
 export class TopicRegistry {
   readonly #subscribers = new Map<string, Set<WebSocket>>();
+  readonly #counters: Counters;
+  /** Connections in at least one topic, and (connection, topic) pairs. */
+  subscribers = 0;
+  subscriptions = 0;
 
   /**
-   * @param hook the server's close hook, which its sockets carry as `_onClosed`
+   * @param hook the server's close hook, which its sockets' hosts carry as `onClosed`
    * @param settings the server's options
    * @param onError the broker failed (the server's 'brokerError')
    */
   constructor(
     readonly broker: Broker,
     hook: object,
-    private readonly settings: TopicSettings,
+    readonly settings: TopicSettings,
     private readonly onError: (err: unknown) => void,
   ) {
     registryOf.set(hook, this);
+    const counters = (this.#counters = countersFor(hook));
     broker.onMessage((topic, payload, binary) => {
       // From another process: text must still be UTF-8 before it reaches a client (RFC 6455 §8.1).
       if (!binary && !isValidUtf8(payload)) {
+        ignored(counters, topic, payload.length, 'text not UTF-8');
         return onError(new WebSocketError(ErrorCode.InvalidUtf8, `a remote text message on ${topic} is not UTF-8`));
       }
       this.deliver(topic, payload, binary, true, undefined);
@@ -108,7 +128,6 @@ export class TopicRegistry {
    * @param isString the data was a string (so it is UTF-8 already)
    */
   publish(topic: string, bytes: Uint8Array, binary: boolean, o: PublishOptions, isString: boolean): number {
-    checkTopic(topic);
     if (!binary && !isString && !isValidUtf8(bytes)) {
       throw new WebSocketError(ErrorCode.InvalidArgument, 'text messages must be valid UTF-8');
     }
@@ -126,16 +145,39 @@ export class TopicRegistry {
     }
   }
 
+  /**
+   * Checks the topic and counts the publish; true when nobody could hear it: no local
+   * subscriber and only the local broker (data that would not encode or validate goes on, to
+   * throw as usual). Then the publish ends here, before its data is encoded or framed.
+   */
+  unheard(topic: string, data: unknown, o: PublishOptions): boolean {
+    checkTopic(topic, this.settings);
+    this.#counters.publishes++;
+    if (this.#subscribers.has(topic) || !(this.broker instanceof LocalBroker)) return false;
+    const simple = typeof data === 'string' || ((o.binary ?? true) && (ArrayBuffer.isView(data) || data instanceof ArrayBuffer));
+    if (!simple) return false;
+    this.#counters.publishesUnheard++;
+    return true;
+  }
+
   /** Topics with at least one local subscriber. */
-  get size(): number {
+  get topics(): number {
     return this.#subscribers.size;
   }
 
   subscribe(ws: WebSocket, topic: string): boolean {
     let mine = topicsOf.get(ws);
     if (mine?.has(topic)) return false;
-    if (!mine) topicsOf.set(ws, (mine = new Set()));
+    const max = this.settings.maxTopicsPerSocket ?? DEFAULT_MAX_TOPICS_PER_SOCKET;
+    if ((mine?.size ?? 0) >= max) {
+      throw new WebSocketError(ErrorCode.TooManyTopics, `a connection may be in at most ${max} topics (maxTopicsPerSocket)`);
+    }
+    if (!mine) {
+      topicsOf.set(ws, (mine = new Set()));
+      this.subscribers++;
+    }
     mine.add(topic);
+    this.subscriptions++;
     let subs = this.#subscribers.get(topic);
     if (!subs) {
       this.#subscribers.set(topic, (subs = new Set()));
@@ -148,7 +190,11 @@ export class TopicRegistry {
   unsubscribe(ws: WebSocket, topic: string): boolean {
     const mine = topicsOf.get(ws);
     if (!mine?.delete(topic)) return false;
-    if (mine.size === 0) topicsOf.delete(ws);
+    this.subscriptions--;
+    if (mine.size === 0) {
+      topicsOf.delete(ws);
+      this.subscribers--;
+    }
     this.#drop(ws, topic);
     return true;
   }
@@ -158,6 +204,8 @@ export class TopicRegistry {
     const mine = topicsOf.get(ws);
     if (!mine) return;
     topicsOf.delete(ws);
+    this.subscribers--;
+    this.subscriptions -= mine.size;
     for (const topic of mine) this.#drop(ws, topic);
   }
 
@@ -188,7 +236,7 @@ export class TopicRegistry {
     const { maxBroadcastBacklog, broadcastOverflow, perMessageDeflate: pmd } = this.settings;
     const limit = maxBroadcastBacklog ?? DEFAULT_MAX_BROADCAST_BACKLOG;
     const overflow = broadcastOverflow ?? 'close';
-    const threshold = (typeof pmd === 'object' ? pmd.threshold : undefined) ?? 1024;
+    const threshold = deflateThreshold(pmd);
     const opcode = binary ? Opcode.Binary : Opcode.Text;
     const compress = compressIt && payload.length >= threshold;
     let plain: PreparedFrame | undefined;
@@ -199,7 +247,7 @@ export class TopicRegistry {
       if (ws === except) continue;
       let frame: PreparedFrame | null | undefined;
       if (compress) {
-        const codec = ws._deflate();
+        const codec = hostOf(ws)?.codec;
         const key = codec?.shareKey;
         if (key !== undefined) {
           frame = (compressed ??= new Map()).get(key);
@@ -210,21 +258,30 @@ export class TopicRegistry {
           }
         }
       }
-      if (ws._sendPrepared(frame ?? (plain ??= prepareFrame(opcode, payload)), limit, overflow)) n++;
+      if (!frame && !plain) {
+        plain = prepareFrame(opcode, payload);
+        this.#counters.framesBuilt++;
+      }
+      if (hostOf(ws)?.sendPrepared(frame ?? plain!, limit, overflow)) n++;
     }
     return n;
   }
 }
 
 function registry(ws: WebSocket): TopicRegistry {
-  const r = ws._onClosed && registryOf.get(ws._onClosed);
+  const onClosed = hostOf(ws)?.onClosed;
+  const r = onClosed && registryOf.get(onClosed);
   if (!r) throw new WebSocketError(ErrorCode.InvalidState, 'only connections accepted by a WebSocketServer have topics');
   return r;
 }
 
-function checkTopic(topic: unknown): asserts topic is string {
+function checkTopic(topic: unknown, limits?: TopicLimits): asserts topic is string {
   if (typeof topic !== 'string' || topic.length === 0) {
     throw new WebSocketError(ErrorCode.InvalidArgument, 'a topic is a non-empty string');
+  }
+  const max = limits?.maxTopicLength ?? DEFAULT_MAX_TOPIC_LENGTH;
+  if (limits && topic.length > max) {
+    throw new WebSocketError(ErrorCode.TopicTooLong, `a topic of ${topic.length} characters is over maxTopicLength (${max})`);
   }
 }
 
@@ -232,6 +289,7 @@ function checkTopic(topic: unknown): asserts topic is string {
 export function subscribe(ws: WebSocket, topic: string): boolean {
   checkTopic(topic);
   const r = registry(ws);
+  checkTopic(topic, r.settings);
   if (ws.readyState !== 1) return false;
   return r.subscribe(ws, topic);
 }

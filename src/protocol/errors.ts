@@ -30,6 +30,11 @@ export const ErrorCode = {
   InvalidArgument: 'WS_ERR_INVALID_ARGUMENT',
   // Topics across processes (ws13/redis): a publish the broker could not carry.
   BrokerUnavailable: 'WS_ERR_BROKER_UNAVAILABLE',
+  // Topic limits (maxTopicLength, maxTopicsPerSocket): thrown by subscribe and publish.
+  TopicTooLong: 'WS_ERR_TOPIC_TOO_LONG',
+  TooManyTopics: 'WS_ERR_TOO_MANY_TOPICS',
+  // The reconnecting client's queue of messages sent while disconnected is full.
+  QueueFull: 'WS_ERR_QUEUE_FULL',
   // Server side of the opening handshake (RFC 6455 §4.2): answered with `status`.
   BadRequest: 'WS_ERR_BAD_REQUEST',
   MethodNotAllowed: 'WS_ERR_METHOD_NOT_ALLOWED',
@@ -44,6 +49,8 @@ export const ErrorCode = {
   RequestTimeout: 'WS_ERR_REQUEST_TIMEOUT',
   NotFound: 'WS_ERR_NOT_FOUND',
   Rejected: 'WS_ERR_REJECTED',
+  /** The client closed its side before the 101 could be sent (no status: nothing is answered). */
+  ClientGone: 'WS_ERR_CLIENT_GONE',
   // Client side of the opening handshake (RFC 6455 §4.1).
   HandshakeStatus: 'WS_ERR_HANDSHAKE_STATUS',
   HandshakeUpgrade: 'WS_ERR_HANDSHAKE_UPGRADE',
@@ -82,9 +89,33 @@ export class WebSocketError extends Error {
   }
 }
 
+// The kinds users catch, as Python `websockets` has them (InvalidHandshake, ProtocolError,
+// PayloadTooBig, ConnectionClosed): every error is a WebSocketError with a stable `code`;
+// these subclasses only add the kind. `HandshakeError` (below) is the fourth.
+
+/** The peer broke RFC 6455/7692: the connection fails with 1002, or 1007 for bad data. */
+export class ProtocolError extends WebSocketError {
+  override name = 'ProtocolError';
+}
+
+/** A limit was crossed (message size, inflated size, head size). */
+export class LimitError extends WebSocketError {
+  override name = 'LimitError';
+}
+
+/** The transport failed or went silent (network error, heartbeat, close timeout). */
+export class NetworkError extends WebSocketError {
+  override name = 'NetworkError';
+}
+
 /** Makes the error that fails a connection with a protocol error (1002). */
-export function protocolError(code: ErrorCode, message: string): WebSocketError {
-  return new WebSocketError(code, message, { closeCode: CloseCode.ProtocolError });
+export function protocolError(code: ErrorCode, message: string): ProtocolError {
+  return new ProtocolError(code, message, { closeCode: CloseCode.ProtocolError });
+}
+
+/** A message over `maxPayload`, on the wire or once inflated: the connection fails with 1009. */
+export function messageTooBig(message: string): LimitError {
+  return new LimitError(ErrorCode.MessageTooBig, message, { closeCode: CloseCode.MessageTooBig });
 }
 
 /**

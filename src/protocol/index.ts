@@ -2,7 +2,7 @@
 // Uint8Array does (Node, Deno, Bun, browsers).
 export { Opcode, CloseCode, WEBSOCKET_GUID, WEBSOCKET_VERSION, MAX_CONTROL_PAYLOAD, isValidCloseCode } from './constants.js';
 export type { Role } from './constants.js';
-export { ErrorCode, WebSocketError, HandshakeError } from './errors.js';
+export { ErrorCode, WebSocketError, HandshakeError, ProtocolError, LimitError, NetworkError } from './errors.js';
 export { Utf8Validator, isValidUtf8 } from './utf8.js';
 export { applyMask, pooledMaskSource } from './mask.js';
 export type { MaskSource } from './mask.js';
@@ -14,6 +14,7 @@ export type {
   ConnectionHandler,
   ConnectionOptions,
   ConnectionState,
+  FrameOutput,
   PreparedFrame,
   WriteCallback,
 } from './connection.js';
@@ -31,6 +32,7 @@ export {
   formatRejection,
   formatUpgradeRequest,
   reject,
+  refusalError,
   reasonPhrase,
 } from './handshake/http1.js';
 export type {
@@ -65,5 +67,6 @@ export {
   formatDeflateOffer,
   checkDeflateAnswer,
   InflateLimitError,
+  DEFAULT_DEFLATE_THRESHOLD,
 } from './extensions/permessage-deflate.js';
 export type { PerMessageDeflateOptions, DeflateParams, DeflateCodec, CodecCallback } from './extensions/permessage-deflate.js';

@@ -39,21 +39,7 @@ export function sha1(msg: Uint8Array): Uint8Array {
   return out;
 }
 
-const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-
-export function base64Encode(data: Uint8Array): string {
-  let s = '';
-  let i = 0;
-  for (; i + 2 < data.length; i += 3) {
-    const n = (data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!;
-    s += B64[n >> 18]! + B64[(n >> 12) & 63]! + B64[(n >> 6) & 63]! + B64[n & 63]!;
-  }
-  if (i < data.length) {
-    const n = (data[i]! << 16) | ((data[i + 1] ?? 0) << 8);
-    s += B64[n >> 18]! + B64[(n >> 12) & 63]! + (i + 1 < data.length ? B64[(n >> 6) & 63]! : '=') + '=';
-  }
-  return s;
-}
+export { base64Encode } from './base64.js';
 
 /** Latin-1 bytes of an ASCII string (header values are ASCII here). */
 export function asciiBytes(s: string): Uint8Array {

@@ -1,3 +1,4 @@
+import { wasmApi } from './wasm.js';
 /**
  * A 16-bytes-per-instruction XOR for masking, as a WebAssembly SIMD module assembled here
  * from its opcodes (WebAssembly Core Specification 2.0, §5 "Binary Format"). Plain
@@ -94,18 +95,14 @@ function moduleBytes(): Uint8Array {
   ]);
 }
 
-/** The little of the WebAssembly JS API used here (the core compiles without DOM or Node types). */
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: { memory: { buffer: ArrayBuffer }; xor: (p: number, len: number, key: number) => void } };
-}
+type XorExports = { memory: { buffer: ArrayBuffer }; xor: (p: number, len: number, key: number) => void };
 
 function instantiate(): SimdXor | undefined {
   try {
-    const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+    const wasm = wasmApi();
     if (!wasm) return undefined;
     const instance = new wasm.Instance(new wasm.Module(moduleBytes()));
-    const exports = instance.exports;
+    const exports = instance.exports as XorExports;
     const memory = new Uint8Array(exports.memory.buffer);
     const fn = exports.xor;
     const simd: SimdXor = { memory, xor: (len, key) => fn(0, len, key) };

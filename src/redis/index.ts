@@ -14,6 +14,7 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Broker, BrokerHandler } from '../node/topics.js';
+import { ignored } from '../node/diagnostics.js';
 import { ErrorCode, WebSocketError } from '../protocol/errors.js';
 
 /** Bytes before the payload: flags and origin id. */
@@ -107,7 +108,7 @@ export class RedisBroker extends EventEmitter implements Broker {
     for (const c of [pub, this.#sub]) {
       // node-redis emits 'error' for each failed (re)connection; without a listener it would throw.
       c.on('error', (err: Error) => this.#lost(err));
-      c.on('end', () => this.#lost(new Error('the Redis connection ended')));
+      c.on('end', () => this.#lost(new WebSocketError(ErrorCode.BrokerUnavailable, 'the Redis connection ended')));
       c.on('ready', () => this.#ready());
     }
   }
@@ -173,7 +174,9 @@ export class RedisBroker extends EventEmitter implements Broker {
 
   #receive(topic: string, message: Buffer): void {
     if (message.length < HEADER || (message[0]! & ~BINARY) !== 0) {
+      // Another application on the channel, or a later format: counted, never delivered.
       this.ignored++;
+      ignored(undefined, topic, message.length, message.length < HEADER ? 'too short' : 'unknown flags');
       return;
     }
     if (this.#origin.equals(message.subarray(1, HEADER))) return; // our own: delivered locally already
@@ -214,7 +217,7 @@ export async function createRedisBroker(options: RedisBrokerOptions = {}): Promi
   const own = client === undefined;
   if (!client) {
     const redis = (await import('redis').catch((cause: unknown) => {
-      throw new Error("ws13/redis needs the 'redis' package (npm install redis), or a client in `options.client`", { cause });
+      throw new WebSocketError(ErrorCode.BrokerUnavailable, "ws13/redis needs the 'redis' package (npm install redis), or a client in `options.client`", { cause });
     })) as unknown as { createClient(o: object): RedisClientLike };
     client = redis.createClient({
       ...(options.url === undefined ? {} : { url: options.url }),

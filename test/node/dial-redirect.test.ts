@@ -173,3 +173,38 @@ test('the whole redirect chain shares one handshakeTimeout', T, async () => {
   assert.equal(err.code, 'WS_ERR_HANDSHAKE_TIMEOUT');
   assert.ok(Date.now() - t0 < 1500, `took ${Date.now() - t0} ms`);
 });
+
+test('close() and the signal reach the attempt at the redirect target', T, async () => {
+  // The target accepts the upgrade request and never answers; it sees the client leave.
+  let left = 0;
+  const silent = http.createServer();
+  // (node:http leaves such sockets half-open: the client's leaving is its 'end'.)
+  silent.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) =>
+    socket.on('end', () => {
+      left++;
+      socket.destroy();
+    }),
+  );
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const sp = (silent.address() as net.AddressInfo).port;
+  closers.push(() => new Promise<void>((r) => (silent.closeAllConnections(), silent.close(() => r()))));
+  const r = await redirector(302, () => `ws://127.0.0.1:${sp}/`);
+
+  const ws = new WebSocket(`ws://127.0.0.1:${r.port}/`, { followRedirects: true, handshakeTimeout: 10_000 });
+  const errors: WebSocketError[] = [];
+  ws.on('error', (err) => errors.push(err));
+  await new Promise((res) => ws.once('redirect', res));
+  // Let the request reach the silent target before giving up.
+  await new Promise((res) => setTimeout(res, 200));
+  const closed = new Promise<number>((res) => ws.once('close', (code) => res(code)));
+  ws.close();
+  assert.equal(await closed, 1006);
+  assert.deepEqual(errors.map((e) => e.code), ['WS_ERR_HANDSHAKE_ABORTED']);
+
+  const ac = new AbortController();
+  const err = WebSocket.connect(`ws://127.0.0.1:${r.port}/`, { followRedirects: true, signal: ac.signal }).catch((e: unknown) => e);
+  setTimeout(() => ac.abort(), 300);
+  assert.equal(((await err) as WebSocketError).code, 'WS_ERR_HANDSHAKE_ABORTED');
+  for (let i = 0; i < 100 && left < 2; i++) await new Promise((res) => setTimeout(res, 20));
+  assert.equal(left, 2, 'both attempts at the target were closed');
+});

@@ -1,9 +1,11 @@
 // What the core tells its host so the host can take fast paths: the `ascii` hint on short
-// text messages (the host may decode them as Latin-1), `canWriteDirect` (the host may frame
-// a small message itself), and `writeSmallFrameHeader`, the header it writes (RFC 6455 §5.2).
+// text messages (the host may decode them as Latin-1), `sendSmall` (a small message framed
+// into the host's own output buffer), and `writeSmallFrameHeader`, the header it writes (RFC 6455 §5.2).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeSmallFrameHeader } from '../../src/protocol/frame.js';
+import { Connection, type ConnectionHandler } from '../../src/protocol/connection.js';
+import { ErrorCode, WebSocketError } from '../../src/protocol/errors.js';
 import { OP, c2s, feed, open, utf8, decodeFrames, concatBytes } from './support.js';
 
 test('ascii hint: true only for a one-part ASCII text message the core checked whole', () => {
@@ -22,17 +24,62 @@ test('ascii hint: true only for a one-part ASCII text message the core checked w
   assert.deepEqual(rec.asciiHints, [true, false, false, false, false, false, false]);
 });
 
-test('canWriteDirect: server role, open, no fragmented message being sent', () => {
-  const server = open('server');
-  assert.equal(server.conn.canWriteDirect, true);
-  server.conn.send(OP.text, utf8('first '), false);
-  assert.equal(server.conn.canWriteDirect, false, 'a fragmented message is being sent');
-  server.conn.send(OP.text, utf8('last'), true);
-  assert.equal(server.conn.canWriteDirect, true);
-  server.conn.close(1000);
-  assert.equal(server.conn.canWriteDirect, false, 'closing');
-  const client = open('client');
-  assert.equal(client.conn.canWriteDirect, false, 'a client masks its frames');
+/** A host output with the small-frame buffer (`reserve`/`commit`), recording what it got. */
+class SmallOutput implements ConnectionHandler {
+  buf = new Uint8Array(4096);
+  fill = 0;
+  reservedAt = 0;
+  /** Bytes as they reached the transport, from `write` and from `commit` alike, in order. */
+  wire: Uint8Array[] = [];
+  commits = 0;
+  write(data: Uint8Array): void {
+    this.wire.push(data.slice());
+  }
+  reserve(n: number): Uint8Array {
+    assert.ok(this.buf.length - this.fill >= n);
+    this.reservedAt = this.fill;
+    return this.buf;
+  }
+  commit(bytes: number): void {
+    this.wire.push(this.buf.slice(this.reservedAt, this.reservedAt + bytes));
+    this.fill += bytes;
+    this.commits++;
+  }
+  message(): void {}
+  ping(): void {}
+  pong(): void {}
+  error(): void {}
+  shutdown(): void {}
+}
+
+test('sendSmall: a whole small message framed into the host buffer; declines where it must not (RFC 6455 §5.2)', () => {
+  const out = new SmallOutput();
+  const conn = new Connection({ role: 'server' }, out);
+  assert.equal(conn.sendSmall(OP.text, 'héllo'), true);
+  assert.equal(conn.sendSmall(OP.binary, Uint8Array.of(1, 2, 3)), true);
+  assert.equal(conn.sendSmall(OP.text, 'x'.repeat(126)), false, 'over 125 units');
+  conn.send(OP.text, utf8('first '), false);
+  assert.equal(conn.sendSmall(OP.text, 'between'), false, 'a fragmented message is being sent');
+  conn.send(OP.text, utf8('last'), true);
+  assert.equal(conn.sendSmall(OP.text, '\u{1F600}'.repeat(40)), true, 'up to 3 bytes a unit, 16-bit length');
+  assert.equal(out.commits, 3);
+  const frames = decodeFrames(concatBytes(...out.wire));
+  assert.deepEqual(
+    frames.map((f) => [f.opcode, f.fin, Buffer.from(f.payload).toString('hex')]),
+    [
+      [OP.text, true, Buffer.from('héllo').toString('hex')],
+      [OP.binary, true, '010203'],
+      [OP.text, false, Buffer.from('first ').toString('hex')],
+      [OP.cont, true, Buffer.from('last').toString('hex')],
+      [OP.text, true, Buffer.from('\u{1F600}'.repeat(40)).toString('hex')],
+    ],
+  );
+  conn.close(1000);
+  assert.throws(() => conn.sendSmall(OP.text, 'late'), (e: unknown) => e instanceof WebSocketError && e.code === ErrorCode.InvalidState);
+  const client = new Connection({ role: 'client' }, new SmallOutput());
+  assert.equal(client.sendSmall(OP.text, 'masked'), false, 'a client masks its frames');
+  const plain = new Connection({ role: 'server' }, { ...new SmallOutput(), reserve: undefined } as unknown as ConnectionHandler);
+  assert.equal(plain.sendSmall(OP.text, 'no buffer'), false, 'a host without reserve');
 });
 
 test('writeSmallFrameHeader: 7-bit lengths in place, 16-bit ones after moving the payload', () => {

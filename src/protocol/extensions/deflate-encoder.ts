@@ -6,6 +6,8 @@
  * WebAssembly is missing (`--jitless`), `messageEncoder()` is undefined and zlib does all.
  */
 import { DEFLATE_ENCODER_WASM } from './deflate-encoder.wasm.js';
+import { base64Decode } from '../base64.js';
+import { wasmApi } from '../wasm.js';
 
 export interface MessageEncoder {
   /** The largest message it takes, in bytes. */
@@ -26,38 +28,11 @@ interface Exports {
   encode(n: number, windowBits: number): number;
 }
 
-/** The little of the WebAssembly JS API used here (the core compiles without DOM or Node types). */
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-
-const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-
-function fromBase64(text: string): Uint8Array {
-  const value = new Uint8Array(128);
-  for (let i = 0; i < 64; i++) value[B64.charCodeAt(i)] = i;
-  const end = text.endsWith('==') ? text.length - 2 : text.endsWith('=') ? text.length - 1 : text.length;
-  const out = new Uint8Array((end * 3) >> 2);
-  let bits = 0;
-  let n = 0;
-  let o = 0;
-  for (let i = 0; i < end; i++) {
-    bits = (bits << 6) | value[text.charCodeAt(i)]!;
-    n += 6;
-    if (n >= 8) {
-      n -= 8;
-      out[o++] = (bits >> n) & 255;
-    }
-  }
-  return out;
-}
-
 function load(): MessageEncoder | undefined {
-  const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  const wasm = wasmApi();
   if (!wasm) return undefined;
   try {
-    const instance = new wasm.Instance(new wasm.Module(fromBase64(DEFLATE_ENCODER_WASM)), {});
+    const instance = new wasm.Instance(new wasm.Module(base64Decode(DEFLATE_ENCODER_WASM)), {});
     const e = instance.exports as Exports;
     // The module has no allocator and never grows its memory, so this view stays valid.
     const memory = new Uint8Array(e.memory.buffer);

@@ -1,5 +1,7 @@
 // permessage-deflate (RFC 7692): negotiation for both roles, and the codec interface the
 // connection drives. The codec itself is the host's (node:zlib in src/node/deflate.ts).
+import { CloseCode } from '../constants.js';
+import { ErrorCode, LimitError } from '../errors.js';
 import type { ExtensionOffer } from '../handshake/negotiate.js';
 
 export const PMD = 'permessage-deflate';
@@ -22,6 +24,9 @@ export interface PerMessageDeflateOptions {
   /** Messages under this many bytes are sent uncompressed (default 1024). */
   threshold?: number;
 }
+
+/** Messages under this many bytes are sent uncompressed unless `threshold` says otherwise. */
+export const DEFAULT_DEFLATE_THRESHOLD = 1024;
 
 /** What was agreed, from this endpoint's point of view. */
 export interface DeflateParams {
@@ -226,11 +231,19 @@ export interface DeflateCodec {
    * The message's last output loses its trailing 00 00 ff ff (RFC 7692 §7.2.1).
    */
   compress(data: Uint8Array, fin: boolean, done: CodecCallback): void;
+  /** False when this codec sends everything uncompressed (e.g. an 8-bit window zlib refuses). */
+  readonly canCompress?: boolean;
   /** Releases what the codec holds. */
   close(): void;
 }
 
-/** Error from `decompress` when the output passed the limit (the connection closes 1009). */
-export class InflateLimitError extends Error {
+/**
+ * Error from `decompress` when the output passed the limit (the connection closes 1009): a
+ * `LimitError` with code WS_ERR_MESSAGE_TOO_BIG. A codec may fail with any LimitError.
+ */
+export class InflateLimitError extends LimitError {
   override name = 'InflateLimitError';
+  constructor(message: string) {
+    super(ErrorCode.MessageTooBig, message, { closeCode: CloseCode.MessageTooBig });
+  }
 }

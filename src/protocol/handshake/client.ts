@@ -76,8 +76,8 @@ export class ClientHandshake {
 
   /**
    * @throws WebSocketError WS_ERR_INVALID_ARGUMENT for a nonce that is not 16 bytes or
-   * subprotocols that are not distinct tokens; WS_ERR_RESERVED_HEADER for an extra header the
-   * handshake owns (request-headers.ts); TypeError for an invalid extra header.
+   * subprotocols that are not distinct tokens or an invalid extra header; WS_ERR_RESERVED_HEADER
+   * for an extra header the handshake owns (request-headers.ts).
    */
   constructor(init: ClientHandshakeInit) {
     // RFC 6455 §4.1 item 7: the key MUST be a randomly selected 16-byte value, base64.
@@ -144,7 +144,7 @@ export class ClientHandshake {
   /**
    * The failure (WS_ERR_HANDSHAKE_STATUS) for a non-101 answer, once its body (up to the
    * host's limit) is read.
-   * @throws Error when `res` is a 101 (use `judge`)
+   * @throws WebSocketError WS_ERR_INVALID_ARGUMENT when `res` is a 101 (use `receiveHead`)
    */
   refused(res: ResponseHead, body: string): HandshakeError {
     try {
@@ -152,6 +152,6 @@ export class ClientHandshake {
     } catch (err) {
       return err as HandshakeError;
     }
-    throw new Error('refused() is for an answer other than 101');
+    throw new WebSocketError(ErrorCode.InvalidArgument, 'refused() is for an answer other than 101');
   }
 }

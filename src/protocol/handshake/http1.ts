@@ -1,9 +1,10 @@
-// The HTTP/1.1 opening handshake (RFC 6455 §4), both roles, free of I/O. HTTP/2
-// (RFC 8441) lives beside it; negotiation shared by both is in negotiate.ts.
+// The HTTP/1.1 opening handshake (RFC 6455 §4), both roles, free of I/O: heads, key and
+// accept, the 101 and refusals. Header grammar and negotiation are in negotiate.ts.
 import { WEBSOCKET_GUID, WEBSOCKET_VERSION } from '../constants.js';
-import { ErrorCode, HandshakeError } from '../errors.js';
+import { ErrorCode, HandshakeError, WebSocketError } from '../errors.js';
+import { concatBytes } from '../bytes.js';
 import { asciiBytes, base64Encode, sha1 } from '../sha1.js';
-import { hasToken, parseExtensions, parseSubprotocols, trimOws, type ExtensionOffer } from './negotiate.js';
+import { TCHAR, hasToken, isToken, parseExtensions, parseSubprotocols, trimOws, type ExtensionOffer } from './negotiate.js';
 
 /** Sec-WebSocket-Accept for a key (RFC 6455 §4.2.2 item 5.4): base64(SHA-1(key + GUID)). */
 export function acceptKey(key: string): string {
@@ -102,13 +103,7 @@ export class HeadReader {
   }
 
   private joined(): Uint8Array {
-    if (this.parts.length === 1) return this.parts[0]!;
-    const out = new Uint8Array(this.size);
-    let off = 0;
-    for (const p of this.parts) {
-      out.set(p, off);
-      off += p.length;
-    }
+    const out = concatBytes(this.parts, this.size);
     this.parts = [out];
     return out;
   }
@@ -122,7 +117,8 @@ function latin1(b: Uint8Array): string {
   return s;
 }
 
-const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A request line: method (a token), request target, version (RFC 9112 §3). */
+const REQUEST_LINE = new RegExp(`^(${TCHAR}+) ([\\x21-\\x7e]+) HTTP/(\\d)\\.(\\d)$`);
 // Field values: visible characters, obs-text, space and tab (RFC 9110 §5.5); no CR, LF, NUL.
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
@@ -133,7 +129,7 @@ function parseFields(lines: string[]): HeaderList | undefined {
     if (colon <= 0) return undefined;
     const name = line.slice(0, colon);
     // RFC 9112 §5.1: no white space before the colon; §5.2: obs-fold is rejected.
-    if (!FIELD_NAME.test(name)) return undefined;
+    if (!isToken(name)) return undefined;
     const value = trimOws(line.slice(colon + 1));
     if (!FIELD_VALUE.test(value)) return undefined;
     e.push([name.toLowerCase(), value]);
@@ -147,9 +143,9 @@ function parseFields(lines: string[]): HeaderList | undefined {
  */
 export function parseRequestHead(head: string): RequestHead {
   const lines = head.split('\r\n');
-  const m = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/(\d)\.(\d)$/.exec(lines[0]!);
+  const m = REQUEST_LINE.exec(lines[0]!);
   const headers = m && parseFields(lines.slice(1));
-  if (!m || !headers) throw reject(400, ErrorCode.BadRequest, 'malformed HTTP request');
+  if (!m || !headers) throw refusalError(400, ErrorCode.BadRequest, 'malformed HTTP request');
   return { method: m[1]!, target: m[2]!, httpVersion: `${m[3]}.${m[4]}`, headers };
 }
 
@@ -204,10 +200,13 @@ export function reasonPhrase(status: number): string {
   return REASONS[status] ?? 'Error';
 }
 
-/** A server-side refusal to answer with `status`, the reason as plain text body. */
-export function reject(status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}): HandshakeError {
+/** The error of a server-side refusal to answer with `status`, the reason as plain text body. */
+export function refusalError(status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}): HandshakeError {
   return new HandshakeError(code, message, { status, headers, body: `${message}\n` });
 }
+
+/** @deprecated The former name of `refusalError` (it makes the error; it rejects nothing). */
+export const reject = refusalError;
 
 /** What a valid upgrade request carries, for the server to decide on. */
 export interface UpgradeOffer {
@@ -226,47 +225,47 @@ export function checkUpgradeRequest(req: { method: string; httpVersion: string; 
   const h = req.headers;
   // §4.2.1 item 1: an HTTP/1.1 or higher GET request.
   if (req.method !== 'GET') {
-    throw reject(405, ErrorCode.MethodNotAllowed, 'a WebSocket handshake is a GET request', { Allow: 'GET' });
+    throw refusalError(405, ErrorCode.MethodNotAllowed, 'a WebSocket handshake is a GET request', { Allow: 'GET' });
   }
   const [major, minor] = req.httpVersion.split('.').map(Number) as [number, number];
-  if (major < 1 || (major === 1 && minor < 1)) throw reject(400, ErrorCode.BadRequest, 'HTTP/1.1 or later is required');
+  if (major < 1 || (major === 1 && minor < 1)) throw refusalError(400, ErrorCode.BadRequest, 'HTTP/1.1 or later is required');
   // §4.2.1 item 2: a Host header field.
   const hosts = h.all('host');
-  if (hosts.length !== 1 || hosts[0] === '') throw reject(400, ErrorCode.BadRequest, 'missing or repeated Host header');
+  if (hosts.length !== 1 || hosts[0] === '') throw refusalError(400, ErrorCode.BadRequest, 'missing or repeated Host header');
   // §4.2.1 item 3: Upgrade lists "websocket" (any case). Without it, the client is asked to upgrade (RFC 9110 §15.5.22).
   if (!hasToken(h.all('upgrade'), 'websocket')) {
-    throw reject(426, ErrorCode.UpgradeRequired, 'this is a WebSocket endpoint: Upgrade: websocket is required', {
+    throw refusalError(426, ErrorCode.UpgradeRequired, 'this is a WebSocket endpoint: Upgrade: websocket is required', {
       Upgrade: 'websocket',
       'Sec-WebSocket-Version': WEBSOCKET_VERSION,
     });
   }
   // §4.2.1 item 4: Connection lists "Upgrade" (any case).
   if (!hasToken(h.all('connection'), 'upgrade')) {
-    throw reject(400, ErrorCode.InvalidConnectionHeader, 'the Connection header must list Upgrade');
+    throw refusalError(400, ErrorCode.InvalidConnectionHeader, 'the Connection header must list Upgrade');
   }
   // §4.2.1 item 6 and §4.2.2 item 4: only version 13; otherwise 426 naming the version we speak.
   const versions = h.all('sec-websocket-version');
   if (versions.length !== 1 || versions[0] !== WEBSOCKET_VERSION) {
-    throw reject(426, ErrorCode.UnsupportedVersion, 'unsupported WebSocket version: use 13', {
+    throw refusalError(426, ErrorCode.UnsupportedVersion, 'unsupported WebSocket version: use 13', {
       'Sec-WebSocket-Version': WEBSOCKET_VERSION,
     });
   }
   // §4.2.1 item 5, §11.3.1: exactly one key, base64 of 16 bytes.
   const keys = h.all('sec-websocket-key');
   if (keys.length !== 1 || !isValidKey(keys[0]!)) {
-    throw reject(400, ErrorCode.InvalidKey, 'Sec-WebSocket-Key must appear once and be base64 of 16 bytes');
+    throw refusalError(400, ErrorCode.InvalidKey, 'Sec-WebSocket-Key must appear once and be base64 of 16 bytes');
   }
   const protocols = parseSubprotocols(h.all('sec-websocket-protocol'));
-  if (!protocols) throw reject(400, ErrorCode.InvalidSubprotocol, 'malformed Sec-WebSocket-Protocol header');
+  if (!protocols) throw refusalError(400, ErrorCode.InvalidSubprotocol, 'malformed Sec-WebSocket-Protocol header');
   const extensions = parseExtensions(h.all('sec-websocket-extensions'));
-  if (!extensions) throw reject(400, ErrorCode.BadRequest, 'malformed Sec-WebSocket-Extensions header');
+  if (!extensions) throw refusalError(400, ErrorCode.BadRequest, 'malformed Sec-WebSocket-Extensions header');
   // A GET upgrade has no body: bytes after the head are frames, never a body to smuggle.
   const lengths = h.all('content-length');
   if (h.all('transfer-encoding').length > 0 || lengths.some((l) => l !== '0')) {
-    throw reject(400, ErrorCode.BadRequest, 'a handshake request has no body');
+    throw refusalError(400, ErrorCode.BadRequest, 'a handshake request has no body');
   }
   const origins = h.all('origin');
-  if (origins.length > 1) throw reject(400, ErrorCode.BadRequest, 'repeated Origin header');
+  if (origins.length > 1) throw refusalError(400, ErrorCode.BadRequest, 'repeated Origin header');
   return { key: keys[0]!, origin: origins[0], protocols, extensions };
 }
 
@@ -288,7 +287,8 @@ export function headerPairs(headers: HeaderInit | undefined): Array<readonly [st
 function headerLines(headers: HeaderInit | undefined): string {
   let s = '';
   for (const [k, v] of headerPairs(headers)) {
-    if (!FIELD_NAME.test(k) || !FIELD_VALUE.test(v)) throw new TypeError(`invalid header ${JSON.stringify(k)}`);
+    // RFC 9110 §5.1, §5.5: a field name is a token; a value has no CR, LF or NUL (no injection).
+    if (!isToken(k) || !FIELD_VALUE.test(v)) throw new WebSocketError(ErrorCode.InvalidArgument, `invalid header ${JSON.stringify(k)}`);
     s += `${k}: ${v}\r\n`;
   }
   return s;

@@ -1,11 +1,13 @@
 // Header grammar shared by both roles and by HTTP/1.1 and HTTP/2 handshakes: token lists
 // (RFC 9110 §5.6.1), subprotocols (RFC 6455 §4.1, §11.3.4) and extensions (RFC 6455 §9.1).
 
-/** tchar (RFC 9110 §5.6.2). */
-const TCHAR = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** tchar (RFC 9110 §5.6.2) as a character class: the one spelling of it. */
+export const TCHAR = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]";
+const TOKEN = new RegExp(`^${TCHAR}+$`);
 
+/** token = 1*tchar (RFC 9110 §5.6.2): methods, field names, subprotocols, extension names. */
 export function isToken(s: string): boolean {
-  return TCHAR.test(s);
+  return TOKEN.test(s);
 }
 
 /**
@@ -135,8 +137,9 @@ export function parseExtensions(values: readonly string[]): ExtensionOffer[] | u
   return out;
 }
 
+/** tchar by character code, for the scanner. */
 const TCHARS = new Uint8Array(128);
-for (const ch of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHARS[ch.charCodeAt(0)] = 1;
+for (let c = 0; c < 128; c++) TCHARS[c] = TOKEN.test(String.fromCharCode(c)) ? 1 : 0;
 
 function isTchar(c: number): boolean {
   return c < 128 && TCHARS[c] === 1;

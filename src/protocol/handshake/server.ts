@@ -9,7 +9,7 @@ import {
   formatRejection,
   formatSwitchingProtocols,
   headerPairs,
-  reject,
+  refusalError,
   type HeaderInit,
   type RequestHead,
   type UpgradeOffer,
@@ -147,7 +147,7 @@ export function negotiate<R = RequestHead>(
   try {
     // RFC 6455 §10.2: a server that serves browsers checks Origin, and answers 403 when it
     // does not accept it (§4.2.2: "a suitable HTTP error code").
-    if (!originAllowed(policy.origins, offer.origin, req)) return refusal(reject(403, ErrorCode.ForbiddenOrigin, 'origin not allowed'));
+    if (!originAllowed(policy.origins, offer.origin, req)) return refusal(refusalError(403, ErrorCode.ForbiddenOrigin, 'origin not allowed'));
     let protocol: string | undefined;
     if (typeof policy.protocols === 'function') {
       protocol = policy.protocols(offer.protocols, req) ?? undefined;
@@ -160,7 +160,7 @@ export function negotiate<R = RequestHead>(
       protocol = selectSubprotocol(policy.protocols, offer.protocols);
     }
     if (protocol === undefined && policy.requireProtocol) {
-      return refusal(reject(400, ErrorCode.SubprotocolRequired, 'none of the offered subprotocols is supported'));
+      return refusal(refusalError(400, ErrorCode.SubprotocolRequired, 'none of the offered subprotocols is supported'));
     }
     // RFC 7692 §5.1: the first acceptable permessage-deflate offer, if we compress at all.
     const pmd = policy.perMessageDeflate;

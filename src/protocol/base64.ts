@@ -1,0 +1,38 @@
+// Base64 (RFC 4648 §4), both ways, runtime-neutral: handshake keys and the embedded
+// WebAssembly module.
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+export function base64Encode(data: Uint8Array): string {
+  let s = '';
+  let i = 0;
+  for (; i + 2 < data.length; i += 3) {
+    const n = (data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!;
+    s += B64[n >> 18]! + B64[(n >> 12) & 63]! + B64[(n >> 6) & 63]! + B64[n & 63]!;
+  }
+  if (i < data.length) {
+    const n = (data[i]! << 16) | ((data[i + 1] ?? 0) << 8);
+    s += B64[n >> 18]! + B64[(n >> 12) & 63]! + (i + 1 < data.length ? B64[(n >> 6) & 63]! : '=') + '=';
+  }
+  return s;
+}
+
+/** Decodes well-formed base64 (the caller's own constant text: nothing is checked). */
+export function base64Decode(text: string): Uint8Array {
+  const value = new Uint8Array(128);
+  for (let i = 0; i < 64; i++) value[B64.charCodeAt(i)] = i;
+  const end = text.endsWith('==') ? text.length - 2 : text.endsWith('=') ? text.length - 1 : text.length;
+  const out = new Uint8Array((end * 3) >> 2);
+  let bits = 0;
+  let n = 0;
+  let o = 0;
+  for (let i = 0; i < end; i++) {
+    bits = (bits << 6) | value[text.charCodeAt(i)]!;
+    n += 6;
+    if (n >= 8) {
+      n -= 8;
+      out[o++] = (bits >> n) & 255;
+    }
+  }
+  return out;
+}
