@@ -16,10 +16,13 @@ import {
   type MaskSource,
   type ResponseHead,
 } from '../protocol/index.js';
+import { readErrorBody } from '../node/client.js';
+import { connectRequest } from '../node/dial/proxy.js';
 
 export interface Timings {
   dnsMs?: number;
   connectMs?: number;
+  proxyMs?: number;
   tlsMs?: number;
   handshakeMs?: number;
   pingMs?: number;
@@ -36,6 +39,8 @@ export interface Settings {
   insecure: boolean;
   ca: Buffer | undefined;
   timeout: number;
+  /** An HTTP(S) proxy to reach the server through (a CONNECT tunnel), or undefined. */
+  proxy: URL | undefined;
 }
 
 export interface TlsInfo {
@@ -52,7 +57,9 @@ export interface Attempt {
   timings: Timings;
   address?: string;
   /** The step that failed and why. */
-  failed?: { step: 'dns' | 'tcp' | 'tls' | 'handshake'; code: string | undefined; message: string; firstBytes?: Buffer };
+  failed?: { step: 'dns' | 'tcp' | 'proxy' | 'tls' | 'handshake'; code: string | undefined; message: string; firstBytes?: Buffer };
+  /** The proxy's answer to CONNECT, when going through one. */
+  proxy?: { url: URL; status: number | undefined; statusText: string; head: string | undefined; ms?: number };
   tls?: TlsInfo;
   /** The client handshake (request bytes, key, what an answer must hold), from the core. */
   hs: ClientHandshake;
@@ -82,6 +89,10 @@ export async function attempt(s: Settings, override: { origin?: string | null } 
   const url = s.url;
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const port = Number(url.port || (s.secure ? 443 : 80));
+  // Through a proxy, DNS and TCP are the proxy's; the server is reached by CONNECT.
+  const via = s.proxy;
+  const dialHost = via ? via.hostname.replace(/^\[|\]$/g, '') : host;
+  const dialPort = via ? Number(via.port || (via.protocol === 'https:' ? 443 : 80)) : port;
   const origin = override.origin === null ? undefined : (override.origin ?? s.origin);
   const hs = new ClientHandshake({
     host: url.host,
@@ -97,13 +108,13 @@ export async function attempt(s: Settings, override: { origin?: string | null } 
 
   // DNS.
   let addresses: string[];
-  if (net.isIP(host)) {
-    addresses = [host];
+  if (net.isIP(dialHost)) {
+    addresses = [dialHost];
     a.timings.dnsMs = 0;
   } else {
     const t = performance.now();
     try {
-      addresses = (await withTimeout(dns.promises.lookup(host, { all: true }), s.timeout, 'the DNS lookup')).map((r) => r.address);
+      addresses = (await withTimeout(dns.promises.lookup(dialHost, { all: true }), s.timeout, 'the DNS lookup')).map((r) => r.address);
       a.timings.dnsMs = ms(t);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
@@ -117,7 +128,7 @@ export async function attempt(s: Settings, override: { origin?: string | null } 
   let lastErr: NodeJS.ErrnoException | undefined;
   const tTcp = performance.now();
   for (const address of addresses) {
-    const sock = net.connect({ host: address, port });
+    const sock = net.connect({ host: address, port: dialPort });
     sock.setNoDelay(true);
     try {
       await withTimeout(
@@ -142,6 +153,11 @@ export async function attempt(s: Settings, override: { origin?: string | null } 
   }
   a.timings.connectMs = ms(tTcp);
   socket.on('error', () => {});
+  if (via) {
+    const tunnel = await connectThrough(socket, via, host, port, s.timeout, a);
+    if (!tunnel) return a;
+    socket = tunnel;
+  }
 
   // TLS: certificate problems are recorded, not fatal, so the handshake is still checked.
   let stream: net.Socket = socket;
@@ -208,6 +224,8 @@ export async function attempt(s: Settings, override: { origin?: string | null } 
           reject(Object.assign(new Error('the server closed the connection without a complete answer'), { code: 'ECLOSED' }));
         stream.on('data', onData);
         stream.once('close', onClose);
+        // A tunnel was paused while the proxy's answer was read.
+        stream.resume();
       }),
       s.timeout,
       'the answer',
@@ -234,34 +252,63 @@ export async function attempt(s: Settings, override: { origin?: string | null } 
   if (res.status === 101) {
     a.socket = stream;
   } else {
-    a.body = await readBody(stream, a.rest ?? Buffer.alloc(0));
+    // Up to 4 KiB, decoded when chunked: the client's own reading (node/client.ts).
+    a.body = await readErrorBody(stream, a.rest ?? Buffer.alloc(0), res.headers);
     stream.destroy();
   }
   a.timings.totalMs = ms(t0);
   return a;
 }
 
-/** Up to 4 KiB of a refusal's body: until then, its end, or 300 ms. */
-function readBody(s: net.Socket, first: Buffer): Promise<string> {
-  return new Promise((resolve) => {
-    const parts = [first];
-    let size = first.length;
-    const done = (): void => {
-      clearTimeout(t);
-      s.off('data', onData);
-      resolve(Buffer.concat(parts).subarray(0, 4096).toString('utf8'));
-    };
-    const onData = (c: Buffer): void => {
-      parts.push(c);
-      size += c.length;
-      if (size >= 4096) done();
-    };
-    const t = setTimeout(done, 300);
-    s.on('data', onData);
-    s.once('end', done);
-    s.once('close', done);
-    s.resume();
-  });
+/** Asks the proxy for a tunnel (RFC 9110 §9.3.6); records its answer; the socket on 2xx. */
+async function connectThrough(raw: net.Socket, via: URL, host: string, port: number, timeout: number, a: Attempt): Promise<net.Socket | undefined> {
+  const t = performance.now();
+  let sock: net.Socket = raw;
+  a.proxy = { url: via, status: undefined, statusText: '', head: undefined };
+  try {
+    if (via.protocol === 'https:') {
+      const name = via.hostname.replace(/^\[|\]$/g, '');
+      const ts = tls.connect({ socket: raw, ...(net.isIP(name) ? {} : { servername: name }) });
+      await withTimeout(new Promise<void>((resolve, reject) => (ts.once('secureConnect', resolve), ts.once('error', reject))), timeout, 'TLS to the proxy');
+      ts.on('error', () => {});
+      sock = ts;
+    }
+    sock.write(connectRequest(host, port, via));
+    const reader = new HeadReader(16384);
+    const r = await withTimeout(
+      new Promise<{ head: string; rest: Uint8Array }>((resolve, reject) => {
+        const onData = (c: Buffer): void => {
+          const x = reader.push(c);
+          if (x.kind === 'more') return;
+          sock.off('data', onData);
+          sock.pause();
+          if (x.kind === 'done') resolve(x);
+          else reject(Object.assign(new Error('the proxy did not answer CONNECT in HTTP'), { code: x.kind }));
+        };
+        sock.on('data', onData);
+        sock.once('close', () => reject(Object.assign(new Error('the proxy closed the connection without answering CONNECT'), { code: 'ECLOSED' })));
+      }),
+      timeout,
+      'the proxy\'s answer to CONNECT',
+    );
+    const m = /^HTTP\/1\.[01] (\d{3}) ?(.*)/.exec(r.head);
+    a.proxy.head = r.head;
+    a.proxy.status = m ? Number(m[1]) : undefined;
+    a.proxy.statusText = m?.[2] ?? '';
+    a.timings.proxyMs = ms(t);
+    if (!m || a.proxy.status! < 200 || a.proxy.status! > 299) {
+      a.failed = { step: 'proxy', code: m ? m[1] : 'malformed', message: m ? `CONNECT ${host}:${port} answered ${m[1]} ${m[2]}`.trim() : 'the proxy did not answer CONNECT in HTTP' };
+      sock.destroy();
+      return undefined;
+    }
+    if (r.rest.length) sock.unshift(Buffer.from(r.rest));
+    return sock;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    sock.destroy();
+    a.failed = { step: 'proxy', code: e.code, message: e.message };
+    return undefined;
+  }
 }
 
 /** Mask keys from the CSPRNG (RFC 6455 §5.3: unpredictable). */

@@ -2,15 +2,15 @@
 // exact bytes, and explains the answer header by header. When the handshake fails it says
 // why (a proxy that dropped Upgrade/Connection, 426, a wrong Accept, a subprotocol or an
 // extension not taken, an Origin refused, TLS certificate errors, redirects) and how to fix it.
-import net from 'node:net';
-import type tls from 'node:tls';
-import { createHash, randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
-import { Opcode, WEBSOCKET_GUID, hasToken, parseExtensions, splitList } from '../protocol/index.js';
-import { checkDeflateAnswer, formatDeflateOffer, isToken } from '../protocol/index.js';
-import { EXIT_FAILURE, UsageError, headers as parseHeaders, int, list, parse, readCa } from './args.js';
+// The probe is doctor-probe.ts, the judgements doctor-checks.ts and doctor-refusal.ts.
+import { isToken } from '../protocol/index.js';
+import { proxyFor } from '../node/dial/proxy.js';
+import { DEFAULT_MAX_REDIRECTS } from '../node/dial/redirect.js';
+import { EXIT_FAILURE, UsageError, headers as parseHeaders, int, list, parse, readCa, wsUrl } from './args.js';
 import { palette, type Palette } from './term.js';
-import { FrameReader, attempt, clientFrame, ms, readFrames, type Attempt, type Settings } from './doctor-probe.js';
+import { attempt, type Attempt, type Settings } from './doctor-probe.js';
+import { Diagnosis, explain101, explainConnection, explainNoAnswer, pingAndClose, type Status } from './doctor-checks.js';
+import { explainRefusal, followRedirect } from './doctor-refusal.js';
 
 export const DOCTOR_USAGE = `Usage: ws13 doctor URL [options]
 
@@ -23,7 +23,9 @@ It diagnoses: a proxy that dropped Upgrade/Connection (a 200, 400 or 404 answer,
 asking for the Upgrade we sent, or a 101 without Upgrade) with the nginx lines that fix
 it; 426 with the versions the server speaks; a wrong Accept; a subprotocol or extension
 not taken; an Origin refused with 403 (retried without an Origin and with another one);
-TLS certificate errors; redirects (3xx: where to, and the URL to use instead).
+TLS certificate errors; redirects (3xx: where to, and the URL to use instead; followed
+with -L, each hop reported); a proxy (--proxy) that refuses the CONNECT tunnel.
+Without a scheme, ws:// is used (a note says so).
 
 Options:
       --protocol LIST     Subprotocol(s) to offer (repeatable or comma-separated); one must be taken
@@ -33,441 +35,21 @@ Options:
       --insecure          wss: report certificate problems as warnings, not failures
       --ca FILE           wss: trust the CA certificate(s) in this PEM file
       --timeout MS        Time allowed for each step (default 5000)
+  -L, --follow-redirects  Follow redirects (at most --max-redirects, default 5) and report each
+      --max-redirects N   With -L: how many at most
+      --proxy URL         Go through this HTTP(S) proxy (CONNECT tunnel; http://user:pass@host:port)
+      --proxy-env         Take the proxy from HTTPS_PROXY / HTTP_PROXY, honouring NO_PROXY
       --json              Print one JSON object: {url, verdict, summary, checks: [{id, status:
-                          "ok"|"warn"|"fail", title, message, details}], timings, request,
-                          response, fixes, retries}
+                          "ok"|"info"|"warn"|"fail", title, message, details}], timings,
+                          request, response, fixes, retries, redirects}
   -h, --help              Show this help
 
-Exit codes: 0 all good (warnings allowed), 1 a failure was diagnosed, 2 usage error.
+Exit codes: 0 all good (warnings allowed; "info" lines are facts, not faults), 1 a failure
+was diagnosed, 2 usage error.
 `;
 
-const NGINX_FIX = [
-  'location /your-websocket-path {',
-  '    proxy_pass http://backend;',
-  '    proxy_http_version 1.1;',
-  '    proxy_set_header Upgrade $http_upgrade;',
-  '    proxy_set_header Connection "upgrade";',
-  '    proxy_set_header Host $host;',
-  '    proxy_read_timeout 3600s;   # idle WebSockets outlive the 60 s default',
-  '}',
-];
-const PROXY_FIX =
-  'Upgrade and Connection are hop-by-hop headers: a reverse proxy drops them unless told to forward them.\n' +
-  'In nginx, in the location that proxies the WebSocket:\n' +
-  NGINX_FIX.map((l) => `    ${l}`).join('\n') +
-  '\n(HAProxy and Caddy forward upgrades by default; on a CDN or load balancer, enable WebSockets.)';
-
-type Status = 'ok' | 'warn' | 'fail';
-
-interface Check {
-  id: string;
-  status: Status;
-  title: string;
-  message: string;
-  details?: string[];
-}
-
-const CERT_ERRORS: Record<string, string> = {
-  DEPTH_ZERO_SELF_SIGNED_CERT:
-    'the certificate is self-signed: no certificate authority vouches for it, so browsers and clients refuse it. ' +
-    'Use a certificate from a CA (e.g. Let\'s Encrypt); to test with this one, trust it with --ca cert.pem ' +
-    '(NODE_EXTRA_CA_CERTS=cert.pem for Node clients) or skip verification with --insecure.',
-  SELF_SIGNED_CERT_IN_CHAIN:
-    'the chain ends in a self-signed root that is not trusted here (a private CA, or a TLS-inspecting proxy): pass that root with --ca root.pem.',
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-    'the server sends its certificate without the intermediate certificate(s) that link it to a trusted CA: configure the full chain (e.g. nginx ssl_certificate fullchain.pem).',
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-    'the issuer of the certificate is not trusted here: a missing intermediate in the server\'s chain, or a private CA (pass it with --ca).',
-  UNABLE_TO_GET_ISSUER_CERT: 'the issuer certificate could not be found: the server\'s chain is incomplete.',
-  CERT_HAS_EXPIRED: 'the certificate has expired: renew it (and check that renewals reload the server).',
-  CERT_NOT_YET_VALID: 'the certificate is not valid yet: check the clocks of this machine and of the server.',
-  ERR_TLS_CERT_ALTNAME_INVALID: 'the certificate does not name this host: connect with a name it lists, or issue one that includes this host.',
-  CERT_REVOKED: 'the certificate was revoked by its CA.',
-};
-
-function certSummary(cert: tls.PeerCertificate | undefined): string[] {
-  if (!cert) return [];
-  const name = (o: tls.Certificate | undefined): string =>
-    o ? Object.entries(o).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`).join(', ') : '?';
-  const out = [`subject: ${name(cert.subject)}`, `issuer:  ${name(cert.issuer)}`];
-  if (cert.subjectaltname) out.push(`names:   ${cert.subjectaltname}`);
-  out.push(`valid:   ${cert.valid_from} to ${cert.valid_to}`);
-  return out;
-}
-
-/** The ws: URL for an http(s) Location, resolved against the URL asked for. */
-function wsUrlFor(location: string, base: URL): string | undefined {
-  try {
-    const httpBase = new URL(base.href);
-    httpBase.protocol = base.protocol === 'wss:' ? 'https:' : base.protocol === 'ws:' ? 'http:' : base.protocol;
-    const u = new URL(location, httpBase);
-    if (u.protocol === 'http:') u.protocol = 'ws:';
-    else if (u.protocol === 'https:') u.protocol = 'wss:';
-    return u.href;
-  } catch {
-    return undefined;
-  }
-}
-
-class Diagnosis {
-  checks: Check[] = [];
-  fixes: string[] = [];
-  retries: Array<{ origin: string | null; status: number | undefined; outcome: string }> = [];
-  add(id: string, status: Status, title: string, message: string, details?: string[]): void {
-    this.checks.push({ id, status, title, message, ...(details && details.length ? { details } : {}) });
-  }
-  fix(text: string): void {
-    if (!this.fixes.includes(text)) this.fixes.push(text);
-  }
-  get verdict(): Status {
-    if (this.checks.some((c) => c.status === 'fail')) return 'fail';
-    return this.checks.some((c) => c.status === 'warn') ? 'warn' : 'ok';
-  }
-}
-
-function explainConnection(s: Settings, a: Attempt, d: Diagnosis): void {
-  const host = s.url.hostname;
-  const port = Number(s.url.port || (s.secure ? 443 : 80));
-  const f = a.failed;
-  if (f?.step === 'dns') {
-    d.add('dns', 'fail', 'DNS', `cannot resolve ${host}: ${f.code ?? f.message}`, [
-      f.code === 'ENOTFOUND' ? 'the name does not exist in DNS (a typo, or a record not published yet)' : f.message,
-    ]);
-    return;
-  }
-  d.add('dns', 'ok', 'DNS', net.isIP(host.replace(/^\[|\]$/g, '')) ? `${host} is an address: no lookup` : `${host} is ${a.address ?? '?'}`);
-  if (f?.step === 'tcp') {
-    const why: Record<string, string> = {
-      ECONNREFUSED: `nothing listens on ${host}:${port} (server down, wrong port, or bound to another address)`,
-      ETIMEDOUT: `no answer from ${host}:${port}: a firewall dropping packets, or the host is down`,
-      EHOSTUNREACH: `${host} is unreachable from here (routing or firewall)`,
-      ENETUNREACH: 'the network is unreachable from here',
-      ECONNRESET: 'the connection was reset while opening',
-    };
-    d.add('tcp', 'fail', 'TCP connect', `cannot connect to ${host}:${port}: ${f.code ?? f.message}`, [why[f.code ?? ''] ?? f.message]);
-    return;
-  }
-  d.add('tcp', 'ok', 'TCP connect', `connected to ${a.address}:${port} in ${a.timings.connectMs} ms`);
-  if (!s.secure) return;
-  if (f?.step === 'tls') {
-    const details = [f.message];
-    const looksHttp = f.firstBytes && /^HTTP\/1\.[01] /.test(f.firstBytes.subarray(0, 9).toString('latin1'));
-    if (looksHttp || /wrong version number|packet length too long|unknown protocol/i.test(f.message)) {
-      details.push(`the server speaks plain HTTP on this port, not TLS: use ws://${s.url.host}${s.url.pathname}${s.url.search}`);
-      d.fix(`Connect with ws:// (this port has no TLS): ws13 doctor ws://${s.url.host}${s.url.pathname}${s.url.search}`);
-    } else if (/alert/i.test(f.message)) details.push('the server refused the TLS handshake (no common protocol version or cipher, or it wants a client certificate)');
-    d.add('tls', 'fail', 'TLS', `the TLS handshake failed${f.code ? ` (${f.code})` : ''}`, details);
-    return;
-  }
-  const t = a.tls!;
-  const base = `${t.protocol ?? 'TLS'}, ${t.cipher}, in ${a.timings.tlsMs} ms`;
-  if (t.authorized) {
-    d.add('tls', 'ok', 'TLS', `${base}; certificate trusted`, certSummary(t.cert));
-  } else {
-    const code = t.authorizationError ?? 'unknown';
-    const explained = CERT_ERRORS[code] ?? `the certificate could not be verified (${code})`;
-    d.add(
-      'tls-certificate',
-      s.insecure ? 'warn' : 'fail',
-      'TLS certificate',
-      `${base}; certificate NOT trusted: ${code}${s.insecure ? ' (--insecure: going on)' : ''}`,
-      [explained, ...certSummary(t.cert)],
-    );
-    if (!s.insecure) d.fix(`TLS certificate (${code}): ${explained}`);
-  }
-}
-
-function explainNoAnswer(s: Settings, a: Attempt, d: Diagnosis): void {
-  const f = a.failed!;
-  const first = f.firstBytes;
-  const details = [f.message];
-  if (!s.secure && first && first[0] === 0x15 && first[1] === 0x03) {
-    details.push('the server answered with a TLS alert: this port speaks TLS');
-    d.fix(`Use wss:// for this port: ws13 doctor wss://${s.url.host}${s.url.pathname}${s.url.search}`);
-  } else if (first && !first.subarray(0, 5).toString('latin1').startsWith('HTTP/')) {
-    details.push(`it answered ${JSON.stringify(first.subarray(0, 40).toString('latin1'))}, which is not HTTP: is this the right port?`);
-  } else if (f.code === 'ETIMEDOUT') {
-    details.push('the request was sent but no answer came: a server that does not speak HTTP here, or a proxy holding the request');
-  } else if (f.code === 'ECLOSED' && !s.secure) {
-    details.push('a server closing without a word: perhaps it expects TLS (try wss://), or a proxy refused the request');
-  }
-  d.add('status', 'fail', 'status line', 'no valid HTTP answer to the handshake', details);
-}
-
-/** Judges a 101 answer header by header. */
-function explain101(s: Settings, a: Attempt, d: Diagnosis): void {
-  const res = a.res!;
-  const h = res.headers;
-  d.add('status', 'ok', 'status line', `HTTP/${res.httpVersion} 101 ${res.statusText}: the server agrees to switch to WebSocket`);
-
-  const upgrade = h.all('upgrade');
-  if (upgrade.length === 1 && upgrade[0]!.toLowerCase() === 'websocket') d.add('upgrade', 'ok', 'Upgrade', upgrade[0]!);
-  else if (upgrade.length === 0) {
-    d.add('upgrade', 'fail', 'Upgrade', 'missing from the 101: clients refuse this answer (RFC 6455 §4.1)', [
-      'something between you and the server (a proxy) answered 101 but dropped the hop-by-hop Upgrade header',
-    ]);
-    d.fix(PROXY_FIX);
-  } else d.add('upgrade', 'fail', 'Upgrade', `must be exactly "websocket", got ${JSON.stringify(upgrade.join(', '))}`);
-
-  const connection = h.all('connection');
-  if (hasToken(connection, 'upgrade')) d.add('connection', 'ok', 'Connection', connection.join(', '));
-  else {
-    d.add('connection', 'fail', 'Connection', connection.length ? `${JSON.stringify(connection.join(', '))} does not list Upgrade` : 'missing from the 101', [
-      'clients refuse a 101 whose Connection header lacks "Upgrade"; proxies drop or rewrite this hop-by-hop header',
-    ]);
-    d.fix(PROXY_FIX);
-  }
-
-  const key = a.hs.key;
-  const expected = a.hs.accept;
-  const sha = createHash('sha1').update(key + WEBSOCKET_GUID).digest();
-  const work = [
-    `key         ${key}`,
-    `key + GUID  ${key}${WEBSOCKET_GUID}`,
-    `SHA-1       ${sha.toString('hex')}`,
-    `base64      ${expected}`,
-  ];
-  const accepts = h.all('sec-websocket-accept');
-  if (accepts.length === 1 && accepts[0] === expected) d.add('accept', 'ok', 'Sec-WebSocket-Accept', `${accepts[0]} matches`, work);
-  else if (accepts.length === 0) d.add('accept', 'fail', 'Sec-WebSocket-Accept', 'missing: clients refuse the answer', work);
-  else if (accepts.length > 1) d.add('accept', 'fail', 'Sec-WebSocket-Accept', `repeated (${accepts.join(' | ')}): clients refuse the answer`, work);
-  else {
-    const got = accepts[0]!;
-    const guesses: Array<[string, string]> = [
-      [createHash('sha1').update(key).digest('base64'), 'SHA-1 of the key without the GUID'],
-      [sha.toString('hex'), 'the SHA-1 in hex instead of base64'],
-      [createHash('sha1').update(key.trim() + WEBSOCKET_GUID.toLowerCase()).digest('base64'), 'a lower-case GUID'],
-    ];
-    const guess = guesses.find(([v]) => v === got);
-    d.add('accept', 'fail', 'Sec-WebSocket-Accept', `${got} is wrong: expected ${expected}`, [
-      ...work,
-      `received    ${got}`,
-      guess
-        ? `the server computed ${guess[1]}`
-        : 'it was not computed from this request\'s key: a cache or proxy replaying another answer, or a server bug',
-      'clients refuse the connection (RFC 6455 §4.1: the Accept proves the server read this very request)',
-    ]);
-  }
-
-  const protos = h.all('sec-websocket-protocol');
-  if (protos.length > 1) d.add('protocol', 'fail', 'Sec-WebSocket-Protocol', `repeated (${protos.join(' | ')}): clients refuse the answer`);
-  else if (protos.length === 1) {
-    if (s.protocols.includes(protos[0]!)) d.add('protocol', 'ok', 'Sec-WebSocket-Protocol', `${protos[0]} (offered: ${s.protocols.join(', ')})`);
-    else
-      d.add('protocol', 'fail', 'Sec-WebSocket-Protocol', `${JSON.stringify(protos[0])} was not offered${s.protocols.length ? ` (offered: ${s.protocols.join(', ')})` : ' (none offered)'}`, [
-        'clients must fail a connection whose server picks a subprotocol they did not offer',
-      ]);
-  } else if (s.protocols.length > 0) {
-    d.add('protocol', 'fail', 'Sec-WebSocket-Protocol', `none chosen: the server took none of ${s.protocols.join(', ')}`, [
-      'the connection opens, but with protocol "" (ws.protocol === \'\'): an application that needs the subprotocol will not work',
-      'the server does not support these names (check spelling and its protocols list), or something stripped the header',
-    ]);
-    d.fix(`Subprotocol: configure the server to accept one of ${s.protocols.join(', ')} (e.g. ws13 serve --protocols ${s.protocols[0]}), or offer one it supports.`);
-  } else d.add('protocol', 'ok', 'Sec-WebSocket-Protocol', 'none offered, none chosen');
-
-  const extValues = h.all('sec-websocket-extensions');
-  const exts = parseExtensions(extValues);
-  if (!exts) d.add('extensions', 'fail', 'Sec-WebSocket-Extensions', `malformed: ${JSON.stringify(extValues.join(', '))}`);
-  else {
-    const offer = a.hs.deflateOptions;
-    const unknown = exts.filter((e) => !a.hs.offeredExtensions.includes(e.name));
-    if (unknown.length > 0) {
-      d.add('extensions', 'fail', 'Sec-WebSocket-Extensions', `${unknown.map((e) => e.name).join(', ')} not offered: clients refuse the answer`);
-    } else if (offer) {
-      const answer = checkDeflateAnswer(exts, offer);
-      if (typeof answer === 'string') d.add('extensions', 'fail', 'Sec-WebSocket-Extensions', `permessage-deflate answer does not fit the offer: ${answer}`);
-      else if (answer) d.add('extensions', 'ok', 'Sec-WebSocket-Extensions', `${extValues.join(', ')}: messages may be compressed`);
-      else
-        d.add('extensions', 'warn', 'Sec-WebSocket-Extensions', 'permessage-deflate offered, not taken: messages go uncompressed', [
-          `offered: ${formatDeflateOffer(offer)}`,
-          'allowed (RFC 7692); enable compression on the server if you want it (ws13 serve --deflate)',
-        ]);
-    } else d.add('extensions', 'ok', 'Sec-WebSocket-Extensions', 'none offered (--no-deflate), none taken');
-  }
-
-  // The core's verdict (the one ws13's client acts on) stands behind the explanations: a
-  // failure they did not show is reported as it is.
-  const decision = a.decision;
-  if (decision?.kind === 'fail' && !d.checks.some((c) => c.status === 'fail')) {
-    d.add('handshake', 'fail', 'handshake', `ws13's client refuses this answer: ${decision.error.message} (${decision.error.code})`);
-  }
-}
-
-async function pingAndClose(s: Settings, a: Attempt, d: Diagnosis): Promise<void> {
-  const sock = a.socket!;
-  sock.on('error', () => {});
-  const reader = new FrameReader();
-  try {
-    if (a.rest) reader.push(a.rest);
-  } catch {
-    // Judged below: no pong comes.
-  }
-  const payload = Buffer.from(`ws13-doctor-${randomBytes(4).toString('hex')}`);
-  const t = performance.now();
-  let closedBy: Buffer | undefined;
-  sock.write(clientFrame(Opcode.Ping, payload));
-  const pong = await readFrames(sock, reader, Math.min(s.timeout, 3000), (op, p) => {
-    if (op === Opcode.Close) closedBy = p;
-    return (op === Opcode.Pong && p.equals(payload)) || op === Opcode.Close;
-  });
-  if (pong && pong.opcode === Opcode.Pong) {
-    a.timings.pingMs = ms(t);
-    d.add('ping', 'ok', 'ping', `pong in ${a.timings.pingMs} ms: frames flow both ways`);
-  } else if (closedBy) {
-    const code = closedBy.length >= 2 ? closedBy.readUInt16BE(0) : 1005;
-    d.add('ping', 'warn', 'ping', `the server closed the connection right after the handshake (${code}${closedBy.length > 2 ? ` ${closedBy.subarray(2).toString('utf8')}` : ''})`);
-    sock.destroy();
-    return;
-  } else {
-    d.add('ping', 'warn', 'ping', 'no pong: the server does not answer pings, or an intermediary does not pass frames through');
-    sock.destroy();
-    return;
-  }
-  // 1000, Normal Closure (RFC 6455 §7.4.1), as two bytes in network order (§5.5.1).
-  sock.write(clientFrame(Opcode.Close, Uint8Array.of(1000 >> 8, 1000 & 0xff)));
-  const close = await readFrames(sock, reader, Math.min(s.timeout, 2000), (op) => op === Opcode.Close);
-  if (close) {
-    const c = close.payload.length >= 2 ? close.payload.readUInt16BE(0) : 1005;
-    d.add('close', 'ok', 'close', `closing handshake completed (server answered ${c})`);
-  } else d.add('close', 'warn', 'close', 'the server did not answer our close frame');
-  sock.destroy();
-}
-
-/** Everything but a 101: what happened and what to do. */
-async function explainRefusal(s: Settings, a: Attempt, d: Diagnosis): Promise<void> {
-  const res = a.res!;
-  const h = res.headers;
-  const status = res.status;
-  const line = `HTTP/${res.httpVersion} ${status} ${res.statusText}`.trim();
-  const body = (a.body ?? '').trim();
-  const bodyDetail = body ? [`body: ${body.slice(0, 300)}`] : [];
-
-  if (status >= 300 && status < 400) {
-    const location = h.get('location');
-    const next = location ? wsUrlFor(location, s.url) : undefined;
-    d.add('status', 'fail', 'status line', `${line}: a redirect${location ? ` to ${location}` : ' without a Location'}`, [
-      'WebSocket clients do not follow redirects: browsers and ws13 fail the connection',
-      ...(next ? [`connect to ${next} instead`] : []),
-    ]);
-    if (next) d.fix(`Use the URL the server redirects to: ws13 doctor ${next}`);
-    return;
-  }
-  if (status === 426) {
-    const versions = h.all('sec-websocket-version').flatMap(splitList);
-    if (versions.length > 0 && !versions.includes('13')) {
-      d.add('status', 'fail', 'status line', `${line}: the server speaks WebSocket version${versions.length > 1 ? 's' : ''} ${versions.join(', ')}, not 13`, [
-        `Sec-WebSocket-Version: ${versions.join(', ')}`,
-        'version 13 is RFC 6455, spoken by every browser and ws13; 8 and 7 are 2011 drafts (hybi-08/07)',
-        ...bodyDetail,
-      ]);
-      d.fix('Upgrade the server\'s WebSocket library to one that implements RFC 6455 (version 13).');
-    } else {
-      d.add('status', 'fail', 'status line', `${line}: the server wants an upgrade, so the Upgrade header we sent never reached it`, [
-        versions.length ? `Sec-WebSocket-Version: ${versions.join(', ')} (we sent 13: the version is fine)` : 'no Sec-WebSocket-Version in the answer',
-        'a proxy in between dropped the hop-by-hop Upgrade/Connection headers',
-        ...bodyDetail,
-      ]);
-      d.fix(PROXY_FIX);
-    }
-    return;
-  }
-  if (status === 403) {
-    await explainForbidden(s, line, bodyDetail, d);
-    return;
-  }
-  if (status === 401) {
-    const auth = h.get('www-authenticate');
-    d.add('status', 'fail', 'status line', `${line}: the endpoint wants credentials`, [
-      ...(auth ? [`WWW-Authenticate: ${auth}`] : []),
-      "pass them as a header: -H 'Authorization: Bearer …' or -H 'Cookie: session=…'",
-      ...bodyDetail,
-    ]);
-    return;
-  }
-  if (status >= 200 && status < 300) {
-    d.add('status', 'fail', 'status line', `${line}: answered as an ordinary HTTP request, not upgraded`, [
-      'the Upgrade request never reached a WebSocket server: a proxy dropped Upgrade/Connection, or this URL serves a page',
-      `Content-Type: ${h.get('content-type') ?? '(none)'}`,
-      ...bodyDetail,
-    ]);
-    d.fix(PROXY_FIX);
-    return;
-  }
-  if (status === 400) {
-    d.add('status', 'fail', 'status line', `${line}: the server found the handshake malformed`, [
-      'ws13 sends a well-formed RFC 6455 request, so it was probably changed on the way: a proxy that dropped Connection: Upgrade or Upgrade',
-      ...(s.protocols.length ? [`or the server requires a subprotocol other than ${s.protocols.join(', ')}`] : ['or the server requires a subprotocol: offer one with --protocol']),
-      ...bodyDetail,
-    ]);
-    d.fix(PROXY_FIX);
-    return;
-  }
-  if (status === 404) {
-    d.add('status', 'fail', 'status line', `${line}: nothing serves WebSocket at ${s.url.pathname}`, [
-      'check the path (the server\'s endpoint path, e.g. ws13 serve --path)',
-      'behind a proxy: the location that matches this path may not proxy it, or drops Upgrade/Connection so the request lands on a plain web server',
-      ...bodyDetail,
-    ]);
-    d.fix(PROXY_FIX);
-    return;
-  }
-  const why: Record<number, string> = {
-    405: 'the handshake is a GET: something in between changed the method, or this URL takes only other methods',
-    408: 'the server gave up waiting for the request head',
-    429: 'rate limited: retry later',
-    431: 'the request head is too large for the server: fewer or smaller headers (cookies?)',
-    500: 'the server failed while handling the handshake: see its logs',
-    502: 'a proxy could not reach the WebSocket backend (down, wrong address, or TLS mismatch between proxy and backend)',
-    503: 'the server or its proxy is unavailable or shutting down',
-    504: 'a proxy timed out waiting for the backend',
-  };
-  d.add('status', 'fail', 'status line', `${line}: the handshake was refused`, [why[status] ?? 'not a WebSocket answer', ...bodyDetail]);
-}
-
-/** 403: retries without an Origin and with another one to tell whether the Origin is the cause. */
-async function explainForbidden(s: Settings, line: string, bodyDetail: string[], d: Diagnosis): Promise<void> {
-  const own = `${s.secure ? 'https' : 'http'}://${s.url.host}`;
-  const tries: Array<string | null> = [];
-  if (s.origin !== undefined) {
-    tries.push(null);
-    tries.push(s.origin.toLowerCase() === own.toLowerCase() ? 'https://example.com' : own);
-  } else tries.push(own);
-  const outcomes: Array<{ origin: string | null; status: number | undefined }> = [];
-  for (const origin of tries) {
-    const r = await attempt(s, { origin });
-    r.socket?.destroy();
-    const st = r.res?.status;
-    outcomes.push({ origin, status: st });
-    d.retries.push({ origin, status: st, outcome: st === undefined ? (r.failed?.message ?? 'no answer') : `${st} ${r.res!.statusText}` });
-  }
-  const describe = (o: { origin: string | null; status: number | undefined }): string =>
-    `${o.origin === null ? 'without Origin' : `with Origin ${o.origin}`}: ${o.status ?? 'no answer'}`;
-  const accepted = outcomes.filter((o) => o.status === 101);
-  if (s.origin !== undefined && accepted.length > 0) {
-    d.add('origin', 'fail', 'Origin', `the server refuses Origin ${s.origin}`, [
-      `with Origin ${s.origin}: 403`,
-      ...outcomes.map(describe),
-      'the server checks Origin against an allowlist (RFC 6455 §10.2) and this one is not on it',
-    ]);
-    d.fix(`Origin: if ${s.origin} is your page, add it to the server's allowed origins (e.g. ws13 serve --origins ${s.origin}); otherwise the refusal is the check working.`);
-  } else if (s.origin === undefined && accepted.length > 0) {
-    d.add('origin', 'fail', 'Origin', 'the server refuses requests without an Origin header', [
-      'without Origin: 403',
-      ...outcomes.map(describe),
-      'browsers always send Origin; pass one with --origin to test as a browser would',
-    ]);
-  } else {
-    d.add('origin', 'ok', 'Origin', 'not the cause: the server answers 403 whatever the Origin', [
-      `${s.origin === undefined ? 'without Origin' : `with Origin ${s.origin}`}: 403`,
-      ...outcomes.map(describe),
-      'look for authentication (cookies, tokens), an IP allowlist or a web application firewall',
-    ]);
-  }
-  d.add('status', 'fail', 'status line', `${line}: the handshake was refused`, bodyDetail);
-}
-
 function statusIcon(c: Palette, st: Status): string {
-  return st === 'ok' ? c.green('[ ok ]') : st === 'warn' ? c.yellow('[warn]') : c.red('[FAIL]');
+  return st === 'ok' ? c.green('[ ok ]') : st === 'info' ? c.cyan('[info]') : st === 'warn' ? c.yellow('[warn]') : c.red('[FAIL]');
 }
 
 function summaryOf(d: Diagnosis, a: Attempt): string {
@@ -492,6 +74,10 @@ export async function doctor(args: string[]): Promise<number> {
       insecure: { type: 'boolean', short: 'k' },
       ca: { type: 'string' },
       timeout: { type: 'string' },
+      'follow-redirects': { type: 'boolean', short: 'L' },
+      'max-redirects': { type: 'string' },
+      proxy: { type: 'string' },
+      'proxy-env': { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -502,16 +88,7 @@ export async function doctor(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError(`doctor takes exactly one URL\nRun 'ws13 doctor --help' for the options.`);
-  let url: URL;
-  try {
-    url = new URL(positionals[0]!);
-  } catch {
-    throw new UsageError(`invalid URL: ${positionals[0]}`);
-  }
-  if (url.protocol === 'http:') url.protocol = 'ws:';
-  else if (url.protocol === 'https:') url.protocol = 'wss:';
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new UsageError(`the URL must be ws://, wss://, http:// or https://, not ${url.protocol}`);
-  if (url.hash) throw new UsageError('a WebSocket URL has no #fragment');
+  const url = wsUrl(positionals[0]!, (n) => process.stderr.write(`ws13: ${n}\n`));
   const protocols = list(values.protocol) ?? [];
   if (protocols.some((p) => !isToken(p))) throw new UsageError('subprotocols are tokens (no spaces or separators)');
   // RFC 6455 §4.1 item 10: offered once each (the core's ClientHandshake insists).
@@ -527,16 +104,36 @@ export async function doctor(args: string[]): Promise<number> {
     insecure: values.insecure === true,
     ca,
     timeout: int('--timeout', values.timeout, 1) ?? 5000,
+    proxy: undefined,
   };
+  const maxRedirects = int('--max-redirects', values['max-redirects'], 0, 100) ?? DEFAULT_MAX_REDIRECTS;
+  const proxyOf = (u: URL): URL | undefined => {
+    try {
+      const host = u.hostname.replace(/^\[|\]$/g, '');
+      return proxyFor({ host, port: Number(u.port || (u.protocol === 'wss:' ? 443 : 80)), secure: u.protocol === 'wss:' }, { proxy: values.proxy, proxyFromEnvironment: values['proxy-env'] === true });
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  };
+  s.proxy = proxyOf(url);
 
-  const a = await attempt(s);
   const d = new Diagnosis();
+  let a = await attempt(s);
+  // -L: follow redirects, each hop reported; the last answer is the one explained.
+  for (let hops = 0; values['follow-redirects'] && a.res && a.res.status >= 300 && a.res.status < 400; hops++) {
+    const next = followRedirect(s, a, d, hops < maxRedirects);
+    if (!next) break;
+    s.url = next;
+    s.secure = next.protocol === 'wss:';
+    s.proxy = proxyOf(next);
+    a = await attempt(s);
+  }
   explainConnection(s, a, d);
   if (a.failed?.step === 'handshake') explainNoAnswer(s, a, d);
   else if (a.res?.status === 101) {
     explain101(s, a, d);
     await pingAndClose(s, a, d);
-  } else if (a.res) await explainRefusal(s, a, d);
+  } else if (a.res && !(values['follow-redirects'] && d.checks.some((c) => c.id === 'redirect' && c.status === 'fail'))) await explainRefusal(s, a, d);
   a.socket?.destroy();
 
   const verdict = d.verdict;
@@ -544,6 +141,7 @@ export async function doctor(args: string[]): Promise<number> {
   if (values.json) {
     const report = {
       url: url.href,
+      ...(s.url.href !== url.href ? { finalUrl: s.url.href } : {}),
       verdict,
       summary,
       checks: d.checks,
@@ -555,6 +153,7 @@ export async function doctor(args: string[]): Promise<number> {
       ...(a.tls ? { tls: { protocol: a.tls.protocol, cipher: a.tls.cipher, authorized: a.tls.authorized, authorizationError: a.tls.authorizationError ?? null } } : {}),
       fixes: d.fixes,
       retries: d.retries,
+      redirects: d.redirects,
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return verdict === 'fail' ? EXIT_FAILURE : 0;
@@ -580,6 +179,7 @@ export async function doctor(args: string[]): Promise<number> {
   const parts = [
     t.dnsMs !== undefined && `DNS ${t.dnsMs} ms`,
     t.connectMs !== undefined && `TCP connect ${t.connectMs} ms`,
+    t.proxyMs !== undefined && `proxy CONNECT ${t.proxyMs} ms`,
     t.tlsMs !== undefined && `TLS ${t.tlsMs} ms`,
     t.handshakeMs !== undefined && `handshake ${t.handshakeMs} ms`,
     t.pingMs !== undefined && `ping round trip ${t.pingMs} ms`,

@@ -5,17 +5,19 @@ import { accept, key } from './accept.js';
 import { serve } from './serve.js';
 import { connect } from './connect.js';
 import { doctor } from './doctor.js';
+import { VERSION } from './version.js';
 
 const USAGE = `Usage: ws13 <command> [options]
 
 Commands:
-  serve            Run a WebSocket server: echo (default), --broadcast, --static DIR
-  connect URL      Interactive client: lines from stdin are sent, messages printed
+  serve            Run a WebSocket server: echo (default), --broadcast, --static DIR, --exec CMD
+  connect URL      Client for terminals and scripts: stdin lines (or -x) sent, messages printed
   doctor URL       Perform a handshake and explain it header by header; diagnose failures
   accept KEY       Print the Sec-WebSocket-Accept value for a Sec-WebSocket-Key
   key              Print a fresh random Sec-WebSocket-Key
 
-Run 'ws13 <command> --help' for a command's options and exit codes.
+Run 'ws13 <command> --help' for a command's options and exit codes;
+'ws13 --version' (or -V) prints the version.
 
 Exit codes: 0 success, 1 runtime failure (see each command), 2 usage error,
 3 (connect) the connection closed abnormally.
@@ -36,6 +38,11 @@ async function main(argv: string[]): Promise<number | undefined> {
       return accept(rest);
     case 'key':
       return key(rest);
+    case '--version':
+    case '-V':
+    case 'version':
+      process.stdout.write(`ws13 ${VERSION}\n`);
+      return 0;
     case undefined:
     case '--help':
     case '-h':

@@ -7,6 +7,7 @@ import type { WebSocketError } from '../protocol/errors.js';
 import type { HeaderInit } from '../protocol/handshake/http1.js';
 import type { NodeDeflateCodec } from './deflate.js';
 import type { ConnectionSettings, ResolvedSettings } from './options.js';
+import type { ProxyOptions } from './dial/proxy.js';
 
 /** The `http2` client option: `true` to try HTTP/2 and fall back, or these details. */
 export interface Http2ConnectOptions {
@@ -19,7 +20,7 @@ export interface Http2ConnectOptions {
   session?: http2.ClientHttp2Session;
 }
 
-export interface ClientOptions extends ConnectionSettings {
+export interface ClientOptions extends ConnectionSettings, ProxyOptions {
   /** Subprotocols to offer, in order of preference (RFC 6455 §4.1 item 10). */
   protocols?: readonly string[];
   /** The Origin header to send (browsers send their page's origin). */
@@ -41,6 +42,14 @@ export interface ClientOptions extends ConnectionSettings {
    * HTTP/1.1; `{ require: true }` fails instead, `{ session }` uses that session. See http2/client.ts.
    */
   http2?: boolean | Http2ConnectOptions;
+  /**
+   * Follow 301/302/303/307/308 answers to the handshake (default false: browsers never follow
+   * redirects for WebSockets). Authorization, Cookie and a hand-set Host are not sent to
+   * another origin; a redirect from wss: to ws: is refused. Emits 'redirect' (url, status).
+   */
+  followRedirects?: boolean;
+  /** With followRedirects: how many redirects at most (default 5); past it, WS_ERR_TOO_MANY_REDIRECTS. */
+  maxRedirects?: number;
 }
 
 /** What the server agreed to, for the open connection. */
@@ -60,5 +69,7 @@ export interface DialEvents {
   /** The server's 101 was checked: `rest` holds the bytes that came after it. */
   open(socket: Duplex, rest: Uint8Array, agreement: Agreement): void;
   fail(err: WebSocketError): void;
+  /** A redirect is being followed (followRedirects): the next URL and the 3xx status. */
+  redirect?(url: string, status: number): void;
 }
 

@@ -1,13 +1,16 @@
 // The client's opening handshake over TCP or TLS (RFC 6455 §4.1): the URL checked, a
-// socket dialled (`dial`), the request sent, the response read (`readResponse`) and judged
-// by the core (protocol/handshake/client.ts). The WebSocket hears of it through `DialEvents`.
-import net from 'node:net';
-import tls from 'node:tls';
+// socket dialled (`dial`, through a proxy when asked: dial/proxy.ts), the request sent, the
+// response read (`readResponse`) and judged by the core (protocol/handshake/client.ts), a
+// redirect followed when asked (dial/redirect.ts). The WebSocket hears of it through `DialEvents`.
+import type net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, HandshakeError, WebSocketError } from '../protocol/errors.js';
-import { HeadReader, couldBeStatusLine } from '../protocol/handshake/http1.js';
+import { HeadReader, couldBeStatusLine, type ResponseHead } from '../protocol/handshake/http1.js';
+import { BodyReader } from '../protocol/handshake/body.js';
 import { ClientHandshake, type ClientDecision } from '../protocol/handshake/client.js';
 import { NodeDeflateCodec } from './deflate.js';
+import { dial as dialTarget, proxyFor } from './dial/proxy.js';
+import { DEFAULT_MAX_REDIRECTS, nextHop } from './dial/redirect.js';
 import {
   DEFAULT_HANDSHAKE_TIMEOUT,
   DEFAULT_MAX_HEADER_SIZE,
@@ -45,17 +48,22 @@ export function parseWebSocketUrl(input: string | URL): URL {
   return url;
 }
 
-/** Opens the TCP or TLS connection to a ws: or wss: URL; `ready` runs once it can carry the request. */
-export function dial(url: URL, opts: ClientOptions, ready: () => void): net.Socket {
+/**
+ * Opens the TCP or TLS connection to a ws: or wss: URL, directly or through the proxy the
+ * options name; `ready` gets the socket once it can carry the request, or the error.
+ * Returns a function that gives up the attempt.
+ * @throws WebSocketError WS_ERR_INVALID_ARGUMENT for a proxy URL that is not http: or https:
+ */
+export function dial(url: URL, opts: ClientOptions, ready: (err: WebSocketError | undefined, s: net.Socket | undefined) => void): () => void {
   const secure = url.protocol === 'wss:';
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const port = Number(url.port || (secure ? 443 : 80));
-  const s = secure
-    ? tls.connect({ host, port, ...(net.isIP(host) ? {} : { servername: host }), ALPNProtocols: ['http/1.1'], ...opts.tls })
-    : net.connect({ host, port });
-  s.setNoDelay(true);
-  s.once(secure ? 'secureConnect' : 'connect', ready);
-  return s;
+  const target = { host, port, secure, tls: opts.tls };
+  // Hook (dial/proxy.ts): TCP and TLS, directly or through a proxy's CONNECT tunnel.
+  return dialTarget(target, proxyFor(target, opts), (err, s) => {
+    s?.setNoDelay(true);
+    ready(err, s);
+  });
 }
 
 /**
@@ -70,6 +78,7 @@ export function startClient(
   events: DialEvents,
 ): { url: string; abort: () => void } {
   const url = parseWebSocketUrl(input);
+  const started = Date.now();
   // RFC 6455 §4.1 item 7: a fresh random 16-byte nonce per attempt. Checks the subprotocols.
   const hs = new ClientHandshake({
     host: url.host,
@@ -91,6 +100,9 @@ export function startClient(
   }
   const request = hs.request;
   let socket: net.Socket | undefined;
+  let cancelDial: (() => void) | undefined;
+  /** The attempt at a redirect's target, once one is followed: it has the handshake now. */
+  let next: { abort: () => void } | undefined;
   let done = false;
   // The handshake as it went over the wire: once, at the response head or at the failure before it.
   let told = false;
@@ -109,11 +121,13 @@ export function startClient(
     if (done) return;
     tell(undefined);
     cleanup();
+    cancelDial?.();
     socket?.destroy();
     events.fail(err);
   };
   const onAbort = (): void => fail(new HandshakeError(ErrorCode.HandshakeAborted, 'the handshake was aborted'));
   const abort = (): void => {
+    if (next) return next.abort();
     if (done) return;
     tell(undefined);
     cleanup();
@@ -126,30 +140,64 @@ export function startClient(
     process.nextTick(onAbort);
     return { url: url.href, abort };
   }
-  opts.signal?.addEventListener('abort', onAbort);
-  timer = setTimeout(
-    () => fail(new HandshakeError(ErrorCode.HandshakeTimeout, 'the opening handshake timed out')),
-    opts.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
-  );
-  const s = (socket = dial(url, opts, () => s.write(request)));
-  readResponse(s, hs, opts.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE, {
-    head: tell,
-    fail,
-    decided(d) {
-      cleanup();
-      const settings = resolveSettings(opts);
-      const codec = d.deflate ? new NodeDeflateCodec(d.deflate, hs.deflateOptions ?? {}) : undefined;
-      const agreement = { protocol: d.protocol, extensions: d.extensions, codec, settings, heartbeat: heartbeatInterval(opts.heartbeat, false) };
-      events.open(s, d.rest, agreement);
-    },
+  const timeout = opts.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+  // A bad proxy URL throws here, as a bad URL does.
+  cancelDial = dial(url, opts, (err, s) => {
+    if (err || !s) return fail(err ?? new HandshakeError(ErrorCode.HandshakeNetwork, 'connection failed'));
+    if (done) return void s.destroy();
+    socket = s;
+    s.write(request);
+    readResponse(s, hs, opts.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE, {
+      head: tell,
+      fail,
+      decided(d) {
+        cleanup();
+        const settings = resolveSettings(opts);
+        const codec = d.deflate ? new NodeDeflateCodec(d.deflate, hs.deflateOptions ?? {}) : undefined;
+        const agreement = { protocol: d.protocol, extensions: d.extensions, codec, settings, heartbeat: heartbeatInterval(opts.heartbeat, false) };
+        events.open(s, d.rest, agreement);
+      },
+      refused(res, body) {
+        // Hook (dial/redirect.ts): a redirect followed when asked to; else the refusal.
+        if (opts.followRedirects && !done) {
+          const max = opts.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
+          let hop;
+          try {
+            hop = nextHop(url, res, max, opts.headers);
+          } catch (e) {
+            return fail(e as WebSocketError);
+          }
+          if (hop) {
+            cleanup();
+            s.destroy();
+            events.redirect?.(hop.url.href, res.status);
+            try {
+              next = startClient(hop.url, protocols, {
+                ...opts,
+                headers: hop.headers,
+                maxRedirects: max - 1,
+                // The whole chain shares one handshake timeout.
+                handshakeTimeout: Math.max(1, timeout - (Date.now() - started)),
+              }, events);
+            } catch (e) {
+              events.fail(e as WebSocketError);
+            }
+            return;
+          }
+        }
+        fail(hs.refused(res, body));
+      },
+    });
   });
+  opts.signal?.addEventListener('abort', onAbort);
+  timer = setTimeout(() => fail(new HandshakeError(ErrorCode.HandshakeTimeout, 'the opening handshake timed out')), timeout);
   return { url: url.href, abort };
 }
 
 /**
  * Reads the server's answer to the request on `s` and has the core judge it: a 101 it
- * accepts goes to `decided` (the socket's own listeners are off by then), anything else
- * to `fail` (a refusal after its body is read).
+ * accepts goes to `decided` (the socket's own listeners are off by then), a refusal to
+ * `refused` once its body is read (to `fail` when there is no `refused`), anything else to `fail`.
  */
 export function readResponse(
   s: net.Socket,
@@ -159,6 +207,7 @@ export function readResponse(
     head(response: string): void;
     fail(err: WebSocketError): void;
     decided(d: Extract<ClientDecision, { kind: 'open' }>): void;
+    refused?(response: ResponseHead, body: string): void;
   },
 ): void {
   const reader = new HeadReader(maxHeaderSize);
@@ -196,7 +245,9 @@ export function readResponse(
     if (d.kind === 'refused') {
       // The body is read to its end, so the server's close is no network error now.
       s.on('error', ignoreError);
-      void readErrorBody(s, d.rest).then((body) => to.fail(hs.refused(d.response, body)));
+      void readErrorBody(s, d.rest, d.response.headers).then((body) =>
+        to.refused ? to.refused(d.response, body) : to.fail(hs.refused(d.response, body)),
+      );
       return;
     }
     to.decided(d);
@@ -209,11 +260,13 @@ export function readResponse(
   s.on('close', onClose);
 }
 
-/** Reads at most 4 KiB of an error response's body: until that much, the end, or 500 ms. */
-export function readErrorBody(s: net.Socket, first: Uint8Array): Promise<string> {
+/**
+ * Reads at most 4 KiB of an error response's body: until that much, its end (by the
+ * `headers`' Content-Length or chunked coding, decoded; else the connection's end), or 500 ms.
+ */
+export function readErrorBody(s: net.Socket, first: Uint8Array, headers: { get(name: string): string | undefined } = NO_HEADERS): Promise<string> {
   return new Promise((resolve) => {
-    const parts: Buffer[] = [Buffer.from(first)];
-    let size = first.length;
+    const reader = new BodyReader(headers, MAX_ERROR_BODY);
     let finished = false;
     const finish = (): void => {
       if (finished) return;
@@ -222,19 +275,23 @@ export function readErrorBody(s: net.Socket, first: Uint8Array): Promise<string>
       s.off('data', onData);
       s.off('end', finish);
       s.off('close', finish);
-      resolve(Buffer.concat(parts).subarray(0, MAX_ERROR_BODY).toString('utf8'));
+      resolve(Buffer.from(reader.body).toString('utf8'));
     };
     const onData = (c: Buffer): void => {
-      parts.push(c);
-      size += c.length;
-      if (size >= MAX_ERROR_BODY) finish();
+      reader.push(c);
+      if (reader.done) finish();
     };
     const t = setTimeout(finish, ERROR_BODY_TIME);
-    if (size >= MAX_ERROR_BODY) return finish();
+    reader.push(first);
+    if (reader.done) return finish();
     s.on('data', onData);
     s.on('end', finish);
     s.on('close', finish);
+    // A socket paused by its reader (a proxy's tunnel, a probe) flows again.
+    s.resume();
   });
 }
+
+const NO_HEADERS = { get: (): undefined => undefined };
 
 function ignoreError(): void {}

@@ -13,6 +13,7 @@ import { randomMaskSource } from './random.js';
 import { routeSocket, type SocketTarget } from './socket-routing.js';
 import { ALIVE, APP_PAUSED, CLOSE_EMITTED, HELD_BACK, Output, PING_OUTSTANDING } from './output.js';
 import type { ResolvedSettings } from './options.js';
+import { Utf8Validator } from '../protocol/utf8.js';
 import * as diag from './diagnostics.js';
 
 /** What the host reads of its public object. */
@@ -66,6 +67,8 @@ export class ConnectionHost extends Output implements ConnectionHandler, SocketT
   readonly owner: HostOwner;
   readonly codec: NodeDeflateCodec | undefined;
   /** Called once, before 'close' is emitted (the server forgets the client; topics find their registry by it). */
+  /** UTF-8 state of a text message being sent from bytes in fragments. */
+  #sendUtf8: Utf8Validator | undefined;
   onClosed: ((ws: HostOwner) => void) | undefined;
   /** What closed the connection, for `for await` and `WebSocket.connect`. */
   closedBy: WebSocketError | undefined;
@@ -252,6 +255,21 @@ export class ConnectionHost extends Output implements ConnectionHandler, SocketT
       return;
     }
     warnListenerThrew(err, event);
+  }
+
+  /**
+   * Bytes sent as text must be UTF-8 (RFC 6455 §5.6); a fragment may end inside a
+   * character, so fragments are checked as one stream. Nothing invalid is put on the wire.
+   */
+  checkOutgoingText(bytes: Uint8Array, fin: boolean): void {
+    if (fin && !this.#sendUtf8 && isUtf8(bytes)) return;
+    const v = (this.#sendUtf8 ??= new Utf8Validator());
+    const ok = v.push(bytes) && (!fin || v.finish());
+    if (fin || !ok) this.#sendUtf8 = undefined;
+    if (!ok) {
+      v.reset();
+      throw new WebSocketError(ErrorCode.InvalidArgument, 'text messages must be valid UTF-8');
+    }
   }
 
   /**

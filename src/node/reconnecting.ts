@@ -63,12 +63,14 @@ export interface ReconnectOptions extends ClientOptions {
  * The default policy. Not retried: close codes that say the client itself is at fault and would
  * be again — 1002 (protocol error), 1003 (unsupported data), 1007 (invalid payload), 1008
  * (policy violation), 1010 (extension required) — a handshake refused with a 4xx status
- * other than 408 and 429, and one aborted by the `signal` option. Everything else is retried: 1000, 1001, 1006 (no close frame, a
+ * other than 408 and 429, one aborted by the `signal` option, and a redirect refused or past
+ * `maxRedirects` (followRedirects: the same next time). Everything else is retried: 1000, 1001, 1006 (no close frame, a
  * refused or failed TCP connection), 1009, 1011–1014, 3000–4999 and 5xx answers.
  */
 export function shouldReconnect(close: CloseInfo): boolean {
   // The application's AbortSignal stopped it.
   if (close.error instanceof WebSocketError && close.error.code === ErrorCode.HandshakeAborted) return false;
+  if (close.error instanceof WebSocketError && (close.error.code === ErrorCode.RedirectRefused || close.error.code === ErrorCode.TooManyRedirects)) return false;
   const s = close.error instanceof HandshakeError ? close.error.status : undefined;
   if (s !== undefined && s >= 400 && s < 500 && s !== 408 && s !== 429) return false;
   return !NO_RETRY.has(close.code);

@@ -1,12 +1,10 @@
 // The public WebSocket: the API and its events. The connection itself runs in a hidden
 // host (host.ts: the pump between the transport and the core); dialing is client.ts's.
 import { EventEmitter } from 'node:events';
-import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import type { WriteCallback } from '../protocol/connection.js';
 import { CloseCode, Opcode } from '../protocol/constants.js';
 import { ErrorCode, WebSocketError } from '../protocol/errors.js';
-import { Utf8Validator } from '../protocol/utf8.js';
 import { startClient, type Agreement, type ClientOptions } from './client.js';
 import { Listeners, eventFor, reportUnhandledError, type CloseEvent, type EventCallback, type ListenerOptions, type WebSocketEventMap, type WsErrorEvent, type WsMessageEvent } from './events.js';
 import { SendQueue } from './send-queue.js';
@@ -49,6 +47,8 @@ export interface WebSocket {
   once(event: 'error', listener: (err: WebSocketError) => void): this;
   /** Client: the opening handshake's heads as sent and received (without the blank line). */
   on(event: 'upgrade', listener: (handshake: { request: string; response: string | undefined }) => void): this;
+  /** Client, with followRedirects: a 3xx is being followed to `url`. */
+  on(event: 'redirect', listener: (url: string, status: number) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
   once(event: string | symbol, listener: (...args: any[]) => void): this;
 }
@@ -94,8 +94,6 @@ export class WebSocket extends EventEmitter {
   #failed: WebSocketError | undefined;
   /** Client: close() or terminate() while connecting; CLOSING until 'error' and 'close' come. */
   #aborting = false;
-  /** UTF-8 state of a text message being sent from bytes in fragments. */
-  #sendUtf8: Utf8Validator | undefined;
   /** Sends waiting behind a Blob being read (send-queue.ts); undefined when none. */
   #queue: SendQueue | undefined;
   /** WHATWG listeners and `on…` handlers, made on first use (most connections have none). */
@@ -143,6 +141,7 @@ export class WebSocket extends EventEmitter {
       upgrade: (handshake) => this.emit('upgrade', handshake),
       open: (socket, rest, agreement) => this.#open(socket, rest, agreement),
       fail: (err) => this.#failHandshake(err),
+      redirect: (to, status) => this.emit('redirect', to, status),
     });
     this.url = dial.url;
     this.#abort = dial.abort;
@@ -286,28 +285,13 @@ export class WebSocket extends EventEmitter {
       return;
     }
     const bytes = toBytes(data);
-    if (!binary && typeof data !== 'string') this.#checkOutgoingText(bytes, fin);
+    if (!binary && typeof data !== 'string') host.checkOutgoingText(bytes, fin);
     const conn = host.conn;
     const compress = conn.shouldCompress(bytes.length, allowCompress);
     conn.send(opcode, bytes, fin, callback, compress);
     if (fin) diag.sent(host, bytes, binary);
     // Waiting for compression writes nothing yet, but counts against maxBackpressure.
     if (compress) host.checkBackpressure();
-  }
-
-  /**
-   * Bytes sent as text must be UTF-8 (RFC 6455 §5.6); a fragment may end inside a
-   * character, so fragments are checked as one stream. Nothing invalid is put on the wire.
-   */
-  #checkOutgoingText(bytes: Uint8Array, fin: boolean): void {
-    if (fin && !this.#sendUtf8 && isUtf8(bytes)) return;
-    const v = (this.#sendUtf8 ??= new Utf8Validator());
-    const ok = v.push(bytes) && (!fin || v.finish());
-    if (fin || !ok) this.#sendUtf8 = undefined;
-    if (!ok) {
-      v.reset();
-      throw new WebSocketError(ErrorCode.InvalidArgument, 'text messages must be valid UTF-8');
-    }
   }
 
   /** Like `send`, and resolves once the data was written to the transport. */

@@ -68,6 +68,11 @@ export const ErrorCode = {
   InvalidUrl: 'WS_ERR_INVALID_URL',
   /** HTTP/2 was required but the server did not negotiate it or advertise extended CONNECT (RFC 8441 §3). */
   Http2Unavailable: 'WS_ERR_HTTP2_UNAVAILABLE',
+  // Client options: a request header the handshake owns; dialing (redirects, proxies).
+  ReservedHeader: 'WS_ERR_RESERVED_HEADER',
+  TooManyRedirects: 'WS_ERR_TOO_MANY_REDIRECTS',
+  RedirectRefused: 'WS_ERR_REDIRECT_REFUSED',
+  ProxyRefused: 'WS_ERR_PROXY_REFUSED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

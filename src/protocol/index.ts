@@ -45,6 +45,9 @@ export type {
   HeaderInit,
 } from './handshake/http1.js';
 export { ClientHandshake } from './handshake/client.js';
+export { BodyReader } from './handshake/body.js';
+export { splitRequestHeaders, RESERVED_REQUEST_HEADERS } from './handshake/request-headers.js';
+export type { RequestHeaders } from './handshake/request-headers.js';
 export type { ClientHandshakeInit, ClientDecision } from './handshake/client.js';
 export { negotiate, negotiateConnect, refusal, PendingAccept } from './handshake/server.js';
 export type { ServerPolicy, ServerAccept, ServerRefusal, HookAnswer, Transport } from './handshake/server.js';

@@ -5,7 +5,7 @@ import { after, test } from 'node:test';
 import { ESC, cleanup, rawServer, run, serve } from './helpers.js';
 import { peerTest } from '../support/peers-available.js';
 
-const T = { timeout: 20_000 };
+const T = { timeout: 90_000 }; // generous: each test starts several processes on a shared, loaded machine
 after(cleanup);
 
 test('--help on every command exits 0 and documents the exit codes', T, async () => {
@@ -46,14 +46,16 @@ test('no colour in a pipe, with or without NO_COLOR; FORCE_COLOR colours, NO_COL
   ];
   for (const [args, input] of cases) {
     const opt = input === undefined ? {} : { input };
+    // connect's notes and -v lines go to stderr (stdout holds the messages alone).
+    const text = (r: { stdout: string; stderr: string }): string => r.stdout + r.stderr;
     const plain = await run(args, opt);
-    assert.ok(!plain.stdout.includes(ESC), `no colour: ${args.join(' ')}`);
+    assert.ok(!text(plain).includes(ESC), `no colour: ${args.join(' ')}`);
     const noColor = await run(args, { ...opt, env: { NO_COLOR: '1' } });
-    assert.ok(!noColor.stdout.includes(ESC), `NO_COLOR: ${args.join(' ')}`);
+    assert.ok(!text(noColor).includes(ESC), `NO_COLOR: ${args.join(' ')}`);
     const forced = await run(args, { ...opt, env: { FORCE_COLOR: '1' } });
-    assert.ok(forced.stdout.includes(ESC), `FORCE_COLOR: ${args.join(' ')}`);
+    assert.ok(text(forced).includes(ESC), `FORCE_COLOR: ${args.join(' ')}`);
     const both = await run(args, { ...opt, env: { FORCE_COLOR: '1', NO_COLOR: '1' } });
-    assert.ok(!both.stdout.includes(ESC), `NO_COLOR beats FORCE_COLOR: ${args.join(' ')}`);
+    assert.ok(!text(both).includes(ESC), `NO_COLOR beats FORCE_COLOR: ${args.join(' ')}`);
     assert.equal(both.code, plain.code);
   }
 });
@@ -86,4 +88,16 @@ peerTest(['script'], 'on a real terminal (script(1) gives a pty): colours, unles
   assert.ok(tty !== undefined && tty.includes(ESC), tty ?? 'script(1) printed nothing');
   const noColor = await inPty({ NO_COLOR: '1' });
   assert.ok(noColor !== undefined && !noColor.includes(ESC) && noColor.includes('Verdict'), noColor);
+});
+
+peerTest(['script'], 'connect on a terminal marks received messages with "< "; in a pipe, messages alone', T, async () => {
+  const { execFile } = await import('node:child_process');
+  const { CLI } = await import('./helpers.js');
+  const { url } = await serve([]);
+  const tty = await new Promise<string>((resolve) =>
+    execFile('script', ['-qec', `"${process.execPath}" "${CLI}" connect ${url} -q -x marked -w 0.3`, '/dev/null'], { env: { ...process.env, NO_COLOR: '1' }, timeout: 8000 }, (_e, stdout) => resolve(stdout)),
+  );
+  assert.match(tty, /^< marked\r?$/m);
+  const piped = await run(['connect', url, '-q', '-x', 'marked', '-w', '0.3']);
+  assert.equal(piped.stdout, 'marked\n');
 });

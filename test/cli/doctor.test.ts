@@ -6,7 +6,7 @@ import { WebSocketServer } from '../../src/node/index.js';
 import { accept, cleanup, httpServer, rawServer, run, selfSigned, serve } from './helpers.js';
 import { peerTest } from '../support/peers-available.js';
 
-const T = { timeout: 20_000 };
+const T = { timeout: 90_000 }; // generous: each test starts several processes on a shared, loaded machine
 after(cleanup);
 
 interface Report {
@@ -134,12 +134,13 @@ test('a server ignoring the offered subprotocol: not taken, exit 1', T, async ()
     assert.equal(p.status, 'fail');
     assert.match(p.message, /took none of chat, superchat/);
     assert.equal(check(report, 'accept').status, 'ok');
-    // The extension offered and not taken is only a warning.
-    assert.equal(check(report, 'extensions').status, 'warn');
-    // Without --protocol the same server is fine (warn only, exit 0).
+    // Regression: an extension offered and not taken was a warning with a hint to run
+    // `ws13 serve --deflate` against any server; it is a fact (info), and the verdict is OK.
+    assert.equal(check(report, 'extensions').status, 'info');
+    assert.doesNotMatch(JSON.stringify(check(report, 'extensions')), /ws13 serve/);
     const ok = await doctorJson([`ws://127.0.0.1:${port}/`]);
     assert.equal(ok.code, 0);
-    assert.equal(ok.report.verdict, 'warn');
+    assert.equal(ok.report.verdict, 'ok');
     const none = await doctorJson([`ws://127.0.0.1:${port}/`, '--no-deflate']);
     assert.equal(none.report.verdict, 'ok');
   } finally {
@@ -193,7 +194,7 @@ test('a 301 redirect: where to, and the ws:// URL to use', T, async () => {
   const r = await run(['doctor', `ws://127.0.0.1:${port}/socket`]);
   assert.equal(r.code, 1);
   assert.match(r.stdout, /301 Moved Permanently: a redirect to \/v2\/socket/);
-  assert.match(r.stdout, /do not follow redirects/);
+  assert.match(r.stdout, /browsers never follow redirects/);
   assert.match(r.stdout, new RegExp(`ws13 doctor ws://127\\.0\\.0\\.1:${port}/v2/socket`));
 });
 

@@ -63,7 +63,7 @@ export function run(
   child.stdin.on('error', () => {});
   if (opts.input !== undefined) child.stdin.write(opts.input);
   if (!opts.keepStdin) child.stdin.end();
-  const timeout = opts.timeout ?? 10_000;
+  const timeout = opts.timeout ?? 30_000;
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => {
       child.kill('SIGKILL');

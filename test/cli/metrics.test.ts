@@ -1,11 +1,12 @@
 // ws13 serve --metrics: real traffic against the served process, then a scrape over HTTP,
 // parsed as the Prometheus text exposition format (0.0.4) and checked value by value.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, test } from 'node:test';
 import http from 'node:http';
 import { HandshakeError, WebSocket } from '../../src/node/index.js';
 import { prometheusText } from '../../src/cli/metrics.js';
-import { cleanup, run, serve } from './helpers.js';
+import { CLI, cleanup, run, serve } from './helpers.js';
 
 const T = { timeout: 30_000 };
 after(cleanup);
@@ -64,7 +65,7 @@ function parse(text: string): Map<string, Family> {
 const value = (fams: Map<string, Family>, name: string, labels = ''): number | undefined => fams.get(name)?.samples.get(labels);
 
 test('--metrics PORT: the scrape parses as the Prometheus text format and counts the traffic', T, async () => {
-  const { url, output } = await serve(['--metrics', '0', '--origins', 'https://good.example', '--quiet']);
+  const { url, output } = await serve(['--metrics', '0', '--origins', 'https://good.example']);
   const m = /Metrics \(Prometheus\) at (http:\/\/\S+)/.exec(output());
   assert.ok(m, output());
   const metricsUrl = m[1]!;
@@ -110,6 +111,25 @@ test('--metrics PORT: the scrape parses as the Prometheus text format and counts
   assert.equal((await get(metricsUrl.replace('/metrics', '/other'))).status, 404);
   assert.equal((await get(metricsUrl, 'POST')).status, 405);
   a.terminate();
+});
+
+test('-q with --metrics: stdout holds the URL alone; the metrics address goes to stderr', T, async () => {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '-q', '--metrics', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    for (let i = 0; i < 500 && !(out.includes('\n') && err.includes('/metrics\n')); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.match(out, /^ws:\/\/127\.0\.0\.1:\d+\/\n$/);
+    const m = /^Metrics \(Prometheus\) at (http:\/\/\S+)\n$/.exec(err);
+    assert.ok(m, err);
+    const res = await get(m[1]!);
+    assert.equal(res.status, 200);
+    assert.equal(value(parse(res.body), 'ws13_connections'), 0);
+  } finally {
+    child.kill();
+  }
 });
 
 test('--metrics takes a port number', T, async () => {

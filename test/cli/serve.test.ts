@@ -9,7 +9,7 @@ import path from 'node:path';
 import { HandshakeError, WebSocket } from '../../src/node/index.js';
 import { cleanup, serve } from './helpers.js';
 
-const T = { timeout: 20_000 };
+const T = { timeout: 90_000 }; // generous: each test starts several processes on a shared, loaded machine
 const sockets: WebSocket[] = [];
 after(async () => {
   for (const s of sockets) s.terminate();

@@ -1,6 +1,8 @@
 // The reconnecting client against real ws13 servers on 127.0.0.1: a server stopped and started
 // again on the same port, servers that close with 1012 and 1008 or refuse the handshake, a port
 // where nothing listens, and the queue of messages sent while disconnected.
+import http from 'node:http';
+import type net from 'node:net';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -275,4 +277,27 @@ test('backoff with full jitter: uniform below initialDelay × factor^(retry−1)
   const info = (code: number) => ({ code, reason: '', wasClean: true, error: undefined });
   for (const c of [1000, 1001, 1006, 1009, 1011, 1012, 1013, 1014, 4000, 4999]) assert.equal(shouldReconnect(info(c)), true, String(c));
   for (const c of [1002, 1003, 1007, 1008, 1010]) assert.equal(shouldReconnect(info(c)), false, String(c));
+});
+
+test('a redirect loop (followRedirects) is not retried: WS_ERR_TOO_MANY_REDIRECTS ends it', T, async () => {
+  let hits = 0;
+  const loop = http.createServer();
+  loop.on('upgrade', (req: http.IncomingMessage, socket: net.Socket) => {
+    hits++;
+    socket.end(`HTTP/1.1 302 Found\r\nLocation: ${req.url}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+  });
+  await new Promise<void>((r) => loop.listen(0, '127.0.0.1', r));
+  const { port } = loop.address() as net.AddressInfo;
+  const rws = new ReconnectingWebSocket(`ws://127.0.0.1:${port}/loop`, { initialDelay: 20, followRedirects: true, maxRedirects: 2 });
+  const errors: WebSocketError[] = [];
+  rws.on('error', (e) => errors.push(e as WebSocketError));
+  try {
+    const [end] = await next<[{ reason: string }]>(rws, 'end', 10_000);
+    assert.equal(end.reason, 'no-retry');
+    assert.equal(errors[0]?.code, ErrorCode.TooManyRedirects);
+    assert.equal(hits, 3, 'one attempt: the first request and two redirects');
+  } finally {
+    rws.close();
+    await new Promise<void>((r) => loop.close(() => r()));
+  }
 });

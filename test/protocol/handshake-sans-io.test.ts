@@ -310,4 +310,12 @@ describe('RFC 6455 §4.1, RFC 7692 §7.1: the client fails a 101 that does not f
     assert.throws(() => client({ protocols: ['a', 'a'] }), { code: ErrorCode.InvalidArgument });
     assert.throws(() => client({ protocols: ['a b'] }), { code: ErrorCode.InvalidArgument });
   });
+
+  test('a CR or LF in a hand-set Host, the origin option or an extra header is refused: no injected lines', () => {
+    assert.throws(() => client({ headers: { Host: 'a.example\r\nX-Injected: 1' } }), { code: ErrorCode.InvalidArgument });
+    assert.throws(() => client({ origin: 'https://a.example\r\nX-Injected: 1' }), { code: ErrorCode.InvalidArgument });
+    assert.throws(() => client({ headers: { Origin: 'https://a.example\nX-Injected: 1' } }), { code: ErrorCode.InvalidArgument });
+    assert.throws(() => client({ headers: { 'X-Note': 'a\r\nX-Injected: 1' } }), { code: ErrorCode.InvalidArgument });
+    assert.match(client({ headers: { Host: 'b.example:8080' } }).request, /^Host: b\.example:8080\r$/m);
+  });
 });

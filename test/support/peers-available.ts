@@ -46,6 +46,7 @@ export const REDIS_CLI = '/usr/bin/redis-cli';
 export const NGINX = '/usr/sbin/nginx';
 export const NGHTTPX = '/usr/sbin/nghttpx';
 export const LIGHTTPD = '/usr/sbin/lighttpd';
+export const TINYPROXY = '/usr/bin/tinyproxy';
 
 export const PEERS = {
   python: {
@@ -106,6 +107,12 @@ export const PEERS = {
     packages: ['lighttpd'],
     usedBy: ['test/node/http2/lighttpd.test.ts'],
     detect: () => runs(LIGHTTPD, ['-v']),
+  },
+  tinyproxy: {
+    what: `tinyproxy (${TINYPROXY})`,
+    packages: ['tinyproxy'],
+    usedBy: ['test/node/dial-proxy.test.ts, test/cli/dial.test.ts (CONNECT tunnels through a real proxy)'],
+    detect: () => runs(TINYPROXY, ['-v']),
   },
 } as const satisfies Record<string, PeerSpec>;
 

@@ -22,6 +22,7 @@ import {
   type ResponseHead,
 } from './http1.js';
 import { isToken } from './negotiate.js';
+import { splitRequestHeaders } from './request-headers.js';
 
 export interface ClientHandshakeInit {
   /** The Host header: host, with the port when not the scheme's default (a URL's `host`). */
@@ -79,7 +80,8 @@ export class ClientHandshake {
 
   /**
    * @throws WebSocketError WS_ERR_INVALID_ARGUMENT for a nonce that is not 16 bytes or
-   * subprotocols that are not distinct tokens or an invalid extra header.
+   * subprotocols that are not distinct tokens or an invalid extra header; WS_ERR_RESERVED_HEADER
+   * for an extra header the handshake owns (request-headers.ts).
    */
   constructor(init: ClientHandshakeInit) {
     // RFC 6455 §4.1 item 7: the key MUST be a randomly selected 16-byte value, base64.
@@ -89,6 +91,9 @@ export class ClientHandshake {
     if (protocols.some((p) => !isToken(p)) || new Set(protocols).size !== protocols.length) {
       throw new WebSocketError(ErrorCode.InvalidArgument, 'subprotocols must be distinct tokens');
     }
+    // Host and Origin given as headers replace ours; the handshake's own headers are refused.
+    const user = splitRequestHeaders(init.headers);
+    const origin = user.origin ?? init.origin;
     const pmd = init.perMessageDeflate ?? true;
     this.key = base64Encode(init.nonce);
     this.accept = acceptKey(this.key);
@@ -98,12 +103,12 @@ export class ClientHandshake {
     this.#init = init;
     this.request = formatUpgradeRequest({
       target: init.target || '/',
-      host: init.host,
+      host: user.host ?? init.host,
       key: this.key,
       protocols,
       ...(this.deflateOptions ? { extensions: formatDeflateOffer(this.deflateOptions) } : {}),
-      ...(init.origin !== undefined ? { origin: init.origin } : {}),
-      ...(init.headers ? { headers: init.headers } : {}),
+      ...(origin !== undefined ? { origin } : {}),
+      ...(user.extra.length ? { headers: user.extra } : {}),
     });
   }
 

@@ -335,8 +335,15 @@ export interface ClientRequestInit {
   readonly headers?: HeaderInit;
 }
 
-/** The client's opening handshake (RFC 6455 §4.1). */
+/**
+ * The client's opening handshake (RFC 6455 §4.1).
+ * @throws WebSocketError WS_ERR_INVALID_ARGUMENT for an invalid header name or value
+ */
 export function formatUpgradeRequest(r: ClientRequestInit): string {
+  // RFC 9110 §5.5: no CR, LF or NUL in Host or Origin either (a hand-set one could inject lines).
+  for (const [k, v] of [['Host', r.host], ['Origin', r.origin ?? '']] as const) {
+    if (!FIELD_VALUE.test(v)) throw new WebSocketError(ErrorCode.InvalidArgument, `invalid ${k} header value ${JSON.stringify(v)}`);
+  }
   let s =
     `GET ${r.target} HTTP/1.1\r\nHost: ${r.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
     `Sec-WebSocket-Key: ${r.key}\r\nSec-WebSocket-Version: ${WEBSOCKET_VERSION}\r\n`;

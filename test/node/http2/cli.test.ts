@@ -23,7 +23,7 @@ test('ws13 connect --http2: echo over an h2c stream, closed with 1000; an HTTP/1
     const r = await run(['connect', '--http2', `ws://127.0.0.1:${port}/`], { input: 'over h2\n' });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^over h2$/m);
-    assert.match(r.stdout, /\* closed 1000\n$/);
+    assert.match(r.stderr, /closed 1000/);
     assert.equal(http2Stats(srv)?.accepted, 1);
     const no = await run(['connect', '--http2', `ws://127.0.0.1:${(h1.address() as { port: number }).port}/`], { input: 'x\n' });
     assert.equal(no.code, 1);
@@ -33,5 +33,47 @@ test('ws13 connect --http2: echo over an h2c stream, closed with 1000; an HTTP/1
     await wss1.close();
     h1.close();
     await closeServer(srv, sessions);
+  }
+});
+
+test('ws13 serve --http2: h2c with prior knowledge; with TLS, HTTP/2 and HTTP/1.1 WebSockets on one port', T, async () => {
+  const { WebSocket } = await import('../../../src/node/index.js');
+  const { serve, selfSigned, cleanup } = await import('../../cli/helpers.js');
+  try {
+    // Cleartext: h2c only, and the banner suggests a client that speaks it.
+    const plain = await serve(['--host', '127.0.0.1', '--http2']);
+    assert.match(plain.output(), /HTTP\/2 cleartext \(h2c\) only/);
+    assert.match(plain.output(), /ws13 connect ws:\/\/\S+ --http2/);
+    const r = await run(['connect', '--http2', plain.url], { input: 'via h2c\n' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^via h2c$/m);
+
+    // TLS: ALPN offers h2 and http/1.1; both kinds of client get an echo.
+    const { cert, key } = await selfSigned();
+    const secure = await serve(['--host', '127.0.0.1', '--http2', '--tls-cert', cert, '--tls-key', key]);
+    assert.match(secure.url, /^wss:/);
+    for (const http2Option of [{ require: true }, false] as const) {
+      const ws = await WebSocket.connect(secure.url, { http2: http2Option, tls: { rejectUnauthorized: false } });
+      const echo = new Promise<string>((res) => ws.once('message', (d) => res(String(d))));
+      ws.send(`over ${http2Option ? 'h2' : 'http/1.1'}`);
+      assert.equal(await echo, `over ${http2Option ? 'h2' : 'http/1.1'}`);
+      const closed = new Promise<number>((res) => ws.once('close', (code) => res(code)));
+      ws.close(1000);
+      assert.equal(await closed, 1000);
+    }
+    // A plain HTTP/2 GET gets the 426 without the HTTP/1.1-only fields.
+    const session = http2.connect(secure.url.replace('wss:', 'https:'), { rejectUnauthorized: false });
+    const head = await new Promise<http2.IncomingHttpHeaders>((res, rej) => {
+      const s = session.request({ ':path': '/' });
+      s.once('response', res);
+      s.once('error', rej);
+      s.resume();
+    });
+    session.close();
+    assert.equal(head[':status'], 426);
+    assert.equal(head['sec-websocket-version'], '13');
+    assert.equal(head['upgrade'], undefined);
+  } finally {
+    await cleanup();
   }
 });
