@@ -6,7 +6,7 @@ import type net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, HandshakeError, WebSocketError } from '../protocol/errors.js';
 import { HeadReader, couldBeStatusLine, type ResponseHead } from '../protocol/handshake/http1.js';
-import { BodyReader } from '../protocol/handshake/body.js';
+import { readErrorBody } from './error-body.js';
 import { ClientHandshake, type ClientDecision } from '../protocol/handshake/client.js';
 import { NodeDeflateCodec } from './deflate.js';
 import { dial as dialTarget, proxyFor } from './dial/proxy.js';
@@ -19,13 +19,10 @@ import {
 } from './options.js';
 import { http2Option, startHttp2 } from './http2/client.js';
 
+export { readErrorBody } from './error-body.js';
 export type { Agreement, ClientOptions, DialEvents, Http2ConnectOptions } from './client-options.js';
 import type { ClientOptions, DialEvents } from './client-options.js';
 
-/** Largest error response body kept, in bytes. */
-const MAX_ERROR_BODY = 4096;
-/** Time given to an error response's body, in ms. */
-const ERROR_BODY_TIME = 500;
 
 /**
  * Checks a WebSocket URL (WHATWG WebSockets: http(s) map to ws(s); nothing else, and no
@@ -260,38 +257,5 @@ export function readResponse(
   s.on('close', onClose);
 }
 
-/**
- * Reads at most 4 KiB of an error response's body: until that much, its end (by the
- * `headers`' Content-Length or chunked coding, decoded; else the connection's end), or 500 ms.
- */
-export function readErrorBody(s: net.Socket, first: Uint8Array, headers: { get(name: string): string | undefined } = NO_HEADERS): Promise<string> {
-  return new Promise((resolve) => {
-    const reader = new BodyReader(headers, MAX_ERROR_BODY);
-    let finished = false;
-    const finish = (): void => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(t);
-      s.off('data', onData);
-      s.off('end', finish);
-      s.off('close', finish);
-      resolve(Buffer.from(reader.body).toString('utf8'));
-    };
-    const onData = (c: Buffer): void => {
-      reader.push(c);
-      if (reader.done) finish();
-    };
-    const t = setTimeout(finish, ERROR_BODY_TIME);
-    reader.push(first);
-    if (reader.done) return finish();
-    s.on('data', onData);
-    s.on('end', finish);
-    s.on('close', finish);
-    // A socket paused by its reader (a proxy's tunnel, a probe) flows again.
-    s.resume();
-  });
-}
-
-const NO_HEADERS = { get: (): undefined => undefined };
 
 function ignoreError(): void {}

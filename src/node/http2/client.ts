@@ -11,6 +11,7 @@ import { HeaderList } from '../../protocol/handshake/http1.js';
 import type { ClientHandshake } from '../../protocol/handshake/client.js';
 import { NodeDeflateCodec } from '../deflate.js';
 import type { ClientOptions, DialEvents, Http2ConnectOptions } from '../client-options.js';
+import { readErrorBody } from '../error-body.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT, heartbeatInterval, resolveSettings } from '../options.js';
 
 /** A shared session and what we know of it. */
@@ -26,7 +27,6 @@ interface Entry {
   readonly owned: boolean;
 }
 
-const MAX_ERROR_BODY = 4096;
 /** Origins found not to offer RFC 8441, tried over HTTP/1.1 directly for this long (ms). */
 const NEGATIVE_TTL = 60_000;
 
@@ -168,7 +168,7 @@ export function startHttp2(
       const d = hs.judgeConnect(status, headers);
       if (d.kind === 'fail') return fail(d.error);
       if (d.kind === 'refused') {
-        readBody(s, (body) => fail(hs.refusedConnect(d.response, body)));
+        void readErrorBody(s, new Uint8Array(0), headers).then((body) => fail(hs.refusedConnect(d.response, body)));
         return;
       }
       cleanup();
@@ -292,27 +292,5 @@ function tlsKey(o: tls.ConnectionOptions | undefined): number {
   return k;
 }
 
-/** Reads at most 4 KiB of a refusal's body: until that much, END_STREAM, or 500 ms. */
-function readBody(s: http2.ClientHttp2Stream, then: (body: string) => void): void {
-  const parts: Buffer[] = [];
-  let size = 0;
-  let finished = false;
-  const finish = (): void => {
-    if (finished) return;
-    finished = true;
-    clearTimeout(t);
-    s.off('data', onData);
-    then(Buffer.concat(parts).subarray(0, MAX_ERROR_BODY).toString('utf8'));
-  };
-  const onData = (c: Buffer): void => {
-    parts.push(c);
-    size += c.length;
-    if (size >= MAX_ERROR_BODY) finish();
-  };
-  const t = setTimeout(finish, 500);
-  s.on('data', onData);
-  s.once('end', finish);
-  s.once('close', finish);
-}
 
 function ignore(): void {}
