@@ -2,6 +2,7 @@
 // has them), the typed event map, and the listener list behind addEventListener, on… handlers
 // and dispatchEvent (https://dom.spec.whatwg.org/#concept-event-dispatch, for a target with no
 // parent: no capture or bubble phase).
+import { EventEmitter } from 'node:events';
 import type { MessageData } from './types.js';
 
 /** `CloseEvent`'s init dictionary (https://websockets.spec.whatwg.org/#the-closeevent-interface). */
@@ -226,4 +227,61 @@ export function reportUnhandledError(err: Error, role: 'client' | 'server' | und
     code: 'WS13_UNHANDLED_ERROR',
     detail: "add an 'error' listener (or onerror) to handle it; 'close' follows",
   });
+}
+
+/**
+ * An EventEmitter that is also the WHATWG EventTarget of a WebSocket: `addEventListener`,
+ * `removeEventListener`, `dispatchEvent` and the `on…` handlers, over one listener list made on
+ * first use (most connections have none). Subclasses emit through `whatwg()`.
+ */
+export class WebSocketEventTarget extends EventEmitter {
+  #listeners: Listeners | undefined;
+
+  /** The WHATWG listeners and handlers, if any was added. */
+  protected whatwg(): Listeners | undefined {
+    return this.#listeners;
+  }
+
+  /** WHATWG listener: receives an event object (`ev.data`, `ev.code`, …), after the `on()` listeners. */
+  addEventListener<K extends keyof WebSocketEventMap>(type: K, listener: EventCallback<WebSocketEventMap[K]> | null, options?: boolean | ListenerOptions): void;
+  addEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void;
+  addEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void {
+    (this.#listeners ??= new Listeners()).add(type, listener, options);
+  }
+
+  removeEventListener<K extends keyof WebSocketEventMap>(type: K, listener: EventCallback<WebSocketEventMap[K]> | null, options?: boolean | ListenerOptions): void;
+  removeEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void;
+  removeEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void {
+    this.#listeners?.remove(type, listener, options);
+  }
+
+  /** Calls the WHATWG listeners of `event.type` with it. @returns false when a listener called preventDefault(). */
+  dispatchEvent(event: Event): boolean {
+    return this.#listeners?.dispatch(this, event, false) ?? !event.defaultPrevented;
+  }
+
+  get onopen(): ((this: this, ev: Event) => unknown) | null {
+    return this.#listeners?.handler('open') ?? null;
+  }
+  set onopen(f: ((this: this, ev: Event) => unknown) | null) {
+    (this.#listeners ??= new Listeners()).setHandler('open', f);
+  }
+  get onmessage(): ((this: this, ev: WsMessageEvent) => unknown) | null {
+    return this.#listeners?.handler('message') ?? null;
+  }
+  set onmessage(f: ((this: this, ev: WsMessageEvent) => unknown) | null) {
+    (this.#listeners ??= new Listeners()).setHandler('message', f);
+  }
+  get onclose(): ((this: this, ev: CloseEvent) => unknown) | null {
+    return this.#listeners?.handler('close') ?? null;
+  }
+  set onclose(f: ((this: this, ev: CloseEvent) => unknown) | null) {
+    (this.#listeners ??= new Listeners()).setHandler('close', f);
+  }
+  get onerror(): ((this: this, ev: WsErrorEvent) => unknown) | null {
+    return this.#listeners?.handler('error') ?? null;
+  }
+  set onerror(f: ((this: this, ev: WsErrorEvent) => unknown) | null) {
+    (this.#listeners ??= new Listeners()).setHandler('error', f);
+  }
 }

@@ -1,12 +1,11 @@
 // An opt-in client that reconnects: exponential backoff with full jitter, a hook run on every
 // (re)connection so the application restores its subscriptions, and the messages sent while
 // disconnected kept in a bounded queue and sent, in order, once the next connection is open.
-import { EventEmitter } from 'node:events';
 import type { WriteCallback } from '../protocol/connection.js';
 import { CloseCode } from '../protocol/constants.js';
 import { ErrorCode, HandshakeError, WebSocketError } from '../protocol/errors.js';
 import type { ClientOptions } from './client.js';
-import { Listeners, eventFor, type CloseEvent, type EventCallback, type ListenerOptions, type WebSocketEventMap, type WsErrorEvent, type WsMessageEvent } from './events.js';
+import { WebSocketEventTarget, eventFor } from './events.js';
 import { WebSocket, type BinaryType, type MessageData, type SendData, type SendOptions } from './websocket.js';
 
 /** Defaults of the options below. */
@@ -140,7 +139,7 @@ export interface ReconnectingWebSocket {
  * handed to a connection that then drops is not sent again.
  * @throws WebSocketError WS_ERR_INVALID_URL, WS_ERR_INVALID_ARGUMENT (from the constructor)
  */
-export class ReconnectingWebSocket extends EventEmitter {
+export class ReconnectingWebSocket extends WebSocketEventTarget {
   static readonly CONNECTING = 0;
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
@@ -166,8 +165,6 @@ export class ReconnectingWebSocket extends EventEmitter {
   #lastError: Error | undefined;
   #queue: Queued[] = [];
   #queuedBytes = 0;
-  /** WHATWG listeners and `on…` handlers, made on first use. */
-  #listeners: Listeners | undefined;
 
   constructor(url: string | URL, options: ReconnectOptions = {}) {
     super();
@@ -378,7 +375,7 @@ export class ReconnectingWebSocket extends EventEmitter {
     try {
       // 'error' without a listener would throw: a failed attempt must never crash the process.
       if (type !== 'error' || this.listenerCount('error') > 0) this.emit(type, ...args);
-      const l = this.#listeners;
+      const l = this.whatwg();
       if (l !== undefined && l.has(type)) l.dispatch(this, eventFor(this.url, type, args), true);
     } catch (err) {
       // As on a WebSocket: a 'message' listener's throw fails that connection (1011).
@@ -388,43 +385,6 @@ export class ReconnectingWebSocket extends EventEmitter {
     }
   }
 
-  /** WHATWG listener: receives an event object (`ev.data`, `ev.code`, …), after the `on()` listeners. */
-  addEventListener<K extends keyof WebSocketEventMap>(type: K, listener: EventCallback<WebSocketEventMap[K]> | null, options?: boolean | ListenerOptions): void;
-  addEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void;
-  addEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void {
-    (this.#listeners ??= new Listeners()).add(type, listener, options);
-  }
-
-  removeEventListener<K extends keyof WebSocketEventMap>(type: K, listener: EventCallback<WebSocketEventMap[K]> | null, options?: boolean | ListenerOptions): void;
-  removeEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void;
-  removeEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void {
-    this.#listeners?.remove(type, listener, options);
-  }
-
-  get onopen(): ((this: ReconnectingWebSocket, ev: Event) => unknown) | null {
-    return this.#listeners?.handler('open') ?? null;
-  }
-  set onopen(f: ((this: ReconnectingWebSocket, ev: Event) => unknown) | null) {
-    (this.#listeners ??= new Listeners()).setHandler('open', f);
-  }
-  get onmessage(): ((this: ReconnectingWebSocket, ev: WsMessageEvent) => unknown) | null {
-    return this.#listeners?.handler('message') ?? null;
-  }
-  set onmessage(f: ((this: ReconnectingWebSocket, ev: WsMessageEvent) => unknown) | null) {
-    (this.#listeners ??= new Listeners()).setHandler('message', f);
-  }
-  get onclose(): ((this: ReconnectingWebSocket, ev: CloseEvent) => unknown) | null {
-    return this.#listeners?.handler('close') ?? null;
-  }
-  set onclose(f: ((this: ReconnectingWebSocket, ev: CloseEvent) => unknown) | null) {
-    (this.#listeners ??= new Listeners()).setHandler('close', f);
-  }
-  get onerror(): ((this: ReconnectingWebSocket, ev: WsErrorEvent) => unknown) | null {
-    return this.#listeners?.handler('error') ?? null;
-  }
-  set onerror(f: ((this: ReconnectingWebSocket, ev: WsErrorEvent) => unknown) | null) {
-    (this.#listeners ??= new Listeners()).setHandler('error', f);
-  }
 }
 
 /** Payload bytes of a message (strings as UTF-8). */

@@ -1,12 +1,11 @@
 // The public WebSocket: the API and its events. The connection itself runs in a hidden
 // host (host.ts: the pump between the transport and the core); dialing is client.ts's.
-import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { WriteCallback } from '../protocol/connection.js';
 import { CloseCode, Opcode } from '../protocol/constants.js';
 import { ErrorCode, WebSocketError } from '../protocol/errors.js';
 import { startClient, type Agreement, type ClientOptions } from './client.js';
-import { Listeners, eventFor, reportUnhandledError, type CloseEvent, type EventCallback, type ListenerOptions, type WebSocketEventMap, type WsErrorEvent, type WsMessageEvent } from './events.js';
+import { WebSocketEventTarget, eventFor, reportUnhandledError } from './events.js';
 import { SendQueue } from './send-queue.js';
 import { messages } from './messages.js';
 import { useListenerTable } from './internals.js';
@@ -59,7 +58,7 @@ export interface WebSocket {
  *
  * It runs over any Node `Duplex` (a TCP or TLS socket, or an HTTP/2 stream).
  */
-export class WebSocket extends EventEmitter {
+export class WebSocket extends WebSocketEventTarget {
   static readonly CONNECTING = 0;
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
@@ -96,8 +95,6 @@ export class WebSocket extends EventEmitter {
   #aborting = false;
   /** Sends waiting behind a Blob being read (send-queue.ts); undefined when none. */
   #queue: SendQueue | undefined;
-  /** WHATWG listeners and `on…` handlers, made on first use (most connections have none). */
-  #listeners: Listeners | undefined;
 
   static {
     bindOwner({
@@ -412,7 +409,7 @@ export class WebSocket extends EventEmitter {
   /** Emits to EventEmitter listeners, then to the WHATWG listeners and `on…` handlers (events.ts). */
   #dispatch(type: string, ...args: unknown[]): void {
     try {
-      const l = this.#listeners;
+      const l = this.whatwg();
       // 'error' without a listener would throw: a peer's mistake must never crash the process.
       if (type !== 'error' || this.listenerCount('error') > 0) this.emit(type, ...args);
       else if (!l?.has('error') && !l?.has('close') && this.listenerCount('close') === 0) reportUnhandledError(args[0] as Error, this.#host?.conn.role);
@@ -425,48 +422,6 @@ export class WebSocket extends EventEmitter {
     }
   }
 
-  /** WHATWG listener: receives an event object (`ev.data`, `ev.code`, …), after the `on()` listeners. */
-  addEventListener<K extends keyof WebSocketEventMap>(type: K, listener: EventCallback<WebSocketEventMap[K]> | null, options?: boolean | ListenerOptions): void;
-  addEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void;
-  addEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void {
-    (this.#listeners ??= new Listeners()).add(type, listener, options);
-  }
-
-  removeEventListener<K extends keyof WebSocketEventMap>(type: K, listener: EventCallback<WebSocketEventMap[K]> | null, options?: boolean | ListenerOptions): void;
-  removeEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void;
-  removeEventListener(type: string, listener: EventCallback | null, options?: boolean | ListenerOptions): void {
-    this.#listeners?.remove(type, listener, options);
-  }
-
-  /** Calls the WHATWG listeners of `event.type` with it. @returns false when a listener called preventDefault(). */
-  dispatchEvent(event: Event): boolean {
-    return this.#listeners?.dispatch(this, event, false) ?? !event.defaultPrevented;
-  }
-
-  get onopen(): ((this: WebSocket, ev: Event) => unknown) | null {
-    return this.#listeners?.handler('open') ?? null;
-  }
-  set onopen(f: ((this: WebSocket, ev: Event) => unknown) | null) {
-    (this.#listeners ??= new Listeners()).setHandler('open', f);
-  }
-  get onmessage(): ((this: WebSocket, ev: WsMessageEvent) => unknown) | null {
-    return this.#listeners?.handler('message') ?? null;
-  }
-  set onmessage(f: ((this: WebSocket, ev: WsMessageEvent) => unknown) | null) {
-    (this.#listeners ??= new Listeners()).setHandler('message', f);
-  }
-  get onclose(): ((this: WebSocket, ev: CloseEvent) => unknown) | null {
-    return this.#listeners?.handler('close') ?? null;
-  }
-  set onclose(f: ((this: WebSocket, ev: CloseEvent) => unknown) | null) {
-    (this.#listeners ??= new Listeners()).setHandler('close', f);
-  }
-  get onerror(): ((this: WebSocket, ev: WsErrorEvent) => unknown) | null {
-    return this.#listeners?.handler('error') ?? null;
-  }
-  set onerror(f: ((this: WebSocket, ev: WsErrorEvent) => unknown) | null) {
-    (this.#listeners ??= new Listeners()).setHandler('error', f);
-  }
 
   /**
    * Messages in order until the connection closes. Ends quietly on 1000, 1001 or 1005;
