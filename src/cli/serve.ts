@@ -177,7 +177,9 @@ export async function serve(args: string[]): Promise<number | undefined> {
 
   // Standalone (the library parses the handshake itself) unless HTTP must be served too.
   let httpServer: http.Server | https.Server | http2.Http2Server | undefined;
-  if (tls || root || values.http2) {
+  // A cluster worker serves through its own HTTP server, so that on retirement it can stop
+  // listening first and let the handshakes already under way finish (see `stop`).
+  if (tls || root || values.http2 || cluster.isWorker) {
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       if (root) return serveFile(root, req, res);
       // HTTP/2 has no Upgrade or Connection fields (RFC 9113 §8.2.2); it opens with CONNECT.
@@ -195,11 +197,20 @@ export async function serve(args: string[]): Promise<number | undefined> {
     }
     options.server = httpServer;
   }
+  // Connections accepted and not yet upgraded (or refused): a retiring worker waits for them.
+  const unsettled = new Set<net.Socket>();
+  if (cluster.isWorker && httpServer) {
+    httpServer.on('connection', (s: net.Socket) => {
+      unsettled.add(s);
+      s.once('close', () => unsettled.delete(s));
+    });
+  }
   const wss = new WebSocketServer(options);
   const mode = values.exec !== undefined ? 'exec' : values.broadcast ? 'broadcast' : 'echo';
   const peer = (ws: WebSocket, req: { socket: { remoteAddress?: string; remotePort?: number } }): string =>
     `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}${ws.url && ws.url !== '/' ? ` ${ws.url}` : ''}`;
   wss.on('connection', (ws, req) => {
+    unsettled.delete(req.socket as net.Socket);
     const who = peer(ws, req as unknown as { socket: net.Socket });
     const details = [ws.protocol && `protocol ${ws.protocol}`, ws.extensions && ws.extensions].filter(Boolean).join(', ');
     log(`${c.green('+')} ${who}${details ? ` (${details})` : ''}, ${wss.clients.size} connected`);
@@ -262,17 +273,26 @@ export async function serve(args: string[]): Promise<number | undefined> {
     stopping = true;
     if (!quiet) process.stderr.write(`\nshutting down: closing connections with ${code}\n`);
     for (const child of children) kill(child);
-    void wss
-      .close({ code, reason: code === 1012 ? 'service restart' : 'server shutting down' })
+    void settle()
+      .then(() => wss.close({ code, reason: code === 1012 ? 'service restart' : 'server shutting down' }))
       .then(
         () =>
           new Promise<void>((r) => {
-            if (!httpServer) return r();
+            if (!httpServer?.listening) return r();
             httpServer.close(() => r());
             if ('closeAllConnections' in httpServer) httpServer.closeAllConnections();
           }),
       )
       .then(() => process.exit(0));
+  };
+  // A worker stops listening first (the primary then hands new connections to the others), and
+  // lets the handshakes it already took finish, at most 2 s: those clients are then closed with
+  // the code like the rest, instead of being cut mid-handshake.
+  const settle = async (): Promise<void> => {
+    if (!cluster.isWorker || !httpServer) return;
+    httpServer.close();
+    const until = Date.now() + 2000;
+    while (unsettled.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
   };
   process.once('SIGINT', () => stop());
   process.once('SIGTERM', () => stop());
