@@ -79,6 +79,8 @@ export class WebSocketServer extends EventEmitter {
   readonly #settings: ResolvedSettings;
   /** This server's counters (diagnostics.ts), for `stats()`. */
   readonly #counters: Counters;
+  /** What the HTTP/2 host may do with this server, made on first use. */
+  #h2: Http2Host | undefined;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -103,7 +105,9 @@ export class WebSocketServer extends EventEmitter {
         srv.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
           WebSocketServer.#route(srv, s, req, socket, head),
         );
-        if (isHttp2Server(srv)) attachHttp2(srv, () => [...s].map((w) => w.#http2Host()));
+        if (isHttp2Server(srv)) attachHttp2(srv, function* () {
+          for (const w of s) yield w.#http2Host();
+        });
       }
       set.add(this);
     }
@@ -313,7 +317,7 @@ export class WebSocketServer extends EventEmitter {
 
   /** What the HTTP/2 host (http2/server.ts) may do with this server. */
   #http2Host(): Http2Host {
-    return {
+    return (this.#h2 ??= {
       options: this.options,
       closing: () => this.#closing !== undefined,
       decide: (req, first) => this.#decide(req, first),
@@ -324,7 +328,7 @@ export class WebSocketServer extends EventEmitter {
         this.#adopt(ws, req, true, new Uint8Array(0));
       },
       refused: (err, req) => this.#refused(err, req),
-    };
+    });
   }
 
   /** Reports a refused handshake (counters, 'handshakeError'). */
