@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { after, test } from 'node:test';
-import http from 'node:http';
 import WsClient from 'ws';
 import { HandshakeError, WebSocket } from '../../src/node/index.js';
 import { clusterPrometheusText, prometheusText } from '../../src/cli/metrics.js';
@@ -14,63 +13,11 @@ import { WORKER_STATS_TIMEOUT_MS } from '../../src/cli/serve-cluster.js';
 import { freePort } from '../support/ports.js';
 import { killServes, serve as serveN, until, warmUp, type Served } from '../support/ws13-serve.js';
 import { CLI, cleanup, run, serve } from './helpers.js';
+import { get, metricsUrl, parse, scrape, sum, value, type Family } from '../support/prometheus.js';
 
 const T = { timeout: 30_000 };
 after(cleanup);
 after(killServes);
-
-function get(url: string, method = 'GET'): Promise<{ status: number; type: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .request(url, { method, agent: false }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode!, type: String(res.headers['content-type']), body }));
-      })
-      .on('error', reject)
-      .end();
-  });
-}
-
-interface Family {
-  type: string;
-  help: string;
-  samples: Map<string, number>;
-}
-
-/**
- * A strict parser of the text format: every family has HELP then TYPE, every sample line is
- * `name{label="value",…} number` of a family announced before it, and names are valid.
- */
-function parse(text: string): Map<string, Family> {
-  assert.ok(text.endsWith('\n'), 'ends with a line feed');
-  const families = new Map<string, Family>();
-  let current: string | undefined;
-  for (const line of text.slice(0, -1).split('\n')) {
-    let m: RegExpExecArray | null;
-    if ((m = /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.+)$/.exec(line))) {
-      assert.ok(!families.has(m[1]!), `${m[1]} announced once`);
-      families.set(m[1]!, { type: '', help: m[2]!, samples: new Map() });
-      current = m[1]!;
-    } else if ((m = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line))) {
-      assert.equal(m[1], current, 'TYPE follows its HELP');
-      families.get(m[1]!)!.type = m[2]!;
-    } else if ((m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (-?[0-9.eE+]+|NaN|[+-]Inf)$/.exec(line))) {
-      assert.equal(m[1], current, `${m[1]}: a sample of the family just announced`);
-      families.get(m[1]!)!.samples.set(m[2] ?? '', Number(m[3]));
-    } else {
-      assert.fail(`not in the exposition format: ${JSON.stringify(line)}`);
-    }
-  }
-  for (const [name, f] of families) {
-    assert.ok(f.type, `${name} has a TYPE`);
-    if (f.type === 'counter') assert.match(name, /_total$/, `counter ${name} ends in _total`);
-  }
-  return families;
-}
-
-const value = (fams: Map<string, Family>, name: string, labels = ''): number | undefined => fams.get(name)?.samples.get(labels);
 
 test('--metrics PORT: the scrape parses as the Prometheus text format and counts the traffic', T, async () => {
   const { url, output } = await serve(['--metrics', '0', '--origins', 'https://good.example']);
@@ -161,20 +108,6 @@ test('label values are escaped as the format requires', () => {
   parse(text);
 });
 
-/** The scrape URL a `ws13 serve --metrics` printed. */
-function metricsUrl(s: Served): string {
-  const m = /Metrics \(Prometheus\) at (http:\/\/\S+)/.exec(s.out());
-  assert.ok(m, s.out());
-  return m[1]!;
-}
-
-const scrape = async (url: string): Promise<Map<string, Family>> => {
-  const res = await get(url);
-  assert.equal(res.status, 200, res.body);
-  assert.equal(res.type, 'text/plain; version=0.0.4; charset=utf-8');
-  return parse(res.body);
-};
-
 /** The slot ("1"…) of each worker pid, from ws13_worker_info{worker,pid}. */
 function slots(f: Map<string, Family>): Map<number, string> {
   const out = new Map<number, string>();
@@ -184,17 +117,6 @@ function slots(f: Map<string, Family>): Map<number, string> {
     out.set(Number(m[2]), m[1]!);
   }
   return out;
-}
-
-/** The sum of a family's samples whose labels include `worker="slot"` (all workers without it) and `extra`. */
-function sum(f: Map<string, Family>, name: string, slot?: string, extra = ''): number {
-  let total = 0;
-  for (const [labels, v] of f.get(name)?.samples ?? []) {
-    if (slot !== undefined && !labels.includes(`worker="${slot}"`)) continue;
-    if (extra && !labels.includes(extra)) continue;
-    total += v;
-  }
-  return total;
 }
 
 interface Client {
