@@ -1,6 +1,10 @@
-// 100,000 subscribed idle connections across workers: `ws13 serve --workers W --broadcast`
-// (every connection in the broadcast topic, publishes relayed by the primary), opened by
-// several client processes, and the whole server's memory per connection: the RSS of the
+// 100,000 subscribed idle connections across workers, opened by several client processes,
+// in one of two setups:
+//   serve   `ws13 serve --workers W --broadcast`: every connection in the one broadcast
+//           topic, publishes relayed by the primary (the default)
+//   topics  a node:cluster app with ws13/cluster: every connection in a topic of its own and a
+//           shared one, so the primary's relay holds a topic per connection too
+// and and the whole server's memory per connection: the RSS of the
 // primary and of every worker added up, after a warm-up of 200 connections (and one publish
 // reaching them) and again after the N connections more, the growth divided by N. Then one
 // client's message is published to all of them, and every client process counts what it got:
@@ -11,14 +15,16 @@
 // processes N/C each; and one source address reaches one server address:port through at
 // most 28,232 ephemeral ports, so each client process connects from its own 127.0.0.x.
 //
-// `node dist/bench/scale-100k.js [connections=100000] [workers=8] [clientProcesses=8]`
+// `node dist/bench/scale-100k.js [connections=100000] [workers=8] [clientProcesses=8] [serve|topics]`
+import cluster from 'node:cluster';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { cpus, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { WebSocket } from '../src/node/index.js';
+import { WebSocket, WebSocketServer } from '../src/node/index.js';
+import { createClusterBroker, startClusterHub } from '../src/cluster/index.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -112,6 +118,30 @@ function client(): void {
   });
 }
 
+// ── The `topics` server: a cluster of W workers, each connection in two topics ──────────
+
+async function topicsServer(workers: number): Promise<void> {
+  if (cluster.isPrimary) {
+    cluster.setupPrimary({ serialization: 'advanced' });
+    startClusterHub();
+    for (let i = 0; i < workers; i++) cluster.fork();
+    process.on('SIGTERM', () => {
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
+      process.exit(0);
+    });
+    return;
+  }
+  const server = new WebSocketServer({ broker: createClusterBroker() });
+  let n = 0;
+  server.on('connection', (ws) => {
+    ws.subscribe(`user:${process.pid}:${n++}`);
+    ws.subscribe('all');
+    ws.on('message', (data) => server.publish('all', data as string));
+  });
+  const { port } = await server.listen(0, '127.0.0.1');
+  console.log(`ws://127.0.0.1:${port}/`);
+}
+
 // ── The run ─────────────────────────────────────────────────────────────────────────────
 
 function rssKiB(pid: number): number {
@@ -182,13 +212,16 @@ async function main(): Promise<void> {
   const N = Number(process.argv[2] ?? 100_000);
   const W = Number(process.argv[3] ?? 8);
   const C = Number(process.argv[4] ?? 8);
+  const setup = process.argv[5] ?? 'serve';
+  if (setup !== 'serve' && setup !== 'topics') throw new Error(`setup: serve or topics, not ${setup}`);
   const all = N + WARM_UP;
   if (Math.ceil(all / W) > FD_ROOM || Math.ceil(all / C) > Math.min(FD_ROOM, PORTS_PER_SOURCE) || C > 200) {
     throw new Error(`${all} connections need more workers or client processes: each holds at most ${FD_ROOM} here`);
   }
-  console.log(`${N.toLocaleString('en')} connections (+${WARM_UP} warm-up), ${W} workers, ${C} client processes; ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GB; Linux ${release()}; Node ${process.version}`);
+  console.log(`${setup}: ${N.toLocaleString('en')} connections (+${WARM_UP} warm-up), ${W} workers, ${C} client processes; ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GB; Linux ${release()}; Node ${process.version}`);
 
-  const server = spawn(process.execPath, [CLI, 'serve', '--workers', String(W), '--broadcast', '--port', '0', '-q', '--metrics', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = setup === 'serve' ? [CLI, 'serve', '--workers', String(W), '--broadcast', '--port', '0', '-q', '--metrics', '0'] : [SELF, '--server', String(W)];
+  const server = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   server.stdout!.on('data', (d: Buffer) => (out += d));
@@ -201,7 +234,8 @@ async function main(): Promise<void> {
       await sleep(100);
     }
     const port = Number(/^ws:\/\/127\.0\.0\.1:(\d+)\//m.exec(out)![1]);
-    const metrics = /Metrics \(Prometheus\) at (\S+)/.exec(err)![1]!;
+    // The serve setup's --metrics: what the workers count, beside what the clients count.
+    const metrics = /Metrics \(Prometheus\) at (\S+)/.exec(err)?.[1];
     await sleep(1000);
     const idle = childrenOf(server.pid!).reduce((s, p) => s + rssKiB(p), rssKiB(server.pid!));
 
@@ -227,24 +261,24 @@ async function main(): Promise<void> {
     const after = primaryAfter + workersAfter.reduce((s, x) => s + x, 0);
     const clientKiB = (await Promise.all(clients.map((c) => ask(c, { op: 'rss' }, 'rss')))).reduce((s, x) => s + x.kib, 0);
 
-    const scraped = await scrape(metrics);
+    const scraped = metrics ? await scrape(metrics) : '';
     const perWorker = [...samples(scraped, 'ws13_connections').values()];
-    const subscribers = total(scraped, 'ws13_subscribers');
+    const subscribers = total(scraped, 'ws13_subscriptions');
     const sentBefore = total(scraped, 'ws13_messages_sent_total');
 
     const open = WARM_UP + opened.ok;
     const p = await publish(clients, 'to all of them', open);
-    const sentAfter = total(await scrape(metrics), 'ws13_messages_sent_total');
+    const sentAfter = metrics ? total(await scrape(metrics), 'ws13_messages_sent_total') : NaN;
 
     const kib = (after - before) / opened.ok;
     console.log(`\nopened ${opened.ok.toLocaleString('en')} in ${openS.toFixed(1)} s (${(opened.ok / openS).toFixed(0)}/s; ${opened.failed} connect attempts retried)`);
     console.log(`server RSS (primary + ${workerPids.length} workers): ${idle} KiB idle, ${before} KiB after the warm-up, ${after} KiB with all open`);
     console.log(`  primary ${primaryAfter} KiB; workers ${workersAfter.join(', ')} KiB`);
-    console.log(`connections per worker (ws13_connections{worker}): ${perWorker.join(', ')}; subscribers ${subscribers}`);
+    if (metrics) console.log(`connections per worker (ws13_connections{worker}): ${perWorker.join(', ')}; subscriptions ${subscribers}`);
     console.log(`client processes: ${clientKiB} KiB together (${(clientKiB / open).toFixed(1)} KiB per connection)`);
-    console.log(`one publish: ${p.got.toLocaleString('en')} of ${open.toLocaleString('en')} connections got it, the last after ${p.ms} ms; server counted ${sentAfter - sentBefore} deliveries`);
-    console.log(`\n| connections | workers | server RSS after warm-up → all open | RSS per connection | time to open | publish reached | last delivery |\n|---:|---:|---|---:|---:|---:|---:|`);
-    console.log(`| ${opened.ok.toLocaleString('en')} | ${W} | ${(before / 1024).toFixed(0)} → ${(after / 1024).toFixed(0)} MiB | ${kib.toFixed(1)} KiB | ${openS.toFixed(0)} s | ${p.got.toLocaleString('en')} / ${open.toLocaleString('en')} | ${(p.ms / 1000).toFixed(1)} s |`);
+    console.log(`one publish: ${p.got.toLocaleString('en')} of ${open.toLocaleString('en')} connections got it, the last after ${p.ms} ms${metrics ? `; the workers counted ${sentAfter - sentBefore} deliveries` : ''}`);
+    console.log(`\n| setup | connections | workers | server RSS after warm-up → all open | RSS per connection | time to open | publish reached | last delivery |\n|---|---:|---:|---|---:|---:|---:|---:|`);
+    console.log(`| ${setup} | ${opened.ok.toLocaleString('en')} | ${W} | ${(before / 1024).toFixed(0)} → ${(after / 1024).toFixed(0)} MiB | ${kib.toFixed(1)} KiB | ${openS.toFixed(0)} s | ${p.got.toLocaleString('en')} / ${open.toLocaleString('en')} | ${(p.ms / 1000).toFixed(1)} s |`);
     if (p.got !== open) process.exitCode = 1;
   } finally {
     for (const c of clients) c.kill('SIGKILL');
@@ -270,4 +304,5 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === '--client') client();
+else if (process.argv[2] === '--server') await topicsServer(Number(process.argv[3]));
 else await main();
