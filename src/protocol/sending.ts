@@ -2,7 +2,7 @@
 // byte the core produces comes from here, through the host's `FrameOutput`.
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode, type Role } from './constants.js';
 import { ErrorCode, WebSocketError } from './errors.js';
-import { encodeHeader, encodeMaskedFrame, writeSmallFrameHeader } from './frame.js';
+import { encodeHeader, encodeMaskedFrame, writeSmallFrameHeader, writeSmallMaskedFrame } from './frame.js';
 import { pooledMaskSource, type MaskSource } from './mask.js';
 import { concatBytes } from './bytes.js';
 import { EMPTY, OPEN, closeBody, type ConnectionState } from './closing.js';
@@ -205,28 +205,32 @@ export abstract class Sending {
    * A whole, small message (at most 125 bytes or UTF-16 units) framed straight into the
    * host's output buffer (`FrameOutput.reserve`): no header or payload objects of its own.
    * Returns false, having sent nothing, where that does not apply: a host without
-   * `reserve`, a client (it masks), a message that would be compressed, or while anything
-   * else must go first (a compression, a fragmented message); then use `send`.
+   * `reserve`, a message that would be compressed, or while anything else must go first
+   * (a compression, a fragmented message); then use `send`. A client's frame is masked in
+   * place (RFC 6455 §5.3).
    * @throws WebSocketError WS_ERR_INVALID_STATE after a close frame was sent or received.
    */
   sendSmall(opcode: typeof Opcode.Text | typeof Opcode.Binary, data: string | Uint8Array, compress = true): boolean {
     const out = this.out;
-    if (data.length > SMALL_MESSAGE || out.reserve === undefined || this.profile.mask !== undefined) return false;
+    if (data.length > SMALL_MESSAGE || out.reserve === undefined) return false;
     this.assertCanSend();
     if (this.sendQueue !== undefined || this.sendingOpcode !== 0) return false;
     // At most 3 UTF-8 bytes per UTF-16 unit.
     const max = typeof data === 'string' ? 3 * data.length : data.length;
     if (this.shouldCompress(max, compress)) return false;
-    const buf = out.reserve(4 + max);
+    const mask = this.profile.mask;
+    // The payload goes where the shortest header ends; a 16-bit length moves it on.
+    const head = mask === undefined ? 2 : 6;
+    const buf = out.reserve(head + 2 + max);
     const at = out.reservedAt!;
     let n: number;
     if (typeof data === 'string') {
-      n = this.profile.encodeInto(data, buf, at + 2, max);
+      n = this.profile.encodeInto(data, buf, at + head, max);
     } else {
-      buf.set(data, at + 2);
+      buf.set(data, at + head);
       n = data.length;
     }
-    out.commit!(writeSmallFrameHeader(buf, at, opcode, n), n);
+    out.commit!(mask === undefined ? writeSmallFrameHeader(buf, at, opcode, n) : writeSmallMaskedFrame(buf, at, opcode, n, mask), n);
     return true;
   }
 
