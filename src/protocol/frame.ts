@@ -44,7 +44,10 @@ export class FrameParser {
   private pos = 0;
   private buffered = 0;
   private state: State = State.Header;
-  /** The current frame's mask key, packed (mask.ts packKey): a number costs no object. */
+  /**
+   * The current frame's mask key, packed (mask.ts packKey) and kept signed: a value past
+   * 2^31 would make this a double field, boxed in a 16-byte heap number on every connection.
+   */
   private maskKey = 0;
   /** Payload bytes of the current frame not yet handed to the sink. */
   private remaining = 0;
@@ -189,11 +192,11 @@ export class FrameParser {
           const c = this.head;
           const p = this.pos;
           if (c.length - p >= 4) {
-            this.maskKey = packKey(c[p]!, c[p + 1]!, c[p + 2]!, c[p + 3]!);
+            this.maskKey = packKey(c[p]!, c[p + 1]!, c[p + 2]!, c[p + 3]!) | 0;
             this.advance(4);
           } else {
             const t = this.take(4);
-            this.maskKey = packKey(t[0]!, t[1]!, t[2]!, t[3]!);
+            this.maskKey = packKey(t[0]!, t[1]!, t[2]!, t[3]!) | 0;
           }
           this.state = State.Payload;
           break;
@@ -211,7 +214,7 @@ export class FrameParser {
           this.pos += n;
           this.buffered -= n;
           if (this.pos === c.length) this.next();
-          if (this.b1 & 0x80) maskWithWord(part, this.maskKey, this.done & 3, 0, part.length);
+          if (this.b1 & 0x80) maskWithWord(part, this.maskKey >>> 0, this.done & 3, 0, part.length);
           this.remaining -= n;
           this.done += n;
           if (!this.sink.framePayload(part, this.remaining === 0)) return;
@@ -268,6 +271,30 @@ export function writeSmallFrameHeader(buf: Uint8Array, off: number, opcode: numb
   buf[off + 2] = length >>> 8;
   buf[off + 3] = length & 0xff;
   return 4 + length;
+}
+
+/**
+ * `writeSmallFrameHeader` for a client (RFC 6455 §5.3: masked): `length` payload bytes are
+ * at `off + 6`; writes the header and a mask key from `mask` before them (moving the
+ * payload 2 bytes on for a 16-bit length) and masks the payload in place. Returns the
+ * frame's size.
+ */
+export function writeSmallMaskedFrame(buf: Uint8Array, off: number, opcode: number, length: number, mask: MaskSource): number {
+  let head = 6;
+  buf[off] = 0x80 | opcode;
+  if (length < 126) {
+    buf[off + 1] = 0x80 | length;
+  } else {
+    buf.copyWithin(off + 8, off + 6, off + 6 + length);
+    buf[off + 1] = 0x80 | 126;
+    buf[off + 2] = length >>> 8;
+    buf[off + 3] = length & 0xff;
+    head = 8;
+  }
+  const k = off + head - 4;
+  mask(buf, k);
+  maskWithWord(buf, packKey(buf[k]!, buf[k + 1]!, buf[k + 2]!, buf[k + 3]!), 0, off + head, off + head + length);
+  return head + length;
 }
 
 function writeLength(header: Uint8Array, length: number, lenBytes: number, masked: boolean): void {

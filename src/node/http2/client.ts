@@ -3,7 +3,8 @@
 // as an extended CONNECT stream only when SETTINGS_ENABLE_CONNECT_PROTOCOL was advertised
 // (Node's client sends `:protocol` regardless, and the server resets the stream). Otherwise it
 // falls back to HTTP/1.1, unless HTTP/2 is required. WebSockets to one origin share a session.
-import http2 from 'node:http2';
+import type http2 from 'node:http2';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import tls from 'node:tls';
 import { ErrorCode, HandshakeError, type WebSocketError } from '../../protocol/errors.js';
@@ -13,6 +14,16 @@ import { NodeDeflateCodec } from '../deflate.js';
 import type { ClientOptions, DialEvents, Http2ConnectOptions } from '../client-options.js';
 import { readErrorBody } from '../error-body.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT, heartbeatInterval, resolveSettings } from '../options.js';
+
+// RFC 9113 §7 error codes.
+const NGHTTP2_REFUSED_STREAM = 7;
+const NGHTTP2_CANCEL = 8;
+
+/** node:http2, loaded when a client first dials over HTTP/2 (it costs every process about 1 MB otherwise). */
+let http2Module: typeof http2 | undefined;
+function loadHttp2(): typeof http2 {
+  return (http2Module ??= createRequire(import.meta.url)('node:http2') as typeof http2);
+}
 
 /** A shared session and what we know of it. */
 interface Entry {
@@ -76,7 +87,7 @@ export function startHttp2(
     if (done) return;
     tell(undefined);
     cleanup();
-    if (stream && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+    if (stream && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
     if (entry) release(entry);
     events.fail(err);
   };
@@ -97,7 +108,7 @@ export function startHttp2(
     const err = new HandshakeError(ErrorCode.HandshakeAborted, 'closed before the connection was established');
     tell(undefined);
     cleanup();
-    if (stream && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+    if (stream && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
     if (entry) release(entry);
     // As browsers (and ws) do: 'error' and 'close' come after close() returned.
     process.nextTick(() => events.fail(err));
@@ -151,7 +162,7 @@ export function startHttp2(
     s.once('close', () => {
       if (!done) {
         const code = s.rstCode;
-        const name = code === http2.constants.NGHTTP2_REFUSED_STREAM ? 'REFUSED_STREAM' : `code ${code}`;
+        const name = code === NGHTTP2_REFUSED_STREAM ? 'REFUSED_STREAM' : `code ${code}`;
         fail(new HandshakeError(ErrorCode.HandshakeNetwork, `the server reset the stream during the handshake (${name})`));
       }
     });
@@ -213,7 +224,7 @@ async function acquire(origin: string, url: URL, secure: boolean, opts: ClientOp
   }
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const port = Number(url.port || (secure ? 443 : 80));
-  const session = http2.connect(origin, {
+  const session = loadHttp2().connect(origin, {
     createConnection: () => {
       const sock = secure
         ? tls.connect({ host, port, ...(net.isIP(host) ? {} : { servername: host }), ...opts.tls, ALPNProtocols: ['h2'] })
