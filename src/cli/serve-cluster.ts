@@ -174,7 +174,7 @@ export async function runPrimary(n: number, o: ScaleOptions): Promise<void> {
     `ws13 cluster primary (pid ${process.pid}): ${n} worker${n === 1 ? '' : 's'}, publishes through ${o.redis ? `Redis ${o.redis}` : 'this primary'}\n` +
       `  SIGHUP restarts the workers one by one; SIGTERM stops them all\n`,
   );
-  // Quiet, stdout holds the workers' URLs alone: the metrics address goes to stderr.
+  // Quiet, the metrics address goes to stderr, as with one process.
   if (metricsAt) (o.metrics?.quiet ? process.stderr : process.stdout).write(metricsAt);
 }
 
