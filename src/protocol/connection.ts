@@ -121,30 +121,6 @@ export class Connection extends Sending implements FrameSink {
   private get maxPayload(): number {
     return this.profile.maxPayload;
   }
-  private get paused(): boolean {
-    return (this.bits & PAUSED) !== 0;
-  }
-  private set paused(on: boolean) {
-    this.bits = on ? this.bits | PAUSED : this.bits & ~PAUSED;
-  }
-  private get parsing(): boolean {
-    return (this.bits & PARSING) !== 0;
-  }
-  private set parsing(on: boolean) {
-    this.bits = on ? this.bits | PARSING : this.bits & ~PARSING;
-  }
-  private get inflating(): boolean {
-    return (this.bits & INFLATING) !== 0;
-  }
-  private set inflating(on: boolean) {
-    this.bits = on ? this.bits | INFLATING : this.bits & ~INFLATING;
-  }
-  private get frameFin(): boolean {
-    return (this.bits & FRAME_FIN) !== 0;
-  }
-  private set frameFin(on: boolean) {
-    this.bits = on ? this.bits | FRAME_FIN : this.bits & ~FRAME_FIN;
-  }
 
   /** Bytes received and not yet parsed (while paused, for instance). */
   get receiveBuffered(): number {
@@ -178,22 +154,22 @@ export class Connection extends Sending implements FrameSink {
 
   /** Stops handing out messages until `resume()`; incoming bytes stay buffered. */
   pause(): void {
-    this.paused = true;
+    this.setBit(PAUSED, true);
   }
 
   resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
+    if (!this.hasBit(PAUSED)) return;
+    this.setBit(PAUSED, false);
     this.run();
   }
 
   get isPaused(): boolean {
-    return this.paused;
+    return this.hasBit(PAUSED);
   }
 
   private run(): void {
-    if (this.parsing || this.paused || this.inflating) return;
-    this.parsing = true;
+    if (this.hasBit(PARSING | PAUSED | INFLATING)) return;
+    this.setBit(PARSING, true);
     try {
       this.parser.parse();
     } catch (err) {
@@ -203,7 +179,7 @@ export class Connection extends Sending implements FrameSink {
           : new WebSocketError(ErrorCode.Internal, 'internal error', { closeCode: CloseCode.InternalError, cause: err }),
       );
     } finally {
-      this.parsing = false;
+      this.setBit(PARSING, false);
     }
   }
 
@@ -254,7 +230,7 @@ export class Connection extends Sending implements FrameSink {
       }
     }
     this.frameOpcode = opcode;
-    this.frameFin = fin;
+    this.setBit(FRAME_FIN, fin);
     return true;
   }
 
@@ -266,14 +242,14 @@ export class Connection extends Sending implements FrameSink {
     }
     const m = this.msg!;
     if (m.compressed) {
-      const fin = last && this.frameFin;
+      const fin = last && this.hasBit(FRAME_FIN);
       m.inflateFed = fin;
       return this.inflate(m, data, fin, false);
     }
     if (m.opcode === Opcode.Text) {
       // §8.1: fail as soon as a byte cannot be UTF-8, even mid-frame. A message that arrives
       // in one part takes the fast whole-buffer check instead.
-      const whole = this.frameFin && m.count === 0 && data.length === m.length;
+      const whole = this.hasBit(FRAME_FIN) && m.count === 0 && data.length === m.length;
       if (whole && !m.utf8Streaming) {
         m.ascii = isShortAscii(data);
         if (!m.ascii && !this.profile.isUtf8(data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
@@ -282,7 +258,7 @@ export class Connection extends Sending implements FrameSink {
         if (!this.checkUtf8Part(m, data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
       }
     }
-    m.add(data, last && this.frameFin && m.count === 0 && data.length === m.length, m.length, this.maxPayload, this.profile.allocate);
+    m.add(data, last && this.hasBit(FRAME_FIN) && m.count === 0 && data.length === m.length, m.length, this.maxPayload, this.profile.allocate);
     return true;
   }
 
@@ -299,7 +275,7 @@ export class Connection extends Sending implements FrameSink {
       this.controlParts = undefined;
       return this.receivedControl(opcode, payload);
     }
-    if (!this.frameFin) return true;
+    if (!this.hasBit(FRAME_FIN)) return true;
     const m = this.msg!;
     if (m.compressed && !m.inflateFed) {
       // The last frame was empty: the codec still needs the message's end.
@@ -333,9 +309,9 @@ export class Connection extends Sending implements FrameSink {
   private inflate(m: Receiving, data: Uint8Array, fin: boolean, finishAfter: boolean): boolean {
     let sync = true;
     let ok = false;
-    this.inflating = true;
+    this.setBit(INFLATING, true);
     this.codec!.decompress(data, fin, this.maxPayload - m.inflatedLength, (err, out) => {
-      this.inflating = false;
+      this.setBit(INFLATING, false);
       if (this._state.kind === 'closed') return;
       ok = this.inflated(m, err, out, fin) && (!finishAfter || this.finishMessage(m));
       if (sync) return;
@@ -343,7 +319,7 @@ export class Connection extends Sending implements FrameSink {
       if (ok) this.run();
     });
     sync = false;
-    if (this.inflating) return false;
+    if (this.hasBit(INFLATING)) return false;
     return ok && this.canContinue();
   }
 
@@ -427,7 +403,7 @@ export class Connection extends Sending implements FrameSink {
   }
 
   private canContinue(): boolean {
-    return this._state.kind !== 'closed' && !this.paused;
+    return this._state.kind !== 'closed' && !this.hasBit(PAUSED);
   }
 
   /**
