@@ -52,7 +52,9 @@ const textDecoder = new TextDecoder();
  * connections are idle most of the time, and this keeps them from holding one each.
  */
 const spareReceiving: Receiving[] = [];
-const MAX_SPARE_RECEIVING = 64;
+/** The same for parsers at rest (`FrameParser.atRest`). */
+const spareParsers: FrameParser[] = [];
+const MAX_SPARES = 64;
 
 /**
  * The WebSocket protocol after the opening handshake (RFC 6455 §5–§7), free of I/O:
@@ -89,7 +91,8 @@ const FRAME_FIN = 16;
 
 export class Connection extends Sending implements FrameSink {
   declare protected readonly profile: Profile;
-  private readonly parser: FrameParser;
+  /** Made (or taken from the spares) when bytes come, given back once they are all parsed. */
+  private parser: FrameParser | undefined;
 
   // Current incoming frame.
   private frameOpcode = 0;
@@ -107,7 +110,6 @@ export class Connection extends Sending implements FrameSink {
    */
   constructor(options: ConnectionOptions, handler: ConnectionHandler, deflate: DeflateCodec | undefined = options.deflate) {
     super(profileOf(options), deflate, handler);
-    this.parser = new FrameParser(this);
   }
 
   /** The permessage-deflate codec, when that extension was agreed. */
@@ -124,7 +126,7 @@ export class Connection extends Sending implements FrameSink {
 
   /** Bytes received and not yet parsed (while paused, for instance). */
   get receiveBuffered(): number {
-    return this.parser.bufferedAmount;
+    return this.parser?.bufferedAmount ?? 0;
   }
 
   // ---- input -------------------------------------------------------------------------
@@ -135,7 +137,7 @@ export class Connection extends Sending implements FrameSink {
    */
   receiveData(data: Uint8Array): void {
     if (this._state.kind === 'closed') return;
-    this.parser.push(data);
+    (this.parser ??= spareParsers.pop()?.rebind(this) ?? new FrameParser(this)).push(data);
     this.run();
   }
 
@@ -146,7 +148,7 @@ export class Connection extends Sending implements FrameSink {
   receiveEof(): void {
     if (this._state.kind === 'closed') return;
     const sent = this._state.kind === 'closing' ? this._state.sent : undefined;
-    this.parser.stop();
+    this.parser?.stop();
     this.dropQueue();
     this._state = { kind: 'closed', sent, received: undefined, receivedFirst: false, error: undefined };
     this.handler.shutdown();
@@ -169,9 +171,16 @@ export class Connection extends Sending implements FrameSink {
 
   private run(): void {
     if (this.hasBit(PARSING | PAUSED | INFLATING)) return;
+    const parser = this.parser;
+    if (parser === undefined) return;
     this.setBit(PARSING, true);
     try {
-      this.parser.parse();
+      parser.parse();
+      // All parsed: an idle connection holds no parser.
+      if (parser.atRest && this.parser === parser) {
+        this.parser = undefined;
+        if (spareParsers.length < MAX_SPARES) spareParsers.push(parser);
+      }
     } catch (err) {
       this.fail(
         err instanceof WebSocketError
@@ -297,7 +306,7 @@ export class Connection extends Sending implements FrameSink {
     m.length = 0;
     // An idle connection holds no message state: it goes back to the shared spares.
     this.msg = undefined;
-    if (spareReceiving.length < MAX_SPARE_RECEIVING) spareReceiving.push(m);
+    if (spareReceiving.length < MAX_SPARES) spareReceiving.push(m);
     this.handler.message(data, text, ascii);
     return this.canContinue();
   }
@@ -395,7 +404,7 @@ export class Connection extends Sending implements FrameSink {
     } else {
       return false;
     }
-    this.parser.stop();
+    this.parser?.stop();
     this._state = { kind: 'closed', sent, received, receivedFirst: state.kind === 'open', error: undefined };
     // After any message still being compressed, and our close frame, are written.
     this.afterSends(() => this.handler.shutdown());
@@ -427,7 +436,7 @@ export class Connection extends Sending implements FrameSink {
   fail(err: WebSocketError): void {
     const state = this._state;
     if (state.kind === 'closed') return;
-    this.parser.stop();
+    this.parser?.stop();
     // Failing: what waits behind a compression is dropped; the close frame goes now.
     this.dropQueue();
     let sent = state.kind === 'closing' ? state.sent : undefined;
