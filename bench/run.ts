@@ -475,6 +475,8 @@ async function runOnce(spec: Spec, server: ServerName, round: number): Promise<R
     if (warmOut) problems.push(...problemsOf(warmOut));
     if (spec.extensions && !/permessage-deflate/i.test(out.answer ?? '')) problems.push(`permessage-deflate not negotiated (answer ${JSON.stringify(out.answer)})`);
     if (spec.mode !== 'idle' && spec.mode !== 'handshake' && out.checked === 0) problems.push('no response was checked');
+    // "ws+addons" without them would be a second "ws" under a false name.
+    if (server === 'ws+addons' && (addons === undefined || addons === 'none')) problems.push('ws ran without its native addons: install bufferutil and utf-8-validate (npm ci)');
     const own = [out.loadgenCpu, out.serverCpu];
     const other = Math.max(0, ...[0, 1].map((c) => (out.coreBusy[c] ?? 0) - (out.coreIrq[c] ?? 0) - own[c]!));
     let extra = '';

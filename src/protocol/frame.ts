@@ -57,7 +57,18 @@ export class FrameParser {
   private b0 = 0;
   private b1 = 0;
 
-  constructor(private readonly sink: FrameSink) {}
+  constructor(private sink: FrameSink) {}
+
+  /** Nothing buffered and no frame begun: the parser holds nothing of its sink's. */
+  get atRest(): boolean {
+    return this.state === State.Header && this.buffered === 0;
+  }
+
+  /** A parser at rest, for another sink (`Connection` keeps parsers only while frames are incomplete). */
+  rebind(sink: FrameSink): this {
+    this.sink = sink;
+    return this;
+  }
 
   /** Bytes received and not yet parsed. */
   get bufferedAmount(): number {

@@ -97,7 +97,7 @@ export function resolveSendProfile(options: SendingOptions): SendProfile {
   };
 }
 
-/** `Sending.bits`: the message being sent is compressed. */
+/** `Sending.bits`: the message being sent in fragments is compressed. */
 const SENDING_COMPRESSED = 1;
 
 let defaultMask: MaskSource | undefined;
@@ -142,12 +142,11 @@ export abstract class Sending {
     return this.profile.role;
   }
 
-  /** The message being sent is compressed. */
-  private get sendingCompressed(): boolean {
-    return (this.bits & SENDING_COMPRESSED) !== 0;
+  protected hasBit(bit: number): boolean {
+    return (this.bits & bit) !== 0;
   }
-  private set sendingCompressed(on: boolean) {
-    this.bits = on ? this.bits | SENDING_COMPRESSED : this.bits & ~SENDING_COMPRESSED;
+  protected setBit(bit: number, on: boolean): void {
+    this.bits = on ? this.bits | bit : this.bits & ~bit;
   }
 
   /** _Fail the WebSocket Connection_ (RFC 6455 §7.1.7). */
@@ -181,8 +180,8 @@ export abstract class Sending {
     const first = wire === opcode;
     this.sendingOpcode = fin ? 0 : opcode;
     // A message is compressed or not as a whole, as its first fragment decided (RFC 7692 §6).
-    if (first) this.sendingCompressed = compress && this.codec !== undefined;
-    if (this.sendingCompressed) {
+    if (first) this.setBit(SENDING_COMPRESSED, compress && this.codec !== undefined);
+    if (this.hasBit(SENDING_COMPRESSED)) {
       this.waiting += data.length;
       this.sendCompressed(wire, data, fin, first, done);
     } else if (this.sendQueue) {

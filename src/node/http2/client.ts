@@ -13,6 +13,7 @@ import type { ClientHandshake } from '../../protocol/handshake/client.js';
 import { NodeDeflateCodec } from '../deflate.js';
 import type { ClientOptions, DialEvents, Http2ConnectOptions } from '../client-options.js';
 import { readErrorBody } from '../error-body.js';
+import { Attempt } from '../dial/attempt.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT, heartbeatInterval, resolveSettings } from '../options.js';
 
 // RFC 9113 §7 error codes.
@@ -69,56 +70,26 @@ export function startHttp2(
   const timeout = opts.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
   const fields = hs.connectFields(secure ? 'https' : 'http');
   const request = fields.map(([k, v]) => `${k}: ${v}`).join('\r\n');
-  let done = false;
   let entry: Entry | undefined;
   let stream: http2.ClientHttp2Stream | undefined;
-  let told = false;
-  const tell = (response: string | undefined): void => {
-    if (told) return;
-    told = true;
-    events.upgrade({ request, response });
-  };
-  const cleanup = (): void => {
-    done = true;
-    clearTimeout(timer);
-    opts.signal?.removeEventListener('abort', onAbort);
-  };
-  const fail = (err: WebSocketError): void => {
-    if (done) return;
-    tell(undefined);
-    cleanup();
+  const attempt = new Attempt(events, request, opts.signal, () => {
     if (stream && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
     if (entry) release(entry);
-    events.fail(err);
-  };
+  });
+  const fail = (err: WebSocketError): void => attempt.fail(err);
+  const abort = (): void => attempt.abort();
   const unavailable = (why: string): void => {
-    if (done) return;
+    if (attempt.done) return;
     if (h2.require || h2.session) {
       fail(new HandshakeError(ErrorCode.Http2Unavailable, `HTTP/2 WebSocket unavailable: ${why}`));
       return;
     }
     noHttp2.set(origin, Date.now() + NEGATIVE_TTL);
-    cleanup();
+    attempt.settle();
     if (entry) release(entry);
     fallback(Math.max(1, timeout - (Date.now() - started)));
   };
-  const onAbort = (): void => fail(new HandshakeError(ErrorCode.HandshakeAborted, 'the handshake was aborted'));
-  const abort = (): void => {
-    if (done) return;
-    const err = new HandshakeError(ErrorCode.HandshakeAborted, 'closed before the connection was established');
-    tell(undefined);
-    cleanup();
-    if (stream && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
-    if (entry) release(entry);
-    // As browsers (and ws) do: 'error' and 'close' come after close() returned.
-    process.nextTick(() => events.fail(err));
-  };
-  if (opts.signal?.aborted) {
-    process.nextTick(onAbort);
-    return abort;
-  }
-  opts.signal?.addEventListener('abort', onAbort);
-  const timer = setTimeout(() => fail(new HandshakeError(ErrorCode.HandshakeTimeout, 'the opening handshake timed out')), timeout);
+  if (!attempt.start(timeout)) return abort;
 
   if (!h2.session && !h2.require && (noHttp2.get(origin) ?? 0) > Date.now()) {
     unavailable('known from an earlier attempt');
@@ -126,20 +97,20 @@ export function startHttp2(
   }
   acquire(origin, url, secure, opts, h2).then(
     (e) => {
-      if (done) return release(e);
+      if (attempt.done) return release(e);
       entry = e;
       e.ready.then(onReady, onSessionError);
     },
     (err: Error) => fail(new HandshakeError(ErrorCode.HandshakeNetwork, `connection failed: ${err.message}`, { cause: err })),
   );
   function onReady(advertised: boolean): void {
-    if (done) return;
+    if (attempt.done) return;
     // RFC 8441 §3: a client MUST NOT send :protocol unless the server sent the setting as 1.
     if (!advertised) return unavailable('the server does not advertise SETTINGS_ENABLE_CONNECT_PROTOCOL');
     open(entry!);
   }
   function onSessionError(err: Error & { noH2?: boolean }): void {
-    if (done) return;
+    if (attempt.done) return;
     if (err.noH2) return unavailable(err.message);
     fail(new HandshakeError(ErrorCode.HandshakeNetwork, `connection failed: ${err.message}`, { cause: err }));
   }
@@ -160,14 +131,14 @@ export function startHttp2(
     stream = s;
     s.on('error', ignore);
     s.once('close', () => {
-      if (!done) {
+      if (!attempt.done) {
         const code = s.rstCode;
         const name = code === NGHTTP2_REFUSED_STREAM ? 'REFUSED_STREAM' : `code ${code}`;
         fail(new HandshakeError(ErrorCode.HandshakeNetwork, `the server reset the stream during the handshake (${name})`));
       }
     });
     s.once('response', (h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader) => {
-      if (done) return;
+      if (attempt.done) return;
       const status = Number(h[':status']);
       const pairs: Array<[string, string]> = [];
       for (const [k, v] of Object.entries(h)) {
@@ -175,14 +146,14 @@ export function startHttp2(
         for (const x of Array.isArray(v) ? v : [String(v)]) pairs.push([k, x]);
       }
       const headers = new HeaderList(pairs);
-      tell([`:status: ${status}`, ...pairs.map(([k, v]) => `${k}: ${v}`)].join('\r\n'));
+      attempt.tell([`:status: ${status}`, ...pairs.map(([k, v]) => `${k}: ${v}`)].join('\r\n'));
       const d = hs.judgeConnect(status, headers);
       if (d.kind === 'fail') return fail(d.error);
       if (d.kind === 'refused') {
         void readErrorBody(s, new Uint8Array(0), headers).then((body) => fail(hs.refusedConnect(d.response, body)));
         return;
       }
-      cleanup();
+      attempt.settle();
       s.once('close', () => release(e));
       const codec = d.deflate ? new NodeDeflateCodec(d.deflate, hs.deflateOptions ?? {}) : undefined;
       const agreement = { protocol: d.protocol, extensions: d.extensions, codec, settings: resolveSettings(opts), heartbeat: heartbeatInterval(opts.heartbeat, false) };
