@@ -35,6 +35,8 @@ export interface ClientOptions extends ConnectionSettings, ProxyOptions {
   signal?: AbortSignal;
   /** TLS options for wss: (ca, cert, key, rejectUnauthorized, servername, …). */
   tls?: tls.ConnectionOptions;
+  /** The local address to connect from (the TCP source address), on a machine with several. */
+  localAddress?: string;
   /** Ping when idle and drop a server that stops answering; off by default on clients. */
   heartbeat?: { interval?: number } | false;
   /**

@@ -56,7 +56,7 @@ export function dial(url: URL, opts: ClientOptions, ready: (err: WebSocketError 
   const secure = url.protocol === 'wss:';
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const port = Number(url.port || (secure ? 443 : 80));
-  const target = { host, port, secure, tls: opts.tls };
+  const target = { host, port, secure, tls: opts.tls, localAddress: opts.localAddress };
   // Hook (dial/proxy.ts): TCP and TLS, directly or through a proxy's CONNECT tunnel.
   return dialTarget(target, proxyFor(target, opts), (err, s) => {
     s?.setNoDelay(true);

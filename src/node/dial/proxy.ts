@@ -13,6 +13,8 @@ export interface DialTarget {
   readonly secure: boolean;
   /** TLS options for wss: (ca, cert, key, rejectUnauthorized, …). */
   readonly tls?: tls.ConnectionOptions | undefined;
+  /** The local address to connect from (to the server, or to the proxy). */
+  readonly localAddress?: string | undefined;
 }
 
 /** The proxy options of a client. */
@@ -97,6 +99,7 @@ export type DialCallback = (err: WebSocketError | undefined, socket: net.Socket 
 export function dial(target: DialTarget, proxy: URL | undefined, done: DialCallback): () => void {
   let current: net.Socket | undefined;
   let finished = false;
+  const from = target.localAddress === undefined ? {} : { localAddress: target.localAddress };
   const finish = (err: WebSocketError | undefined, s: net.Socket | undefined): void => {
     if (finished) return void s?.destroy();
     finished = true;
@@ -112,7 +115,7 @@ export function dial(target: DialTarget, proxy: URL | undefined, done: DialCallb
     }
     const host = target.host;
     const s = tls.connect({
-      ...(raw ? { socket: raw } : { host, port: target.port }),
+      ...(raw ? { socket: raw } : { host, port: target.port, ...from }),
       ...(net.isIP(host) ? {} : { servername: host }),
       ALPNProtocols: ['http/1.1'],
       ...target.tls,
@@ -127,7 +130,7 @@ export function dial(target: DialTarget, proxy: URL | undefined, done: DialCallb
   if (!proxy) {
     if (target.secure) secure(undefined);
     else {
-      const s = net.connect({ host: target.host, port: target.port });
+      const s = net.connect({ host: target.host, port: target.port, ...from });
       current = s;
       s.once('error', network('connection failed'));
       s.once('connect', () => {
@@ -143,8 +146,8 @@ export function dial(target: DialTarget, proxy: URL | undefined, done: DialCallb
   const pPort = Number(proxy.port || (proxy.protocol === 'https:' ? 443 : 80));
   const toProxy: net.Socket =
     proxy.protocol === 'https:'
-      ? tls.connect({ host: pHost, port: pPort, ...(net.isIP(pHost) ? {} : { servername: pHost }), ...(target.tls?.ca ? { ca: target.tls.ca } : {}) })
-      : net.connect({ host: pHost, port: pPort });
+      ? tls.connect({ host: pHost, port: pPort, ...from, ...(net.isIP(pHost) ? {} : { servername: pHost }), ...(target.tls?.ca ? { ca: target.tls.ca } : {}) })
+      : net.connect({ host: pHost, port: pPort, ...from });
   current = toProxy;
   toProxy.setNoDelay(true);
   const onError = network(`cannot reach the proxy ${proxy.host}`);

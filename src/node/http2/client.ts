@@ -175,7 +175,8 @@ async function acquire(origin: string, url: URL, secure: boolean, opts: ClientOp
     e.streams++;
     return e;
   }
-  const key = `${origin} ${tlsKey(opts.tls)}`;
+  // Sessions are shared only by WebSockets that would dial the same connection.
+  const key = `${origin} ${tlsKey(opts.tls)} ${opts.localAddress ?? ''}`;
   for (;;) {
     const pending = (pool.get(key) ?? []).find((e) => !e.known);
     if (!pending) break;
@@ -197,9 +198,10 @@ async function acquire(origin: string, url: URL, secure: boolean, opts: ClientOp
   const port = Number(url.port || (secure ? 443 : 80));
   const session = loadHttp2().connect(origin, {
     createConnection: () => {
+      const from = opts.localAddress === undefined ? {} : { localAddress: opts.localAddress };
       const sock = secure
-        ? tls.connect({ host, port, ...(net.isIP(host) ? {} : { servername: host }), ...opts.tls, ALPNProtocols: ['h2'] })
-        : net.connect({ host, port });
+        ? tls.connect({ host, port, ...from, ...(net.isIP(host) ? {} : { servername: host }), ...opts.tls, ALPNProtocols: ['h2'] })
+        : net.connect({ host, port, ...from });
       sock.setNoDelay(true);
       return sock;
     },
