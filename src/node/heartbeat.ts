@@ -28,6 +28,6 @@ export function heartbeatTick(host: ConnectionHost): void {
 
 /** A heartbeat of the connection's own, every `interval` ms, stopped when it closes. */
 export function startHeartbeat(host: ConnectionHost, interval: number): void {
-  host.heartbeatTimer = setInterval(heartbeatTick, interval, host);
-  host.heartbeatTimer.unref?.();
+  host.timer = setInterval(heartbeatTick, interval, host);
+  host.timer.unref?.();
 }

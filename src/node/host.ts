@@ -4,14 +4,14 @@
 // object what happened through the binding websocket.ts registers once.
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
-import { Connection, type ConnectionHandler, type PreparedFrame } from '../protocol/connection.js';
+import { Connection, type ConnectionHandler, type ConnectionOptions, type PreparedFrame } from '../protocol/connection.js';
 import { CloseCode, Opcode } from '../protocol/constants.js';
 import { ErrorCode, NetworkError, WebSocketError } from '../protocol/errors.js';
 import type { NodeDeflateCodec } from './deflate.js';
 import { decodeLatin1, decodeUtf8, writeUtf8 } from './internals.js';
 import { randomMaskSource } from './random.js';
 import { routeSocket, type SocketTarget } from './socket-routing.js';
-import { ALIVE, APP_PAUSED, CLOSE_EMITTED, HELD_BACK, Output, PING_OUTSTANDING } from './output.js';
+import { ALIVE, APP_PAUSED, CLOSE_EMITTED, CLOSE_TIMER, HELD_BACK, Output, PING_OUTSTANDING } from './output.js';
 import type { ResolvedSettings } from './options.js';
 import { Utf8Validator } from '../protocol/utf8.js';
 import * as diag from './diagnostics.js';
@@ -58,6 +58,25 @@ function toBuffer(u8: Uint8Array): Buffer {
   return Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
 }
 
+/**
+ * The core's options for `settings` and `role`: one object per server (or client dial) and
+ * role, so that its connections share what the core resolves from it.
+ */
+const coreOptionsOf = new WeakMap<ResolvedSettings, { server?: ConnectionOptions; client?: ConnectionOptions }>();
+function coreOptions(settings: ResolvedSettings, role: 'client' | 'server'): ConnectionOptions {
+  let byRole = coreOptionsOf.get(settings);
+  if (byRole === undefined) coreOptionsOf.set(settings, (byRole = {}));
+  return (byRole[role] ??= {
+    role,
+    maxPayload: settings.maxPayload,
+    maskSource: settings.maskSource ?? (role === 'client' ? randomMaskSource : undefined),
+    isUtf8,
+    allocate: Buffer.allocUnsafe,
+    encodeInto,
+    deflateThreshold: settings.deflateThreshold,
+  });
+}
+
 /** Node's fast UTF-8 write, for the core's small-message path. */
 function encodeInto(text: string, buf: Uint8Array, at: number, max: number): number {
   return writeUtf8(buf as Buffer, text, at, max);
@@ -65,15 +84,15 @@ function encodeInto(text: string, buf: Uint8Array, at: number, max: number): num
 
 export class ConnectionHost extends Output implements ConnectionHandler, SocketTarget {
   readonly owner: HostOwner;
-  readonly codec: NodeDeflateCodec | undefined;
-  /** Called once, before 'close' is emitted (the server forgets the client; topics find their registry by it). */
   /** UTF-8 state of a text message being sent from bytes in fragments. */
   #sendUtf8: Utf8Validator | undefined;
-  onClosed: ((ws: HostOwner) => void) | undefined;
   /** What closed the connection, for `for await` and `WebSocket.connect`. */
   closedBy: WebSocketError | undefined;
-  #closeTimer: NodeJS.Timeout | undefined;
-  heartbeatTimer: NodeJS.Timeout | undefined;
+  /**
+   * A client's own heartbeat (an interval) while open; the close timer once closing
+   * (`CLOSE_TIMER` in `flags`). One field: idle connections are many.
+   */
+  timer: NodeJS.Timeout | undefined;
 
   constructor(
     owner: HostOwner,
@@ -86,20 +105,7 @@ export class ConnectionHost extends Output implements ConnectionHandler, SocketT
     this.owner = owner;
     this.socket = socket;
     this.settings = settings;
-    this.codec = codec;
-    this.conn = new Connection(
-      {
-        role,
-        maxPayload: settings.maxPayload,
-        maskSource: settings.maskSource ?? (role === 'client' ? randomMaskSource : undefined),
-        isUtf8,
-        allocate: Buffer.allocUnsafe,
-        encodeInto,
-        deflateThreshold: settings.deflateThreshold,
-        ...(codec ? { deflate: codec } : {}),
-      },
-      this,
-    );
+    this.conn = new Connection(coreOptions(settings, role), this, codec);
     const s = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void };
     s.setNoDelay?.(true);
     s.setTimeout?.(0);
@@ -107,6 +113,16 @@ export class ConnectionHost extends Output implements ConnectionHandler, SocketT
     socket.pause();
     // Listeners shared by all connections find theirs through the socket (no closures each).
     routeSocket(socket, this);
+  }
+
+  /** The permessage-deflate codec, when that extension was agreed. */
+  get codec(): NodeDeflateCodec | undefined {
+    return this.conn.deflate as NodeDeflateCodec | undefined;
+  }
+
+  /** The server's close hook (see `ResolvedSettings.onClosed`); clients have none. */
+  get onClosed(): ((ws: object) => void) | undefined {
+    return this.settings.onClosed;
   }
 
   /** WebSocket.readyState: the core's state, and whether the transport closed. */
@@ -183,12 +199,15 @@ export class ConnectionHost extends Output implements ConnectionHandler, SocketT
 
   /** Drops the transport if the closing handshake and the TCP close take over `closeTimeout`. */
   armCloseTimer(): void {
-    if (this.#closeTimer || this.socket.destroyed) return;
-    this.#closeTimer = setTimeout(() => {
+    if (this.has(CLOSE_TIMER) || this.socket.destroyed) return;
+    this.set(CLOSE_TIMER, true);
+    // A heartbeat has nothing left to do once closing (it only pings open connections).
+    clearInterval(this.timer);
+    this.timer = setTimeout(() => {
       this.closedBy ??= new NetworkError(ErrorCode.CloseTimeout, 'the closing handshake timed out', { closeCode: CloseCode.Abnormal });
       this.socket.destroy();
     }, this.settings.closeTimeout);
-    this.#closeTimer.unref?.();
+    this.timer.unref?.();
   }
 
   // ---- SocketTarget: what the transport says --------------------------------------------
@@ -224,8 +243,7 @@ export class ConnectionHost extends Output implements ConnectionHandler, SocketT
     conn.receiveEof();
     this.dropOutput();
     this.codec?.close();
-    clearTimeout(this.#closeTimer);
-    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.timer);
     const st = conn.state;
     let code: number = CloseCode.Abnormal;
     let reason = '';

@@ -43,6 +43,11 @@ export interface ResolvedSettings {
   readonly deflate: PerMessageDeflateOptions;
   /** Messages under this many bytes go uncompressed. */
   readonly deflateThreshold: number;
+  /**
+   * A server's close hook, shared by all its connections (called once, before 'close' is
+   * emitted): the server forgets the client, and topics and counters find their server by it.
+   */
+  readonly onClosed?: (ws: object) => void;
 }
 
 /** Messages under this many bytes go uncompressed (`perMessageDeflate.threshold`). */

@@ -26,6 +26,8 @@ const DRAIN_WAIT = 32;
 const END_AFTER_OUTPUT = 64;
 /** The application called `pause()`. */
 export const APP_PAUSED = 128;
+/** The host's `timer` is the close timer (host.ts `armCloseTimer`). */
+export const CLOSE_TIMER = 256;
 
 /** Frames written in one turn up to this many bytes are copied into one buffer. */
 const COALESCE_LIMIT = 64 * 1024;

@@ -85,12 +85,12 @@ export class WebSocketServer extends EventEmitter {
   constructor(options: ServerOptions = {}) {
     super();
     this.options = options;
-    this.#settings = resolveSettings(options);
     const clients = this.clients;
     this.#untrack = (ws) => {
       clients.delete(ws);
       topics.leaveAll(ws);
     };
+    this.#settings = { ...resolveSettings(options), onClosed: this.#untrack as (ws: object) => void };
     this.#counters = countersFor(this.#untrack);
     const topics = (this.#topics = new TopicRegistry(options.broker ?? new LocalBroker(), this.#untrack, options, (err) => {
       brokerFailed(this.#counters, this, err);
@@ -299,7 +299,6 @@ export class WebSocketServer extends EventEmitter {
   #adopt(ws: WebSocket, req: UpgradeRequest, emit: boolean, rest: Uint8Array): void {
     const host = hostOf(ws)!;
     this.clients.add(ws);
-    host.onClosed = this.#untrack as (ws: object) => void;
     opened(host, this, req);
     if (emit) {
       // After the 101, a listener's throw can only close this connection (1011).

@@ -58,6 +58,13 @@ export interface WebSocket {
  *
  * It runs over any Node `Duplex` (a TCP or TLS socket, or an HTTP/2 stream).
  */
+/** A client's handshake under way. */
+interface Dialing {
+  readonly abort: () => void;
+  /** close() or terminate() was called while connecting. */
+  aborting: boolean;
+}
+
 export class WebSocket extends WebSocketEventTarget {
   static readonly CONNECTING = 0;
   static readonly OPEN = 1;
@@ -87,12 +94,11 @@ export class WebSocket extends WebSocketEventTarget {
 
   /** The open connection (undefined while connecting, or when the handshake failed). */
   #host: ConnectionHost | undefined;
-  /** Client, while connecting: gives up the handshake. */
-  #abort: (() => void) | undefined;
-  /** Client: why the handshake failed (then CLOSED without a host). */
-  #failed: WebSocketError | undefined;
-  /** Client: close() or terminate() while connecting; CLOSING until 'error' and 'close' come. */
-  #aborting = false;
+  /**
+   * Client, before the host: the handshake under way, or why it failed (then CLOSED).
+   * One field, so that server connections, which never dial, pay for one.
+   */
+  #dial: Dialing | WebSocketError | undefined;
   /** Sends waiting behind a Blob being read (send-queue.ts); undefined when none. */
   #queue: SendQueue | undefined;
 
@@ -141,7 +147,7 @@ export class WebSocket extends WebSocketEventTarget {
       redirect: (to, status) => this.emit('redirect', to, status),
     });
     this.url = dial.url;
-    this.#abort = dial.abort;
+    this.#dial = { abort: dial.abort, aborting: false };
   }
 
   /**
@@ -193,7 +199,7 @@ export class WebSocket extends WebSocketEventTarget {
 
   /** The client's handshake succeeded. */
   #open(socket: Duplex, rest: Uint8Array, a: Agreement): void {
-    this.#abort = undefined;
+    this.#dial = undefined;
     this.protocol = a.protocol;
     this.extensions = a.extensions;
     const host = (this.#host = new ConnectionHost(this, socket, 'client', a.settings, a.codec as NodeDeflateCodec | undefined));
@@ -207,11 +213,24 @@ export class WebSocket extends WebSocketEventTarget {
 
   /** The client's handshake failed: CLOSED, 'error' then 'close' (1006). */
   #failHandshake(err: WebSocketError): void {
-    this.#abort = undefined;
-    this.#failed = err;
+    this.#dial = err;
     this.#dispatch('error', err);
     diag.closed({ owner: this }, CloseCode.Abnormal, '', false);
     this.#dispatch('close', CloseCode.Abnormal, '', false);
+  }
+
+  /** Client: why the handshake failed. */
+  get #failed(): WebSocketError | undefined {
+    const d = this.#dial;
+    return d instanceof WebSocketError ? d : undefined;
+  }
+
+  /** Client, connecting: gives up the handshake (WHATWG: CLOSING until 'error' and 'close' come). */
+  #abortDial(): void {
+    const d = this.#dial;
+    if (d === undefined || d instanceof WebSocketError) return;
+    d.aborting = true;
+    d.abort();
   }
 
   /** What closed the connection, if an error did. */
@@ -222,7 +241,10 @@ export class WebSocket extends WebSocketEventTarget {
   /** CONNECTING until the handshake is done; then as the core's state and the transport say. */
   get readyState(): number {
     const host = this.#host;
-    if (host === undefined) return this.#failed ? CLOSED : this.#aborting ? CLOSING : CONNECTING;
+    if (host === undefined) {
+      const d = this.#dial;
+      return d instanceof WebSocketError ? CLOSED : d?.aborting ? CLOSING : CONNECTING;
+    }
     return host.readyState;
   }
 
@@ -366,8 +388,7 @@ export class WebSocket extends WebSocketEventTarget {
     if (!host) {
       // Still connecting: give up the handshake (WHATWG: fail the connection, CLOSING until
       // 'error' and 'close' come, after this returns).
-      if (this.#abort) this.#aborting = true;
-      this.#abort?.();
+      this.#abortDial();
       return;
     }
     host.conn.close(code, reason ?? '');
@@ -379,8 +400,7 @@ export class WebSocket extends WebSocketEventTarget {
     if (this.readyState === CLOSED) return;
     const host = this.#host;
     if (!host) {
-      if (this.#abort) this.#aborting = true;
-      this.#abort?.();
+      this.#abortDial();
       return;
     }
     host.socket.destroy();

@@ -7,7 +7,8 @@ import { isValidUtf8 } from './utf8.js';
 import { concatBytes } from './bytes.js';
 import { EMPTY, failureReason, validateClose, type CloseFrame } from './closing.js';
 import { Receiving, isShortAscii } from './receiving.js';
-import { Sending, RSV1, type FrameOutput, type SendingOptions } from './sending.js';
+import { Sending, RSV1, resolveSendProfile, type FrameOutput, type SendProfile, type SendingOptions } from './sending.js';
+import type { DeflateCodec } from './extensions/permessage-deflate.js';
 
 export type { CloseFrame, ConnectionState } from './closing.js';
 export { validateClose } from './closing.js';
@@ -47,23 +48,51 @@ export interface ConnectionOptions extends SendingOptions {
 const textDecoder = new TextDecoder();
 
 /**
+ * Message states of finished messages, for the next message on any connection: most
+ * connections are idle most of the time, and this keeps them from holding one each.
+ */
+const spareReceiving: Receiving[] = [];
+const MAX_SPARE_RECEIVING = 64;
+
+/**
  * The WebSocket protocol after the opening handshake (RFC 6455 §5–§7), free of I/O:
  * bytes go in through `receiveData`/`receiveEof`, and out through the handler.
  */
+/** What `ConnectionOptions` resolve to: shared by the connections made with one options object. */
+interface Profile extends SendProfile {
+  readonly maxPayload: number;
+  readonly isUtf8: (data: Uint8Array) => boolean;
+  readonly allocate: (size: number) => Uint8Array;
+}
+const profiles = new WeakMap<ConnectionOptions, Profile>();
+function profileOf(options: ConnectionOptions): Profile {
+  let p = profiles.get(options);
+  if (p === undefined) {
+    p = {
+      ...resolveSendProfile(options),
+      maxPayload: options.maxPayload ?? Infinity,
+      isUtf8: options.isUtf8 ?? isValidUtf8,
+      allocate: options.allocate ?? ((n) => new Uint8Array(n)),
+    };
+    profiles.set(options, p);
+  }
+  return p;
+}
+
+// `bits` of a Connection (Sending has bit 1).
+const PAUSED = 2;
+const PARSING = 4;
+/** Waiting for the codec: parsing resumes in its callback. */
+const INFLATING = 8;
+/** The current incoming frame is its message's last. */
+const FRAME_FIN = 16;
+
 export class Connection extends Sending implements FrameSink {
+  declare protected readonly profile: Profile;
   private readonly parser: FrameParser;
-  private readonly handler: ConnectionHandler;
-  private readonly maxPayload: number;
-  private readonly isUtf8: (data: Uint8Array) => boolean;
-  private readonly allocate: (size: number) => Uint8Array;
-  private paused = false;
-  private parsing = false;
-  /** Waiting for the codec: parsing resumes in its callback. */
-  private inflating = false;
 
   // Current incoming frame.
   private frameOpcode = 0;
-  private frameFin = false;
   private controlParts: Uint8Array[] | undefined;
   /**
    * The data message being received, made with the first one: connections that only
@@ -71,13 +100,50 @@ export class Connection extends Sending implements FrameSink {
    */
   private msg: Receiving | undefined;
 
-  constructor(options: ConnectionOptions, handler: ConnectionHandler) {
-    super(options, handler);
-    this.handler = handler;
-    this.maxPayload = options.maxPayload ?? Infinity;
-    this.isUtf8 = options.isUtf8 ?? isValidUtf8;
-    this.allocate = options.allocate ?? ((n) => new Uint8Array(n));
+  /**
+   * `options` are read when first used: connections made with the same options object share
+   * what they resolve to. `deflate`: this connection's codec, for a host that passes one
+   * options object to all its connections (default: `options.deflate`).
+   */
+  constructor(options: ConnectionOptions, handler: ConnectionHandler, deflate: DeflateCodec | undefined = options.deflate) {
+    super(profileOf(options), deflate, handler);
     this.parser = new FrameParser(this);
+  }
+
+  /** The permessage-deflate codec, when that extension was agreed. */
+  get deflate(): DeflateCodec | undefined {
+    return this.codec;
+  }
+
+  private get handler(): ConnectionHandler {
+    return this.out as ConnectionHandler;
+  }
+  private get maxPayload(): number {
+    return this.profile.maxPayload;
+  }
+  private get paused(): boolean {
+    return (this.bits & PAUSED) !== 0;
+  }
+  private set paused(on: boolean) {
+    this.bits = on ? this.bits | PAUSED : this.bits & ~PAUSED;
+  }
+  private get parsing(): boolean {
+    return (this.bits & PARSING) !== 0;
+  }
+  private set parsing(on: boolean) {
+    this.bits = on ? this.bits | PARSING : this.bits & ~PARSING;
+  }
+  private get inflating(): boolean {
+    return (this.bits & INFLATING) !== 0;
+  }
+  private set inflating(on: boolean) {
+    this.bits = on ? this.bits | INFLATING : this.bits & ~INFLATING;
+  }
+  private get frameFin(): boolean {
+    return (this.bits & FRAME_FIN) !== 0;
+  }
+  private set frameFin(on: boolean) {
+    this.bits = on ? this.bits | FRAME_FIN : this.bits & ~FRAME_FIN;
   }
 
   /** Bytes received and not yet parsed (while paused, for instance). */
@@ -176,7 +242,7 @@ export class Connection extends Sending implements FrameSink {
       } else if (opcode === Opcode.Text || opcode === Opcode.Binary) {
         // §5.4: fragments of one message MUST NOT be interleaved with another message.
         if (current !== 0) return this.failWith(protocolError(ErrorCode.ExpectedContinuation, 'new message inside a fragmented one'));
-        (this.msg ??= new Receiving()).start(opcode, rsv === RSV1);
+        (this.msg ??= spareReceiving.pop() ?? new Receiving()).start(opcode, rsv === RSV1);
       } else {
         return this.failWith(protocolError(ErrorCode.InvalidOpcode, `reserved opcode ${opcode}`));
       }
@@ -210,19 +276,19 @@ export class Connection extends Sending implements FrameSink {
       const whole = this.frameFin && m.count === 0 && data.length === m.length;
       if (whole && !m.utf8Streaming) {
         m.ascii = isShortAscii(data);
-        if (!m.ascii && !this.isUtf8(data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
+        if (!m.ascii && !this.profile.isUtf8(data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
       } else {
         m.utf8Streaming = true;
         if (!this.checkUtf8Part(m, data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
       }
     }
-    m.add(data, last && this.frameFin && m.count === 0 && data.length === m.length, m.length, this.maxPayload, this.allocate);
+    m.add(data, last && this.frameFin && m.count === 0 && data.length === m.length, m.length, this.maxPayload, this.profile.allocate);
     return true;
   }
 
   /** Validates one part of a text message as it arrives (RFC 6455 §8.1: fail fast). */
   private checkUtf8Part(m: Receiving, data: Uint8Array): boolean {
-    return data.length >= 256 ? m.utf8.pushWith(data, this.isUtf8) : m.utf8.push(data);
+    return data.length >= 256 ? m.utf8.pushWith(data, this.profile.isUtf8) : m.utf8.push(data);
   }
 
   /** @internal */
@@ -250,9 +316,13 @@ export class Connection extends Sending implements FrameSink {
       return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
     }
     const data = m.take();
+    const ascii = m.ascii;
     m.opcode = 0;
     m.length = 0;
-    this.handler.message(data, text, m.ascii);
+    // An idle connection holds no message state: it goes back to the shared spares.
+    this.msg = undefined;
+    if (spareReceiving.length < MAX_SPARE_RECEIVING) spareReceiving.push(m);
+    this.handler.message(data, text, ascii);
     return this.canContinue();
   }
 
@@ -295,13 +365,13 @@ export class Connection extends Sending implements FrameSink {
       if (text) {
         const whole = fin && !m.utf8Streaming && m.count === 0 && out.length === 1;
         if (whole) {
-          if (!this.isUtf8(chunk)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
+          if (!this.profile.isUtf8(chunk)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
         } else {
           m.utf8Streaming = true;
           if (!this.checkUtf8Part(m, chunk)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
         }
       }
-      m.add(chunk, fin && out.length === 1 && m.count === 0, 0, this.maxPayload, this.allocate);
+      m.add(chunk, fin && out.length === 1 && m.count === 0, 0, this.maxPayload, this.profile.allocate);
     }
     return true;
   }

@@ -44,7 +44,10 @@ export class FrameParser {
   private pos = 0;
   private buffered = 0;
   private state: State = State.Header;
-  /** The current frame's mask key, packed (mask.ts packKey): a number costs no object. */
+  /**
+   * The current frame's mask key, packed (mask.ts packKey) and kept signed: a value past
+   * 2^31 would make this a double field, boxed in a 16-byte heap number on every connection.
+   */
   private maskKey = 0;
   /** Payload bytes of the current frame not yet handed to the sink. */
   private remaining = 0;
@@ -189,11 +192,11 @@ export class FrameParser {
           const c = this.head;
           const p = this.pos;
           if (c.length - p >= 4) {
-            this.maskKey = packKey(c[p]!, c[p + 1]!, c[p + 2]!, c[p + 3]!);
+            this.maskKey = packKey(c[p]!, c[p + 1]!, c[p + 2]!, c[p + 3]!) | 0;
             this.advance(4);
           } else {
             const t = this.take(4);
-            this.maskKey = packKey(t[0]!, t[1]!, t[2]!, t[3]!);
+            this.maskKey = packKey(t[0]!, t[1]!, t[2]!, t[3]!) | 0;
           }
           this.state = State.Payload;
           break;
@@ -211,7 +214,7 @@ export class FrameParser {
           this.pos += n;
           this.buffered -= n;
           if (this.pos === c.length) this.next();
-          if (this.b1 & 0x80) maskWithWord(part, this.maskKey, this.done & 3, 0, part.length);
+          if (this.b1 & 0x80) maskWithWord(part, this.maskKey >>> 0, this.done & 3, 0, part.length);
           this.remaining -= n;
           this.done += n;
           if (!this.sink.framePayload(part, this.remaining === 0)) return;

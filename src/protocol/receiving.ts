@@ -45,6 +45,7 @@ export class Receiving {
     this.compressed = compressed;
     this.inflatedLength = 0;
     this.inflateFed = false;
+    this.utf8Lazy?.reset();
   }
 
   /**

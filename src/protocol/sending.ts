@@ -79,6 +79,27 @@ function encodeInto(text: string, buf: Uint8Array, at: number, max: number): num
   return textEncoder.encodeInto(text, buf.subarray(at, at + max)).written;
 }
 
+/** What `SendingOptions` resolve to (see `resolveSendProfile`). */
+export interface SendProfile {
+  readonly role: Role;
+  /** RFC 6455 §5.3: a client MUST mask every frame; a server MUST NOT. */
+  readonly mask: MaskSource | undefined;
+  readonly threshold: number;
+  readonly encodeInto: (text: string, buf: Uint8Array, at: number, max: number) => number;
+}
+
+export function resolveSendProfile(options: SendingOptions): SendProfile {
+  return {
+    role: options.role,
+    mask: options.role === 'client' ? (options.maskSource ?? getDefaultMask()) : undefined,
+    threshold: options.deflateThreshold ?? DEFAULT_DEFLATE_THRESHOLD,
+    encodeInto: options.encodeInto ?? encodeInto,
+  };
+}
+
+/** `Sending.bits`: the message being sent is compressed. */
+const SENDING_COMPRESSED = 1;
+
 let defaultMask: MaskSource | undefined;
 function getDefaultMask(): MaskSource {
   return (defaultMask ??= pooledMaskSource((b) => globalThis.crypto.getRandomValues(b)));
@@ -94,17 +115,15 @@ function dropped(done: WriteCallback | undefined): void {
  * the queue of writes behind a compression. `Connection` adds receiving and closing.
  */
 export abstract class Sending {
-  readonly role: Role;
   protected _state: ConnectionState = OPEN;
   protected readonly out: FrameOutput;
-  protected readonly mask: MaskSource | undefined;
+  /** The options as resolved: one object for every connection made with the same options. */
+  protected readonly profile: SendProfile;
   protected readonly codec: DeflateCodec | undefined;
-  private readonly threshold: number;
-  private readonly encodeInto: (text: string, buf: Uint8Array, at: number, max: number) => number;
   /** Opcode of the message being sent in fragments, 0 when none. */
   private sendingOpcode = 0;
-  /** The message being sent is compressed. */
-  private sendingCompressed = false;
+  /** Boolean state of this class and `Connection`, as bits (`SENDING_COMPRESSED`, …): a field each would cost every connection 8 bytes. */
+  protected bits = 0;
   /**
    * While a compression is under way, later writes wait here, in order. Each runs with
    * true, or with false when the connection failed and it is dropped.
@@ -113,14 +132,22 @@ export abstract class Sending {
   /** Application bytes accepted by `send` and not yet handed to the host (see `queuedPayload`). */
   private waiting = 0;
 
-  constructor(options: SendingOptions, out: FrameOutput) {
-    this.role = options.role;
+  constructor(profile: SendProfile, codec: DeflateCodec | undefined, out: FrameOutput) {
+    this.profile = profile;
     this.out = out;
-    // RFC 6455 §5.3: a client MUST mask every frame; a server MUST NOT.
-    this.mask = options.role === 'client' ? (options.maskSource ?? getDefaultMask()) : undefined;
-    this.codec = options.deflate;
-    this.threshold = options.deflateThreshold ?? DEFAULT_DEFLATE_THRESHOLD;
-    this.encodeInto = options.encodeInto ?? encodeInto;
+    this.codec = codec;
+  }
+
+  get role(): Role {
+    return this.profile.role;
+  }
+
+  /** The message being sent is compressed. */
+  private get sendingCompressed(): boolean {
+    return (this.bits & SENDING_COMPRESSED) !== 0;
+  }
+  private set sendingCompressed(on: boolean) {
+    this.bits = on ? this.bits | SENDING_COMPRESSED : this.bits & ~SENDING_COMPRESSED;
   }
 
   /** _Fail the WebSocket Connection_ (RFC 6455 §7.1.7). */
@@ -171,7 +198,7 @@ export abstract class Sending {
    * place this is decided.
    */
   shouldCompress(size: number, allowed = true): boolean {
-    return allowed && this.codec !== undefined && this.codec.canCompress !== false && size >= this.threshold;
+    return allowed && this.codec !== undefined && this.codec.canCompress !== false && size >= this.profile.threshold;
   }
 
   /**
@@ -184,7 +211,7 @@ export abstract class Sending {
    */
   sendSmall(opcode: typeof Opcode.Text | typeof Opcode.Binary, data: string | Uint8Array, compress = true): boolean {
     const out = this.out;
-    if (data.length > SMALL_MESSAGE || out.reserve === undefined || this.mask !== undefined) return false;
+    if (data.length > SMALL_MESSAGE || out.reserve === undefined || this.profile.mask !== undefined) return false;
     this.assertCanSend();
     if (this.sendQueue !== undefined || this.sendingOpcode !== 0) return false;
     // At most 3 UTF-8 bytes per UTF-16 unit.
@@ -194,7 +221,7 @@ export abstract class Sending {
     const at = out.reservedAt!;
     let n: number;
     if (typeof data === 'string') {
-      n = this.encodeInto(data, buf, at + 2, max);
+      n = this.profile.encodeInto(data, buf, at + 2, max);
     } else {
       buf.set(data, at + 2);
       n = data.length;
@@ -338,8 +365,9 @@ export abstract class Sending {
 
   /** `app`: the application's bytes this frame carries (0 for control frames). */
   private writeFrame(opcode: number, payload: Uint8Array, fin: boolean, done: WriteCallback | undefined, rsv: number, app: number): void {
-    if (this.mask) {
-      this.out.write(encodeMaskedFrame(opcode, payload, fin, rsv, this.mask), done, app);
+    const mask = this.profile.mask;
+    if (mask) {
+      this.out.write(encodeMaskedFrame(opcode, payload, fin, rsv, mask), done, app);
       return;
     }
     this.writeParts(encodeHeader(opcode, payload.length, fin, rsv, undefined), payload, done, app);
