@@ -73,7 +73,8 @@ function summaryOf(d: Diagnosis, h: H2Attempt | undefined): string {
     const over = h === undefined ? '' : h2 ? (d.checks.some((c) => c.id === 'status') ? ' (over HTTP/1.1 and HTTP/2)' : ' (over HTTP/2)') : ' (over HTTP/1.1)';
     return warns.length === 0 ? `the WebSocket handshake is healthy${over}` : `the handshake works${over}, with ${warns.length} warning${warns.length > 1 ? 's' : ''}: ${warns.map((w) => w.title).join(', ')}`;
   }
-  const first = fails.find((f) => f.id !== 'status') ?? fails[0]!;
+  // A diagnosis that names the cause comes before the symptoms it explains (no pong, no close).
+  const first = fails.find((f) => f.id === 'h2-unhandled') ?? fails.find((f) => f.id !== 'status') ?? fails[0]!;
   return `${first.title}: ${first.message}`;
 }
 

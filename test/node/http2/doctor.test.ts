@@ -345,6 +345,7 @@ test('nghttpx in front: of a ws13 HTTP/1.1 server, healthy; of a backend without
     assert.equal(u.status, 'fail');
     assert.match(u.message, /advertised but not handled: the 200 carried an ordinary HTTP body/);
     assert.match(text(u), /nghttpx/);
+    assert.match(b.report.summary, /advertised but not handled/);
   } finally {
     await stop(good.child);
     await stop(bad.child);
