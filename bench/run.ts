@@ -475,6 +475,8 @@ async function runOnce(spec: Spec, server: ServerName, round: number): Promise<R
     if (warmOut) problems.push(...problemsOf(warmOut));
     if (spec.extensions && !/permessage-deflate/i.test(out.answer ?? '')) problems.push(`permessage-deflate not negotiated (answer ${JSON.stringify(out.answer)})`);
     if (spec.mode !== 'idle' && spec.mode !== 'handshake' && out.checked === 0) problems.push('no response was checked');
+    // "ws+addons" without them would be a second "ws" under a false name.
+    if (server === 'ws+addons' && (addons === undefined || addons === 'none')) problems.push('ws ran without its native addons: install bufferutil and utf-8-validate (npm ci)');
     const own = [out.loadgenCpu, out.serverCpu];
     const other = Math.max(0, ...[0, 1].map((c) => (out.coreBusy[c] ?? 0) - (out.coreIrq[c] ?? 0) - own[c]!));
     let extra = '';
@@ -639,6 +641,23 @@ function summary(outcomes: Outcome[]): string {
   return lines.join('\n');
 }
 
+/** A section of the old RESULTS.md kept as it is (written by hand, or by a script run by hand), or undefined. */
+function keptSection(heading: string): string | undefined {
+  try {
+    const old = readFileSync(join(ROOT, 'bench/RESULTS.md'), 'utf8');
+    const at = old.indexOf(`\n${heading}\n`);
+    if (at < 0) return undefined;
+    const rest = old.slice(at + 1);
+    const next = rest.indexOf('\n## ', heading.length);
+    return (next < 0 ? rest : rest.slice(0, next + 1)).trimEnd() + '\n';
+  } catch {
+    return undefined;
+  }
+}
+
+/** Too long for every run (minutes, 100,000 connections): `node dist/bench/scale-100k.js`, its figures kept here. */
+const SCALE_HEADING = '## 100,000 connections across workers';
+
 const WHERE_HEADING = '## Where the time goes';
 function keptWhereSection(): string {
   const placeholder = `${WHERE_HEADING}\n\n_To be written by the lead developer: profiles of the ws13 server in each workload._\n`;
@@ -750,6 +769,7 @@ async function main(): Promise<void> {
     ...(fanout ? [fanout.trim(), ''] : []),
     ...(HTTP2 ? [await runHttp2Bench()] : []),
     ...(notes.length ? ['## Notes', '', ...notes.map((n) => `- ${n}`), ''] : []),
+    ...(keptSection(SCALE_HEADING) ? [keptSection(SCALE_HEADING)!] : []),
     keptWhereSection(),
   ].join('\n');
   console.log(md);

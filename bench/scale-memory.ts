@@ -8,6 +8,7 @@
 //   workers          `ws13 serve --broadcast --workers 2` (each connection on a topic, the
 //                    cluster broker): the primary's and both workers' RSS added up
 // `node dist/bench/scale-memory.js [connections=10000] [setup,…]`
+// 100,000 connections across workers (past one process's descriptor limit): bench/scale-100k.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';

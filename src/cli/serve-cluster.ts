@@ -3,10 +3,12 @@
 // machines). The primary forks, restarts a worker that dies, restarts them one by one on
 // SIGHUP, and stops them all on SIGTERM/SIGINT; a worker closes its clients with 1012
 // (Service Restart) when it is replaced and 1001 (Going Away) when the service stops.
+// With --metrics, the primary serves the scrapes and asks every worker for its stats.
 import cluster, { type Worker } from 'node:cluster';
-import type { Broker } from '../node/index.js';
+import type { Broker, ServerStats } from '../node/index.js';
 import { startClusterHub, createClusterBroker } from '../cluster/index.js';
 import { EXIT_FAILURE, die } from './args.js';
+import { clusterPrometheusText, listenMetrics, metricsLine, type WorkerSample } from './metrics.js';
 
 export const SCALE_USAGE = `      --workers N           Run N worker processes on the one port (node:cluster); --broadcast
                             reaches the clients of every worker (through the primary, or --redis).
@@ -26,6 +28,20 @@ interface ShutdownMessage {
   code: number;
 }
 
+/** The primary asks a worker for its `server.stats()` (a --metrics scrape); the worker answers with the id. */
+interface StatsRequest {
+  ws13serve: 'stats?';
+  id: number;
+}
+interface StatsReply {
+  ws13serve: 'stats';
+  id: number;
+  stats: ServerStats;
+}
+
+/** How long a scrape waits for a worker's stats before reporting it as not answering. */
+export const WORKER_STATS_TIMEOUT_MS = 1000;
+
 /** How long a worker has to close its clients before the primary kills it. */
 const STOP_GRACE_MS = 10_000;
 
@@ -36,25 +52,33 @@ export interface ScaleOptions {
   redis?: string | undefined;
   redisSharded?: boolean | undefined;
   redisCluster?: boolean | undefined;
+  /** --metrics: where the primary serves the cluster's scrapes; with quiet, its address goes to stderr. */
+  metrics?: { port: number; host: string; quiet: boolean } | undefined;
   log: (line: string) => void;
 }
 
 /**
  * Runs the cluster primary: forks `n` workers, each running the same `ws13 serve` command,
- * and supervises them. Returns at once; the process lives until SIGTERM/SIGINT.
+ * and supervises them. Resolves once they are forked (after the --metrics port listens); the
+ * process lives until SIGTERM/SIGINT. Exits (status 1) when the --metrics port is taken.
  */
-export function runPrimary(n: number, o: ScaleOptions): void {
+export async function runPrimary(n: number, o: ScaleOptions): Promise<void> {
   cluster.setupPrimary({ serialization: 'advanced' });
-  if (!o.redis) startClusterHub();
+  const hub = o.redis ? undefined : startClusterHub();
   let stopping = false;
+  /** Workers started again after an unexpected exit. */
+  let restarts = 0;
   /** Until a worker has listened, a worker that fails ends the service (a bad port, Redis down). */
   let started = false;
   cluster.on('listening', () => (started = true));
   const retiring = new Set<Worker>();
   const startedAt = new Map<number, number>();
-  const fork = (): Worker => {
+  /** worker id → its slot (1…n), which the worker that replaces it takes over. */
+  const slotOf = new Map<number, number>();
+  const fork = (slot: number): Worker => {
     const w = cluster.fork();
     startedAt.set(w.id, Date.now());
+    slotOf.set(w.id, slot);
     return w;
   };
   const retire = (w: Worker, code: number): Promise<void> =>
@@ -72,7 +96,9 @@ export function runPrimary(n: number, o: ScaleOptions): void {
 
   cluster.on('exit', (w, code, signal) => {
     const quick = Date.now() - (startedAt.get(w.id) ?? 0) < QUICK_DEATH_MS;
+    const slot = slotOf.get(w.id) ?? 1;
     startedAt.delete(w.id);
+    slotOf.delete(w.id);
     if (retiring.delete(w) || stopping) return;
     if (!started && code !== 0) {
       process.stderr.write(`ws13: a worker failed to start (exit code ${code}): stopping\n`);
@@ -80,7 +106,8 @@ export function runPrimary(n: number, o: ScaleOptions): void {
       return;
     }
     o.log(`worker ${w.process.pid} exited (${signal ?? `code ${code}`}): starting another`);
-    setTimeout(() => stopping || fork(), quick ? QUICK_DEATH_MS : 0);
+    restarts++;
+    setTimeout(() => stopping || fork(slot), quick ? QUICK_DEATH_MS : 0);
   });
 
   let rolling = false;
@@ -92,7 +119,7 @@ export function runPrimary(n: number, o: ScaleOptions): void {
       o.log(`SIGHUP: restarting ${old.length} workers one by one`);
       for (const w of old) {
         if (stopping) break;
-        const fresh = fork();
+        const fresh = fork(slotOf.get(w.id) ?? 1);
         // The new one takes connections before the old one goes: the port never goes dark.
         const up = await new Promise<boolean>((resolve) => {
           fresh.once('listening', () => resolve(true));
@@ -119,11 +146,74 @@ export function runPrimary(n: number, o: ScaleOptions): void {
   process.once('SIGINT', () => stop());
   process.once('SIGTERM', () => stop());
 
-  for (let i = 0; i < n; i++) fork();
+  let metricsAt = '';
+  if (o.metrics) {
+    const { port, host } = o.metrics;
+    const ask = statsAsker();
+    /** A slot's worker: the oldest one in it not being retired (a fresh one is still starting). */
+    const inSlot = (slot: number): Worker | undefined =>
+      Object.values(cluster.workers ?? {})
+        .filter((w): w is Worker => w !== undefined && !retiring.has(w) && slotOf.get(w.id) === slot)
+        .sort((a, b) => a.id - b.id)[0];
+    const scrape = async (): Promise<string> => {
+      const workers = await Promise.all(
+        Array.from({ length: n }, async (_, i): Promise<WorkerSample> => {
+          const w = inSlot(i + 1);
+          return { worker: i + 1, pid: w?.process.pid, stats: w ? await ask(w) : undefined };
+        }),
+      );
+      const relay = hub && { forwarded: hub.forwarded, dropped: hub.dropped, ignored: hub.ignored, topics: hub.topics };
+      return clusterPrometheusText({ workers, restarts, relay });
+    };
+    const srv = await listenMetrics(scrape, port, host).catch((err: Error) => die(`cannot listen for --metrics on ${host}:${port}: ${err.message}`, EXIT_FAILURE));
+    metricsAt = metricsLine(srv);
+  }
+
+  for (let i = 1; i <= n; i++) fork(i);
   process.stdout.write(
     `ws13 cluster primary (pid ${process.pid}): ${n} worker${n === 1 ? '' : 's'}, publishes through ${o.redis ? `Redis ${o.redis}` : 'this primary'}\n` +
       `  SIGHUP restarts the workers one by one; SIGTERM stops them all\n`,
   );
+  // Quiet, the metrics address goes to stderr, as with one process.
+  if (metricsAt) (o.metrics?.quiet ? process.stderr : process.stdout).write(metricsAt);
+}
+
+/**
+ * In the primary: `ask(worker)` resolves the worker's stats, or undefined when it does not
+ * answer within WORKER_STATS_TIMEOUT_MS (busy, stopped, still starting) or cannot be reached.
+ */
+function statsAsker(): (w: Worker) => Promise<ServerStats | undefined> {
+  const waiting = new Map<number, (s: ServerStats | undefined) => void>();
+  let next = 0;
+  cluster.on('message', (_w, m: unknown) => {
+    const r = m as Partial<StatsReply> | null;
+    if (typeof r !== 'object' || r === null || r.ws13serve !== 'stats' || typeof r.id !== 'number') return;
+    // A late answer finds nobody waiting and is dropped.
+    if (typeof r.stats === 'object' && r.stats !== null) waiting.get(r.id)?.(r.stats);
+  });
+  return (w) =>
+    new Promise((resolve) => {
+      if (!w.isConnected()) return resolve(undefined);
+      const id = ++next;
+      const done = (s: ServerStats | undefined): void => {
+        clearTimeout(timer);
+        waiting.delete(id);
+        resolve(s);
+      };
+      const timer = setTimeout(() => done(undefined), WORKER_STATS_TIMEOUT_MS);
+      waiting.set(id, done);
+      w.send({ ws13serve: 'stats?', id } satisfies StatsRequest, undefined, undefined, (err) => err && done(undefined));
+    });
+}
+
+/** In a worker: answers the primary's requests for `stats()` (its --metrics scrapes). */
+export function answerStats(stats: () => ServerStats): void {
+  if (!cluster.isWorker) return;
+  process.on('message', (m: unknown) => {
+    const q = m as Partial<StatsRequest> | null;
+    if (typeof q !== 'object' || q === null || q.ws13serve !== 'stats?' || typeof q.id !== 'number' || !process.connected) return;
+    process.send!({ ws13serve: 'stats', id: q.id, stats: stats() } satisfies StatsReply);
+  });
 }
 
 /**

@@ -13,8 +13,8 @@ import { bridge, children, kill, type ExecMode } from './serve-exec.js';
 import { plain, serveFile } from './serve-static.js';
 import { palette } from './term.js';
 import { VERSION } from './version.js';
-import { serveMetrics } from './metrics.js';
-import { BROADCAST_TOPIC, SCALE_USAGE, onRetire, runPrimary, scaleBroker } from './serve-cluster.js';
+import { metricsLine, serveMetrics } from './metrics.js';
+import { BROADCAST_TOPIC, SCALE_USAGE, answerStats, onRetire, runPrimary, scaleBroker } from './serve-cluster.js';
 
 export const SERVE_USAGE = `Usage: ws13 serve [options]
 
@@ -44,6 +44,7 @@ Options:
       --http2               Serve WebSockets over HTTP/2 too (RFC 8441): with TLS, h2 and
                             HTTP/1.1 on one port; without, h2c with prior knowledge only
       --metrics PORT        Serve server.stats() as Prometheus metrics at http://HOST:PORT/metrics
+                            (with --workers: the primary serves it, each worker's labelled worker="N")
       --exec-mode MODE      lines (default): a text message is a line on stdin, a line of
                             stdout is a text message; raw: bytes as they are, stdout chunks
                             sent as binary messages
@@ -153,8 +154,9 @@ export async function serve(args: string[]): Promise<number | undefined> {
     if (!quiet) process.stdout.write(`${c.dim(new Date().toISOString().slice(11, 23))}${cluster.isWorker ? ` [pid ${process.pid}]` : ''} ${line}\n`);
   };
 
-  const scale = { redis: values.redis, redisSharded: values['redis-sharded'], redisCluster: values['redis-cluster'], log };
-  if (workers !== undefined && cluster.isPrimary) return void runPrimary(workers, scale);
+  const metrics = metricsPort !== undefined ? { port: metricsPort, host: values.host, quiet } : undefined;
+  const scale = { redis: values.redis, redisSharded: values['redis-sharded'], redisCluster: values['redis-cluster'], metrics, log };
+  if (workers !== undefined && cluster.isPrimary) return void (await runPrimary(workers, scale));
   const broker = await scaleBroker(scale);
 
   const options: ServerOptions = {
@@ -206,6 +208,8 @@ export async function serve(args: string[]): Promise<number | undefined> {
     });
   }
   const wss = new WebSocketServer(options);
+  // In a cluster, the primary serves --metrics and asks each worker for its stats.
+  if (metrics && cluster.isWorker) answerStats(() => wss.stats());
   const mode = values.exec !== undefined ? 'exec' : values.broadcast ? 'broadcast' : 'echo';
   const peer = (ws: WebSocket, req: { socket: { remoteAddress?: string; remotePort?: number } }): string =>
     `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}${ws.url && ws.url !== '/' ? ` ${ws.url}` : ''}`;
@@ -260,10 +264,10 @@ export async function serve(args: string[]): Promise<number | undefined> {
     die(`cannot listen on ${values.host}:${port}: ${(err as Error).message}`, EXIT_FAILURE);
   }
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  if (metricsPort !== undefined) {
+  if (metricsPort !== undefined && !cluster.isWorker) {
     const m = await serveMetrics(wss, metricsPort, values.host).catch((err: Error) => die(`cannot listen for --metrics on ${values.host}:${metricsPort}: ${err.message}`, EXIT_FAILURE));
     // Quiet, stdout holds the URL alone: the metrics address goes to stderr.
-    (quiet ? process.stderr : process.stdout).write(`Metrics (Prometheus) at http://${m.family === 'IPv6' ? `[${m.address}]` : m.address}:${m.port}/metrics\n`);
+    (quiet ? process.stderr : process.stdout).write(metricsLine(m));
   }
   const url = `${tls ? 'wss' : 'ws'}://${host}:${addr.port}${values.path ?? '/'}`;
   process.stdout.write(banner(values.quiet ? undefined : c, mode, url, { protocols, required: values['require-protocol'] === true, origins, deflate: values.deflate === true, heartbeatOff: heartbeat === 0, tls: tls !== undefined, root, host, port: addr.port, exec: values.exec, http2: values.http2 === true }));

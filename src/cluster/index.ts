@@ -76,6 +76,8 @@ export interface ClusterHub {
   readonly dropped: number;
   /** Messages tagged for ws13/cluster but malformed (ignored). */
   readonly ignored: number;
+  /** Distinct (channel, topic) pairs with a subscriber on at least one worker. */
+  readonly topics: number;
   /** How many workers have a subscriber to `topic` on `channel` (default `'ws13'`). */
   workersOn(topic: string, channel?: string): number;
   /** Stops relaying (workers' publishes are then lost). */
@@ -153,6 +155,9 @@ export function startClusterHub(options: ClusterHubOptions = {}): ClusterHub {
     },
     get dropped() {
       return stats.dropped;
+    },
+    get topics() {
+      return subscribers.size;
     },
     workersOn(topic, channel = 'ws13') {
       return subscribers.get(keyOf(channel, topic))?.size ?? 0;

@@ -11,6 +11,7 @@ import { ClientHandshake, type ClientDecision } from '../protocol/handshake/clie
 import { NodeDeflateCodec } from './deflate.js';
 import { dial as dialTarget, proxyFor } from './dial/proxy.js';
 import { DEFAULT_MAX_REDIRECTS, nextHop } from './dial/redirect.js';
+import { Attempt } from './dial/attempt.js';
 import {
   DEFAULT_HANDSHAKE_TIMEOUT,
   DEFAULT_MAX_HEADER_SIZE,
@@ -100,94 +101,67 @@ export function startClient(
   let cancelDial: (() => void) | undefined;
   /** The attempt at a redirect's target, once one is followed: it has the handshake now. */
   let next: { abort: () => void } | undefined;
-  let done = false;
-  // The handshake as it went over the wire: once, at the response head or at the failure before it.
-  let told = false;
-  const tell = (response: string | undefined): void => {
-    if (told) return;
-    told = true;
-    events.upgrade({ request: request.slice(0, -4), response });
-  };
-  let timer: NodeJS.Timeout | undefined;
-  const cleanup = (): void => {
-    done = true;
-    clearTimeout(timer);
-    opts.signal?.removeEventListener('abort', onAbort);
-  };
-  const fail = (err: WebSocketError): void => {
-    if (done) return;
-    tell(undefined);
-    cleanup();
+  const attempt = new Attempt(events, request.slice(0, -4), opts.signal, () => {
     cancelDial?.();
     socket?.destroy();
-    events.fail(err);
-  };
-  const onAbort = (): void => fail(new HandshakeError(ErrorCode.HandshakeAborted, 'the handshake was aborted'));
-  const abort = (): void => {
-    if (next) return next.abort();
-    if (done) return;
-    tell(undefined);
-    cleanup();
-    socket?.destroy();
-    // As browsers (and ws) do: 'error' and 'close' come after close() returned.
-    process.nextTick(() => events.fail(new HandshakeError(ErrorCode.HandshakeAborted, 'closed before the connection was established')));
-  };
-
-  if (opts.signal?.aborted) {
-    process.nextTick(onAbort);
-    return { url: url.href, abort };
-  }
-  const timeout = opts.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
-  // A bad proxy URL throws here, as a bad URL does.
-  cancelDial = dial(url, opts, (err, s) => {
-    if (err || !s) return fail(err ?? new HandshakeError(ErrorCode.HandshakeNetwork, 'connection failed'));
-    if (done) return void s.destroy();
-    socket = s;
-    s.write(request);
-    readResponse(s, hs, opts.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE, {
-      head: tell,
-      fail,
-      decided(d) {
-        cleanup();
-        const settings = resolveSettings(opts);
-        const codec = d.deflate ? new NodeDeflateCodec(d.deflate, hs.deflateOptions ?? {}) : undefined;
-        const agreement = { protocol: d.protocol, extensions: d.extensions, codec, settings, heartbeat: heartbeatInterval(opts.heartbeat, false) };
-        events.open(s, d.rest, agreement);
-      },
-      refused(res, body) {
-        // Hook (dial/redirect.ts): a redirect followed when asked to; else the refusal.
-        if (opts.followRedirects && !done) {
-          const max = opts.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
-          let hop;
-          try {
-            hop = nextHop(url, res, max, opts.headers);
-          } catch (e) {
-            return fail(e as WebSocketError);
-          }
-          if (hop) {
-            cleanup();
-            s.destroy();
-            events.redirect?.(hop.url.href, res.status);
-            try {
-              next = startClient(hop.url, protocols, {
-                ...opts,
-                headers: hop.headers,
-                maxRedirects: max - 1,
-                // The whole chain shares one handshake timeout.
-                handshakeTimeout: Math.max(1, timeout - (Date.now() - started)),
-              }, events);
-            } catch (e) {
-              events.fail(e as WebSocketError);
-            }
-            return;
-          }
-        }
-        fail(hs.refused(res, body));
-      },
-    });
   });
-  opts.signal?.addEventListener('abort', onAbort);
-  timer = setTimeout(() => fail(new HandshakeError(ErrorCode.HandshakeTimeout, 'the opening handshake timed out')), timeout);
+  const fail = (err: WebSocketError): void => attempt.fail(err);
+  const abort = (): void => (next ? next.abort() : attempt.abort());
+  const timeout = opts.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+  if (!attempt.start(timeout)) return { url: url.href, abort };
+  try {
+    // A bad proxy URL throws here, as a bad URL does.
+    cancelDial = dial(url, opts, (err, s) => {
+      if (err || !s) return fail(err ?? new HandshakeError(ErrorCode.HandshakeNetwork, 'connection failed'));
+      if (attempt.done) return void s.destroy();
+      socket = s;
+      s.write(request);
+      readResponse(s, hs, opts.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE, {
+        head: (response) => attempt.tell(response),
+        fail,
+        decided(d) {
+          attempt.settle();
+          const settings = resolveSettings(opts);
+          const codec = d.deflate ? new NodeDeflateCodec(d.deflate, hs.deflateOptions ?? {}) : undefined;
+          const agreement = { protocol: d.protocol, extensions: d.extensions, codec, settings, heartbeat: heartbeatInterval(opts.heartbeat, false) };
+          events.open(s, d.rest, agreement);
+        },
+        refused(res, body) {
+          // Hook (dial/redirect.ts): a redirect followed when asked to; else the refusal.
+          if (opts.followRedirects && !attempt.done) {
+            const max = opts.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
+            let hop;
+            try {
+              hop = nextHop(url, res, max, opts.headers);
+            } catch (e) {
+              return fail(e as WebSocketError);
+            }
+            if (hop) {
+              attempt.settle();
+              s.destroy();
+              events.redirect?.(hop.url.href, res.status);
+              try {
+                next = startClient(hop.url, protocols, {
+                  ...opts,
+                  headers: hop.headers,
+                  maxRedirects: max - 1,
+                  // The whole chain shares one handshake timeout.
+                  handshakeTimeout: Math.max(1, timeout - (Date.now() - started)),
+                }, events);
+              } catch (e) {
+                events.fail(e as WebSocketError);
+              }
+              return;
+            }
+          }
+          fail(hs.refused(res, body));
+        },
+      });
+    });
+  } catch (err) {
+    attempt.settle();
+    throw err;
+  }
   return { url: url.href, abort };
 }
 

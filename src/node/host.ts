@@ -140,7 +140,7 @@ export class ConnectionHost extends Output implements ConnectionHandler, SocketT
     if (!this.has(APP_PAUSED) && !this.has(HELD_BACK)) this.socket.resume();
   }
 
-  #dispatch(type: string, ...args: unknown[]): void {
+  private dispatch(type: string, ...args: unknown[]): void {
     binding.dispatch(this.owner, type, ...args);
   }
 
@@ -155,16 +155,16 @@ export class ConnectionHost extends Output implements ConnectionHandler, SocketT
     else if (this.owner.binaryType === 'arraybuffer') value = new Uint8Array(data).buffer;
     else value = new Blob([data]);
     diag.received(this, data.length, !text);
-    this.#dispatch('message', value, !text);
+    this.dispatch('message', value, !text);
   }
 
   ping(payload: Uint8Array): void {
-    this.#dispatch('ping', toBuffer(payload));
+    this.dispatch('ping', toBuffer(payload));
   }
 
   pong(payload: Uint8Array): void {
     this.set(PING_OUTSTANDING, false);
-    this.#dispatch('pong', toBuffer(payload));
+    this.dispatch('pong', toBuffer(payload));
   }
 
   error(err: WebSocketError): void {
@@ -174,7 +174,7 @@ export class ConnectionHost extends Output implements ConnectionHandler, SocketT
   /** Records `err` as what closed the connection and emits it. */
   fault(err: WebSocketError): void {
     this.closedBy = err;
-    this.#dispatch('error', err);
+    this.dispatch('error', err);
   }
 
   /** The core has nothing more to say: close the transport as the role requires (RFC 6455 §7.1.1). */
@@ -258,7 +258,7 @@ export class ConnectionHost extends Output implements ConnectionHandler, SocketT
     this.set(CLOSE_EMITTED, true);
     this.onClosed?.(this.owner);
     diag.closed(this, code, reason, clean);
-    this.#dispatch('close', code, reason, clean);
+    this.dispatch('close', code, reason, clean);
   }
 
   /**

@@ -104,13 +104,13 @@ export abstract class Output implements FrameOutput {
       buf.set(data, this.#outFill);
       this.#outFill += data.length;
     } else {
-      this.#seal();
+      this.seal();
       (this.#out ??= []).push(data);
     }
     this.#outBytes += data.length;
     if (payload) this.#outPayload += payload;
     if (done) (this.#outDone ??= []).push(done);
-    this.#scheduleFlush();
+    this.scheduleFlush();
   }
 
   /** The output buffer being filled, with room for `n` more bytes at `reservedAt`. */
@@ -119,8 +119,8 @@ export abstract class Output implements FrameOutput {
     if (this.#outFill !== 0) {
       const buf = out![out!.length - 1] as Buffer;
       if (buf.length - this.#outFill >= n) return buf;
-      this.#seal();
-    } else if (this.#shared !== undefined) this.#seal();
+      this.seal();
+    } else if (this.#shared !== undefined) this.seal();
     const buf = Buffer.allocUnsafe(Math.max(n, OUTPUT_BUFFER));
     (this.#out ??= []).push(buf);
     return buf;
@@ -134,7 +134,7 @@ export abstract class Output implements FrameOutput {
     this.#outFill += bytes;
     this.#outBytes += bytes;
     this.#outPayload += payload;
-    this.#scheduleFlush();
+    this.scheduleFlush();
   }
 
   /**
@@ -155,7 +155,7 @@ export abstract class Output implements FrameOutput {
     }
     if (this.#shared === shared && this.#sharedEnd === f.start) this.#sharedEnd = f.end;
     else {
-      this.#seal();
+      this.seal();
       this.#shared = shared;
       this.#sharedStart = f.start;
       this.#sharedEnd = f.end;
@@ -163,10 +163,10 @@ export abstract class Output implements FrameOutput {
     this.#outBytes += f.end - f.start;
     this.#outPayload += n;
     if (done) (this.#outDone ??= []).push(done);
-    this.#scheduleFlush();
+    this.scheduleFlush();
   }
 
-  #scheduleFlush(): void {
+  private scheduleFlush(): void {
     if (!this.has(FLUSH_QUEUED)) {
       this.set(FLUSH_QUEUED, true);
       process.nextTick(flushQueued, this);
@@ -174,7 +174,7 @@ export abstract class Output implements FrameOutput {
   }
 
   /** Cuts the output buffer being filled to what it holds (or closes the run of shared frames). */
-  #seal(): void {
+  private seal(): void {
     const shared = this.#shared;
     if (shared !== undefined) {
       // (No output buffer is being filled while a run of shared frames is open.)
@@ -191,7 +191,7 @@ export abstract class Output implements FrameOutput {
   /** Hands this turn's frames to the transport now. */
   flush(): void {
     this.set(FLUSH_QUEUED, false);
-    this.#seal();
+    this.seal();
     const parts = this.#out;
     if (parts === undefined) return;
     const size = this.#outBytes;
@@ -220,7 +220,7 @@ export abstract class Output implements FrameOutput {
         else if (parts[0]!.buffer.byteLength > 2 * size) held = [Buffer.from(parts[0]!)];
       }
       b.hold(held, size, payload, cb);
-      if (b.feed(socket)) this.#waitForDrain();
+      if (b.feed(socket)) this.waitForDrain();
     } else {
       if (parts.length === 1) {
         socket.write(parts[0]!, cb);
@@ -253,7 +253,7 @@ export abstract class Output implements FrameOutput {
   }
 
   /** Bytes waiting to go out, headers included: what `maxBackpressure` weighs. */
-  #backlog(): number {
+  private backlog(): number {
     return this.conn.queuedPayload + this.#outBytes + this.socket.writableLength + (this.#outbox?.waitingBytes ?? 0);
   }
 
@@ -264,16 +264,16 @@ export abstract class Output implements FrameOutput {
    */
   checkBackpressure(): void {
     const socket = this.socket;
-    const over = this.#backlog() > this.settings.maxBackpressure;
+    const over = this.backlog() > this.settings.maxBackpressure;
     if (over) {
       if (!this.has(HELD_BACK)) {
         // Both the transport and the core: bytes already read are not parsed either.
         this.set(HELD_BACK, true);
-        diag.stalled(this, 'read-paused', this.#backlog());
+        diag.stalled(this, 'read-paused', this.backlog());
         socket.pause();
         this.conn.pause();
       }
-      if (socket.writableNeedDrain) this.#waitForDrain();
+      if (socket.writableNeedDrain) this.waitForDrain();
     } else if (this.has(HELD_BACK)) {
       this.set(HELD_BACK, false);
       const conn = this.conn;
@@ -284,7 +284,7 @@ export abstract class Output implements FrameOutput {
     }
   }
 
-  #waitForDrain(): void {
+  private waitForDrain(): void {
     if (this.has(DRAIN_WAIT)) return;
     this.set(DRAIN_WAIT, true);
     awaitDrain(this.socket);
@@ -301,7 +301,7 @@ export abstract class Output implements FrameOutput {
     const socket = this.socket;
     const box = this.#outbox;
     if (box) {
-      if (box.feed(socket)) this.#waitForDrain();
+      if (box.feed(socket)) this.waitForDrain();
       else {
         if (box.isEmpty(socket.writableLength)) this.#outbox = undefined;
         if (this.has(END_AFTER_OUTPUT) && !socket.writableEnded) socket.end();

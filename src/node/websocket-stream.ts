@@ -3,7 +3,7 @@
 // Backpressure both ways: a readable that is not read pauses the WebSocket (no more reads
 // from the socket, so TCP holds the peer back); a write resolves once handed to the OS.
 import { Buffer } from 'node:buffer';
-import { ReadableStream, WritableStream, CountQueuingStrategy, type ReadableStreamDefaultController } from 'node:stream/web';
+import type { ReadableStreamDefaultController } from 'node:stream/web';
 import { WebSocket } from './websocket.js';
 import { checkArguments, checkClose } from './browser.js';
 

@@ -52,7 +52,9 @@ const textDecoder = new TextDecoder();
  * connections are idle most of the time, and this keeps them from holding one each.
  */
 const spareReceiving: Receiving[] = [];
-const MAX_SPARE_RECEIVING = 64;
+/** The same for parsers at rest (`FrameParser.atRest`). */
+const spareParsers: FrameParser[] = [];
+const MAX_SPARES = 64;
 
 /**
  * The WebSocket protocol after the opening handshake (RFC 6455 §5–§7), free of I/O:
@@ -89,7 +91,8 @@ const FRAME_FIN = 16;
 
 export class Connection extends Sending implements FrameSink {
   declare protected readonly profile: Profile;
-  private readonly parser: FrameParser;
+  /** Made (or taken from the spares) when bytes come, given back once they are all parsed. */
+  private parser: FrameParser | undefined;
 
   // Current incoming frame.
   private frameOpcode = 0;
@@ -107,7 +110,6 @@ export class Connection extends Sending implements FrameSink {
    */
   constructor(options: ConnectionOptions, handler: ConnectionHandler, deflate: DeflateCodec | undefined = options.deflate) {
     super(profileOf(options), deflate, handler);
-    this.parser = new FrameParser(this);
   }
 
   /** The permessage-deflate codec, when that extension was agreed. */
@@ -121,34 +123,10 @@ export class Connection extends Sending implements FrameSink {
   private get maxPayload(): number {
     return this.profile.maxPayload;
   }
-  private get paused(): boolean {
-    return (this.bits & PAUSED) !== 0;
-  }
-  private set paused(on: boolean) {
-    this.bits = on ? this.bits | PAUSED : this.bits & ~PAUSED;
-  }
-  private get parsing(): boolean {
-    return (this.bits & PARSING) !== 0;
-  }
-  private set parsing(on: boolean) {
-    this.bits = on ? this.bits | PARSING : this.bits & ~PARSING;
-  }
-  private get inflating(): boolean {
-    return (this.bits & INFLATING) !== 0;
-  }
-  private set inflating(on: boolean) {
-    this.bits = on ? this.bits | INFLATING : this.bits & ~INFLATING;
-  }
-  private get frameFin(): boolean {
-    return (this.bits & FRAME_FIN) !== 0;
-  }
-  private set frameFin(on: boolean) {
-    this.bits = on ? this.bits | FRAME_FIN : this.bits & ~FRAME_FIN;
-  }
 
   /** Bytes received and not yet parsed (while paused, for instance). */
   get receiveBuffered(): number {
-    return this.parser.bufferedAmount;
+    return this.parser?.bufferedAmount ?? 0;
   }
 
   // ---- input -------------------------------------------------------------------------
@@ -159,7 +137,7 @@ export class Connection extends Sending implements FrameSink {
    */
   receiveData(data: Uint8Array): void {
     if (this._state.kind === 'closed') return;
-    this.parser.push(data);
+    (this.parser ??= spareParsers.pop()?.rebind(this) ?? new FrameParser(this)).push(data);
     this.run();
   }
 
@@ -170,7 +148,7 @@ export class Connection extends Sending implements FrameSink {
   receiveEof(): void {
     if (this._state.kind === 'closed') return;
     const sent = this._state.kind === 'closing' ? this._state.sent : undefined;
-    this.parser.stop();
+    this.parser?.stop();
     this.dropQueue();
     this._state = { kind: 'closed', sent, received: undefined, receivedFirst: false, error: undefined };
     this.handler.shutdown();
@@ -178,24 +156,31 @@ export class Connection extends Sending implements FrameSink {
 
   /** Stops handing out messages until `resume()`; incoming bytes stay buffered. */
   pause(): void {
-    this.paused = true;
+    this.setBit(PAUSED, true);
   }
 
   resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
+    if (!this.hasBit(PAUSED)) return;
+    this.setBit(PAUSED, false);
     this.run();
   }
 
   get isPaused(): boolean {
-    return this.paused;
+    return this.hasBit(PAUSED);
   }
 
   private run(): void {
-    if (this.parsing || this.paused || this.inflating) return;
-    this.parsing = true;
+    if (this.hasBit(PARSING | PAUSED | INFLATING)) return;
+    const parser = this.parser;
+    if (parser === undefined) return;
+    this.setBit(PARSING, true);
     try {
-      this.parser.parse();
+      parser.parse();
+      // All parsed: an idle connection holds no parser.
+      if (parser.atRest && this.parser === parser) {
+        this.parser = undefined;
+        if (spareParsers.length < MAX_SPARES) spareParsers.push(parser);
+      }
     } catch (err) {
       this.fail(
         err instanceof WebSocketError
@@ -203,7 +188,7 @@ export class Connection extends Sending implements FrameSink {
           : new WebSocketError(ErrorCode.Internal, 'internal error', { closeCode: CloseCode.InternalError, cause: err }),
       );
     } finally {
-      this.parsing = false;
+      this.setBit(PARSING, false);
     }
   }
 
@@ -254,7 +239,7 @@ export class Connection extends Sending implements FrameSink {
       }
     }
     this.frameOpcode = opcode;
-    this.frameFin = fin;
+    this.setBit(FRAME_FIN, fin);
     return true;
   }
 
@@ -266,14 +251,14 @@ export class Connection extends Sending implements FrameSink {
     }
     const m = this.msg!;
     if (m.compressed) {
-      const fin = last && this.frameFin;
+      const fin = last && this.hasBit(FRAME_FIN);
       m.inflateFed = fin;
       return this.inflate(m, data, fin, false);
     }
     if (m.opcode === Opcode.Text) {
       // §8.1: fail as soon as a byte cannot be UTF-8, even mid-frame. A message that arrives
       // in one part takes the fast whole-buffer check instead.
-      const whole = this.frameFin && m.count === 0 && data.length === m.length;
+      const whole = this.hasBit(FRAME_FIN) && m.count === 0 && data.length === m.length;
       if (whole && !m.utf8Streaming) {
         m.ascii = isShortAscii(data);
         if (!m.ascii && !this.profile.isUtf8(data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
@@ -282,7 +267,7 @@ export class Connection extends Sending implements FrameSink {
         if (!this.checkUtf8Part(m, data)) return this.failWith(invalidUtf8('invalid UTF-8 in text message'));
       }
     }
-    m.add(data, last && this.frameFin && m.count === 0 && data.length === m.length, m.length, this.maxPayload, this.profile.allocate);
+    m.add(data, last && this.hasBit(FRAME_FIN) && m.count === 0 && data.length === m.length, m.length, this.maxPayload, this.profile.allocate);
     return true;
   }
 
@@ -299,7 +284,7 @@ export class Connection extends Sending implements FrameSink {
       this.controlParts = undefined;
       return this.receivedControl(opcode, payload);
     }
-    if (!this.frameFin) return true;
+    if (!this.hasBit(FRAME_FIN)) return true;
     const m = this.msg!;
     if (m.compressed && !m.inflateFed) {
       // The last frame was empty: the codec still needs the message's end.
@@ -321,7 +306,7 @@ export class Connection extends Sending implements FrameSink {
     m.length = 0;
     // An idle connection holds no message state: it goes back to the shared spares.
     this.msg = undefined;
-    if (spareReceiving.length < MAX_SPARE_RECEIVING) spareReceiving.push(m);
+    if (spareReceiving.length < MAX_SPARES) spareReceiving.push(m);
     this.handler.message(data, text, ascii);
     return this.canContinue();
   }
@@ -333,9 +318,9 @@ export class Connection extends Sending implements FrameSink {
   private inflate(m: Receiving, data: Uint8Array, fin: boolean, finishAfter: boolean): boolean {
     let sync = true;
     let ok = false;
-    this.inflating = true;
+    this.setBit(INFLATING, true);
     this.codec!.decompress(data, fin, this.maxPayload - m.inflatedLength, (err, out) => {
-      this.inflating = false;
+      this.setBit(INFLATING, false);
       if (this._state.kind === 'closed') return;
       ok = this.inflated(m, err, out, fin) && (!finishAfter || this.finishMessage(m));
       if (sync) return;
@@ -343,7 +328,7 @@ export class Connection extends Sending implements FrameSink {
       if (ok) this.run();
     });
     sync = false;
-    if (this.inflating) return false;
+    if (this.hasBit(INFLATING)) return false;
     return ok && this.canContinue();
   }
 
@@ -419,7 +404,7 @@ export class Connection extends Sending implements FrameSink {
     } else {
       return false;
     }
-    this.parser.stop();
+    this.parser?.stop();
     this._state = { kind: 'closed', sent, received, receivedFirst: state.kind === 'open', error: undefined };
     // After any message still being compressed, and our close frame, are written.
     this.afterSends(() => this.handler.shutdown());
@@ -427,7 +412,7 @@ export class Connection extends Sending implements FrameSink {
   }
 
   private canContinue(): boolean {
-    return this._state.kind !== 'closed' && !this.paused;
+    return this._state.kind !== 'closed' && !this.hasBit(PAUSED);
   }
 
   /**
@@ -451,7 +436,7 @@ export class Connection extends Sending implements FrameSink {
   fail(err: WebSocketError): void {
     const state = this._state;
     if (state.kind === 'closed') return;
-    this.parser.stop();
+    this.parser?.stop();
     // Failing: what waits behind a compression is dropped; the close frame goes now.
     this.dropQueue();
     let sent = state.kind === 'closing' ? state.sent : undefined;

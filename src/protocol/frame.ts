@@ -57,7 +57,18 @@ export class FrameParser {
   private b0 = 0;
   private b1 = 0;
 
-  constructor(private readonly sink: FrameSink) {}
+  constructor(private sink: FrameSink) {}
+
+  /** Nothing buffered and no frame begun: the parser holds nothing of its sink's. */
+  get atRest(): boolean {
+    return this.state === State.Header && this.buffered === 0;
+  }
+
+  /** A parser at rest, for another sink (`Connection` keeps parsers only while frames are incomplete). */
+  rebind(sink: FrameSink): this {
+    this.sink = sink;
+    return this;
+  }
 
   /** Bytes received and not yet parsed. */
   get bufferedAmount(): number {
@@ -271,6 +282,30 @@ export function writeSmallFrameHeader(buf: Uint8Array, off: number, opcode: numb
   buf[off + 2] = length >>> 8;
   buf[off + 3] = length & 0xff;
   return 4 + length;
+}
+
+/**
+ * `writeSmallFrameHeader` for a client (RFC 6455 §5.3: masked): `length` payload bytes are
+ * at `off + 6`; writes the header and a mask key from `mask` before them (moving the
+ * payload 2 bytes on for a 16-bit length) and masks the payload in place. Returns the
+ * frame's size.
+ */
+export function writeSmallMaskedFrame(buf: Uint8Array, off: number, opcode: number, length: number, mask: MaskSource): number {
+  let head = 6;
+  buf[off] = 0x80 | opcode;
+  if (length < 126) {
+    buf[off + 1] = 0x80 | length;
+  } else {
+    buf.copyWithin(off + 8, off + 6, off + 6 + length);
+    buf[off + 1] = 0x80 | 126;
+    buf[off + 2] = length >>> 8;
+    buf[off + 3] = length & 0xff;
+    head = 8;
+  }
+  const k = off + head - 4;
+  mask(buf, k);
+  maskWithWord(buf, packKey(buf[k]!, buf[k + 1]!, buf[k + 2]!, buf[k + 3]!), 0, off + head, off + head + length);
+  return head + length;
 }
 
 function writeLength(header: Uint8Array, length: number, lenBytes: number, masked: boolean): void {

@@ -2,7 +2,7 @@
 // byte the core produces comes from here, through the host's `FrameOutput`.
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode, type Role } from './constants.js';
 import { ErrorCode, WebSocketError } from './errors.js';
-import { encodeHeader, encodeMaskedFrame, writeSmallFrameHeader } from './frame.js';
+import { encodeHeader, encodeMaskedFrame, writeSmallFrameHeader, writeSmallMaskedFrame } from './frame.js';
 import { pooledMaskSource, type MaskSource } from './mask.js';
 import { concatBytes } from './bytes.js';
 import { EMPTY, OPEN, closeBody, type ConnectionState } from './closing.js';
@@ -97,7 +97,7 @@ export function resolveSendProfile(options: SendingOptions): SendProfile {
   };
 }
 
-/** `Sending.bits`: the message being sent is compressed. */
+/** `Sending.bits`: the message being sent in fragments is compressed. */
 const SENDING_COMPRESSED = 1;
 
 let defaultMask: MaskSource | undefined;
@@ -142,12 +142,11 @@ export abstract class Sending {
     return this.profile.role;
   }
 
-  /** The message being sent is compressed. */
-  private get sendingCompressed(): boolean {
-    return (this.bits & SENDING_COMPRESSED) !== 0;
+  protected hasBit(bit: number): boolean {
+    return (this.bits & bit) !== 0;
   }
-  private set sendingCompressed(on: boolean) {
-    this.bits = on ? this.bits | SENDING_COMPRESSED : this.bits & ~SENDING_COMPRESSED;
+  protected setBit(bit: number, on: boolean): void {
+    this.bits = on ? this.bits | bit : this.bits & ~bit;
   }
 
   /** _Fail the WebSocket Connection_ (RFC 6455 §7.1.7). */
@@ -181,8 +180,8 @@ export abstract class Sending {
     const first = wire === opcode;
     this.sendingOpcode = fin ? 0 : opcode;
     // A message is compressed or not as a whole, as its first fragment decided (RFC 7692 §6).
-    if (first) this.sendingCompressed = compress && this.codec !== undefined;
-    if (this.sendingCompressed) {
+    if (first) this.setBit(SENDING_COMPRESSED, compress && this.codec !== undefined);
+    if (this.hasBit(SENDING_COMPRESSED)) {
       this.waiting += data.length;
       this.sendCompressed(wire, data, fin, first, done);
     } else if (this.sendQueue) {
@@ -205,28 +204,32 @@ export abstract class Sending {
    * A whole, small message (at most 125 bytes or UTF-16 units) framed straight into the
    * host's output buffer (`FrameOutput.reserve`): no header or payload objects of its own.
    * Returns false, having sent nothing, where that does not apply: a host without
-   * `reserve`, a client (it masks), a message that would be compressed, or while anything
-   * else must go first (a compression, a fragmented message); then use `send`.
+   * `reserve`, a message that would be compressed, or while anything else must go first
+   * (a compression, a fragmented message); then use `send`. A client's frame is masked in
+   * place (RFC 6455 §5.3).
    * @throws WebSocketError WS_ERR_INVALID_STATE after a close frame was sent or received.
    */
   sendSmall(opcode: typeof Opcode.Text | typeof Opcode.Binary, data: string | Uint8Array, compress = true): boolean {
     const out = this.out;
-    if (data.length > SMALL_MESSAGE || out.reserve === undefined || this.profile.mask !== undefined) return false;
+    if (data.length > SMALL_MESSAGE || out.reserve === undefined) return false;
     this.assertCanSend();
     if (this.sendQueue !== undefined || this.sendingOpcode !== 0) return false;
     // At most 3 UTF-8 bytes per UTF-16 unit.
     const max = typeof data === 'string' ? 3 * data.length : data.length;
     if (this.shouldCompress(max, compress)) return false;
-    const buf = out.reserve(4 + max);
+    const mask = this.profile.mask;
+    // The payload goes where the shortest header ends; a 16-bit length moves it on.
+    const head = mask === undefined ? 2 : 6;
+    const buf = out.reserve(head + 2 + max);
     const at = out.reservedAt!;
     let n: number;
     if (typeof data === 'string') {
-      n = this.profile.encodeInto(data, buf, at + 2, max);
+      n = this.profile.encodeInto(data, buf, at + head, max);
     } else {
-      buf.set(data, at + 2);
+      buf.set(data, at + head);
       n = data.length;
     }
-    out.commit!(writeSmallFrameHeader(buf, at, opcode, n), n);
+    out.commit!(mask === undefined ? writeSmallFrameHeader(buf, at, opcode, n) : writeSmallMaskedFrame(buf, at, opcode, n, mask), n);
     return true;
   }
 

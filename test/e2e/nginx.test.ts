@@ -8,6 +8,8 @@
 // - a broadcast from a client of one process reaching clients of another through nginx:
 //   a --workers 2 cluster (the primary's broker), and two separate processes over Redis;
 // - TLS terminated by nginx: wss:// to nginx (certificate checked), ws:// to ws13.
+// Each ws13 process runs with --metrics, and its scrapes must count what the test did there:
+// connections open, messages in and out, bytes (compressed), close codes, publishes.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after } from 'node:test';
@@ -18,6 +20,7 @@ import { freePort } from '../support/ports.js';
 import { startNginx, websocketProxy, type Nginx } from '../support/nginx.js';
 import { startRedis, stopRedis } from '../support/redis-server.js';
 import { killServes, serve, sleep, until, warmUp } from '../support/ws13-serve.js';
+import { metricsUrl, scrape, sum, value, type Family } from '../support/prometheus.js';
 import { selfSigned } from '../cli/helpers.js';
 
 const T = { timeout: 90_000 };
@@ -45,6 +48,16 @@ async function connect(url: string, options: WsClient.ClientOptions = {}): Promi
   return { ws, got, closed };
 }
 
+/** Scrapes `url` until `ready(metrics)` (a close is counted once the server's side of it is done). */
+async function scrapeUntil(url: string, ready: (f: Map<string, Family>) => boolean): Promise<Map<string, Family>> {
+  let f = await scrape(url);
+  for (let i = 0; i < 200 && !ready(f); i++) {
+    await sleep(25);
+    f = await scrape(url);
+  }
+  return f;
+}
+
 async function roundTrip(c: Client, data: string | Buffer): Promise<string | Buffer> {
   const n = c.got.length;
   c.ws.send(data);
@@ -55,9 +68,9 @@ async function roundTrip(c: Client, data: string | Buffer): Promise<string | Buf
 peerTest(['nginx'], 'through nginx: handshake, echo and permessage-deflate over two ws13 processes; the heartbeat keeps an idle connection past proxy_read_timeout, and without it nginx cuts it', T, async () => {
   const [p1, p2, p3] = [await freePort(), await freePort(), await freePort()];
   // Heartbeat every 500 ms: a ping at least every second, well inside the 3 s timeout.
-  const a = await serve(['--deflate', '--heartbeat', '500', '--port', String(p1)]);
-  const b = await serve(['--deflate', '--heartbeat', '500', '--port', String(p2)]);
-  await serve(['--deflate', '--heartbeat', '0', '--port', String(p3)]);
+  const a = await serve(['--deflate', '--heartbeat', '500', '--metrics', '0', '--port', String(p1)]);
+  const b = await serve(['--deflate', '--heartbeat', '500', '--metrics', '0', '--port', String(p2)]);
+  const c3 = await serve(['--deflate', '--heartbeat', '0', '--metrics', '0', '--port', String(p3)]);
   let nginx: Nginx | undefined;
   try {
     nginx = await startNginx(`
@@ -80,17 +93,32 @@ peerTest(['nginx'], 'through nginx: handshake, echo and permessage-deflate over 
     await until(() => plusA() + plusB() === 4, 5000, 'four connections logged');
     assert.ok(plusA() > 0 && plusB() > 0, `nginx spread the connections (${plusA()} and ${plusB()})`);
 
+    const big = Buffer.from('a compressible line of text\n'.repeat(20_000));
     for (const c of clients) {
       // permessage-deflate negotiated end to end through the proxy.
       assert.match(c.ws.extensions, /^permessage-deflate/);
       assert.equal(await roundTrip(c, 'héllo through nginx'), 'héllo through nginx');
       const bin = Buffer.from([0, 1, 2, 253, 254, 255]);
       assert.deepEqual(await roundTrip(c, bin), bin);
-      const big = Buffer.from('a compressible line of text\n'.repeat(20_000));
       assert.deepEqual(await roundTrip(c, big), big);
     }
     // The compressed frames crossed nginx (the server logs the agreement).
     assert.match(a.out() + b.out(), /permessage-deflate/);
+
+    // Each process's scrape counts its own share: three messages each way per client.
+    for (const [s, n] of [[a, plusA()], [b, plusB()]] as const) {
+      const f = await scrape(metricsUrl(s));
+      assert.equal(value(f, 'ws13_connections'), n);
+      assert.equal(value(f, 'ws13_connections_opened_total'), n);
+      assert.equal(value(f, 'ws13_messages_received_total'), 3 * n);
+      assert.equal(value(f, 'ws13_messages_sent_total'), 3 * n);
+      // Compressed on the wire both ways: far fewer bytes than the 560 kB message alone.
+      assert.ok(value(f, 'ws13_received_bytes_total')! < (n * big.length) / 10, `received ${value(f, 'ws13_received_bytes_total')} bytes for ${n} clients`);
+      assert.ok(value(f, 'ws13_sent_bytes_total')! < (n * big.length) / 10);
+      assert.ok(value(f, 'ws13_received_bytes_total')! > 0);
+      assert.equal(sum(f, 'ws13_connections_closed_total'), 0);
+      assert.equal(sum(f, 'ws13_handshake_refusals_total'), 0);
+    }
 
     // Idle for more than twice proxy_read_timeout: the heartbeat's pings keep it open.
     const idle = clients[0]!;
@@ -106,7 +134,24 @@ peerTest(['nginx'], 'through nginx: handshake, echo and permessage-deflate over 
     assert.equal(idle.ws.readyState, WsClient.OPEN, 'the heartbeat kept it open');
     assert.equal(await roundTrip(idle, 'still here'), 'still here');
     assert.match(nginx.errorLog(), /upstream timed out/, "nginx's own account of the cut");
-    for (const c of clients) c.ws.close();
+    // The process without a heartbeat saw its one connection end without a close frame.
+    const cut = await scrapeUntil(metricsUrl(c3), (f) => value(f, 'ws13_connections') === 0);
+    assert.equal(value(cut, 'ws13_connections'), 0);
+    assert.equal(value(cut, 'ws13_connections_opened_total'), 1);
+    assert.equal(value(cut, 'ws13_connections_closed_total', '{code="1006"}'), 1);
+    assert.equal(sum(cut, 'ws13_connections_closed_total'), 1);
+
+    // Clients leave with 1000 and 4000 (two each), through nginx to their processes.
+    await Promise.all(clients.map((c, i) => (c.ws.close(i % 2 ? 4000 : 1000), c.closed)));
+    const [fa, fb] = await Promise.all([a, b].map((s) => scrapeUntil(metricsUrl(s), (f) => value(f, 'ws13_connections') === 0)));
+    const closed = (code: number): number => sum(fa!, 'ws13_connections_closed_total', undefined, `code="${code}"`) + sum(fb!, 'ws13_connections_closed_total', undefined, `code="${code}"`);
+    assert.equal(value(fa!, 'ws13_connections')! + value(fb!, 'ws13_connections')!, 0);
+    assert.equal(closed(1000), 2);
+    assert.equal(closed(4000), 2);
+    assert.equal(sum(fa!, 'ws13_connections_closed_total') + sum(fb!, 'ws13_connections_closed_total'), 4);
+    // The idle client's last round trip: one more message each way, on its process.
+    assert.equal(value(fa!, 'ws13_messages_received_total')! + value(fb!, 'ws13_messages_received_total')!, 13);
+    assert.equal(value(fa!, 'ws13_messages_sent_total')! + value(fb!, 'ws13_messages_sent_total')!, 13);
   } finally {
     await nginx?.stop();
   }
@@ -114,7 +159,7 @@ peerTest(['nginx'], 'through nginx: handshake, echo and permessage-deflate over 
 
 peerTest(['nginx'], 'through nginx to a --workers 2 cluster: a broadcast from one client reaches the clients on both workers', T, async () => {
   const port = await freePort();
-  const s = await serve(['--workers', '2', '--broadcast', '--port', String(port)], 2);
+  const s = await serve(['--workers', '2', '--broadcast', '--metrics', '0', '--port', String(port)], 2);
   let nginx: Nginx | undefined;
   try {
     nginx = await startNginx(`
@@ -133,9 +178,25 @@ peerTest(['nginx'], 'through nginx to a --workers 2 cluster: a broadcast from on
       await until(() => s.count(/\[pid \d+\] \+ /) === clients.length, 5000, 'the connection logged');
     }
     await warmUp((m) => clients[0]!.ws.send(m), clients);
+    // The primary's scrape: both workers, their connections adding up to the clients.
+    const url = metricsUrl(s);
+    const before = await scrape(url);
+    assert.equal(value(before, 'ws13_worker_up', '{worker="1"}'), 1);
+    assert.equal(value(before, 'ws13_worker_up', '{worker="2"}'), 1);
+    assert.equal(sum(before, 'ws13_connections'), clients.length);
+    assert.equal(sum(before, 'ws13_subscribers'), clients.length);
+    assert.ok(value(before, 'ws13_connections', '{worker="1"}')! > 0 && value(before, 'ws13_connections', '{worker="2"}')! > 0);
     clients[0]!.ws.send('to everyone');
     await until(() => clients.every((c) => c.got.length === 1), 10_000, 'the broadcast on every client');
     for (const c of clients) assert.equal(c.got[0], 'to everyone');
+    // One message in, one publish, a delivery per client, one relay to the other worker.
+    const f = await scrapeUntil(url, (f) => sum(f, 'ws13_messages_sent_total') - sum(before, 'ws13_messages_sent_total') >= clients.length);
+    const delta = (name: string): number => sum(f, name) - sum(before, name);
+    assert.equal(delta('ws13_messages_received_total'), 1);
+    assert.equal(delta('ws13_publishes_total'), 1);
+    assert.equal(delta('ws13_messages_sent_total'), clients.length);
+    assert.equal(value(f, 'ws13_relay_forwarded_total')! - value(before, 'ws13_relay_forwarded_total')!, 1);
+    assert.equal(sum(f, 'ws13_connections_closed_total'), 0);
     s.child.kill('SIGTERM');
     for (const c of clients) assert.equal(await c.closed, 1001, 'closed through nginx with the server’s code');
     assert.equal(await s.exited, 0);
@@ -151,8 +212,8 @@ peerTest(['nginx', 'redis'], 'through nginx to two ws13 processes sharing Redis:
   let nginx: Nginx | undefined;
   try {
     const [p1, p2] = [await freePort(), await freePort()];
-    const one = await serve(['--broadcast', '--redis', url, '--port', String(p1)]);
-    const two = await serve(['--broadcast', '--redis', url, '--port', String(p2)]);
+    const one = await serve(['--broadcast', '--redis', url, '--metrics', '0', '--port', String(p1)]);
+    const two = await serve(['--broadcast', '--redis', url, '--metrics', '0', '--port', String(p2)]);
     nginx = await startNginx(`
   upstream one { server 127.0.0.1:${p1}; }
   upstream two { server 127.0.0.1:${p2}; }
@@ -184,8 +245,22 @@ peerTest(['nginx', 'redis'], 'through nginx to two ws13 processes sharing Redis:
       assert.ok(c.got.includes('from one'));
       assert.ok(c.got.some((m) => Buffer.isBuffer(m) && m.equals(Buffer.from([0xff, 0x00, 0x13]))));
     }
-    a.ws.close();
-    b.ws.close();
+    a.ws.close(1000);
+    b.ws.close(4001);
+    // Each process: its one client's message in and published, both messages out to it, its
+    // close code; nothing lost in the broker.
+    for (const [s, code] of [[one, 1000], [two, 4001]] as const) {
+      const f = await scrapeUntil(metricsUrl(s), (f) => value(f, 'ws13_connections') === 0);
+      assert.equal(value(f, 'ws13_connections'), 0);
+      assert.equal(value(f, 'ws13_connections_opened_total'), 1);
+      assert.equal(value(f, 'ws13_messages_received_total'), 1);
+      assert.equal(value(f, 'ws13_publishes_total'), 1);
+      assert.equal(value(f, 'ws13_messages_sent_total'), 2);
+      assert.equal(value(f, 'ws13_connections_closed_total', `{code="${code}"}`), 1);
+      assert.equal(sum(f, 'ws13_connections_closed_total'), 1);
+      assert.equal(value(f, 'ws13_broker_errors_total'), 0);
+      assert.equal(value(f, 'ws13_broker_dropped_total'), 0);
+    }
   } finally {
     await nginx?.stop();
     await stopRedis(redis);

@@ -3,7 +3,7 @@
 // into the host's own output buffer), and `writeSmallFrameHeader`, the header it writes (RFC 6455 §5.2).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeSmallFrameHeader } from '../../src/protocol/frame.js';
+import { encodeMaskedFrame, writeSmallFrameHeader, writeSmallMaskedFrame } from '../../src/protocol/frame.js';
 import { Connection, type ConnectionHandler } from '../../src/protocol/connection.js';
 import { ErrorCode, WebSocketError } from '../../src/protocol/errors.js';
 import { OP, c2s, feed, open, utf8, decodeFrames, concatBytes } from './support.js';
@@ -76,8 +76,22 @@ test('sendSmall: a whole small message framed into the host buffer; declines whe
   );
   conn.close(1000);
   assert.throws(() => conn.sendSmall(OP.text, 'late'), (e: unknown) => e instanceof WebSocketError && e.code === ErrorCode.InvalidState);
-  const client = new Connection({ role: 'client' }, new SmallOutput());
-  assert.equal(client.sendSmall(OP.text, 'masked'), false, 'a client masks its frames');
+  // A client's small frames are masked in place (RFC 6455 §5.3), each with a fresh key.
+  const cout = new SmallOutput();
+  const client = new Connection({ role: 'client' }, cout);
+  assert.equal(client.sendSmall(OP.text, 'masked'), true);
+  assert.equal(client.sendSmall(OP.binary, Uint8Array.of(9, 8, 7, 6, 5)), true);
+  assert.equal(client.sendSmall(OP.text, '\u{1F600}'.repeat(40)), true, 'a 16-bit length, masked');
+  const cframes = decodeFrames(concatBytes(...cout.wire));
+  assert.deepEqual(
+    cframes.map((f) => [f.opcode, f.fin, f.masked, Buffer.from(f.payload).toString('hex')]),
+    [
+      [OP.text, true, true, Buffer.from('masked').toString('hex')],
+      [OP.binary, true, true, '0908070605'],
+      [OP.text, true, true, Buffer.from('\u{1F600}'.repeat(40)).toString('hex')],
+    ],
+  );
+  assert.ok(!Buffer.from(concatBytes(...cout.wire)).includes(Buffer.from('masked')), 'the payload is not on the wire in clear');
   const plain = new Connection({ role: 'server' }, { ...new SmallOutput(), reserve: undefined } as unknown as ConnectionHandler);
   assert.equal(plain.sendSmall(OP.text, 'no buffer'), false, 'a host without reserve');
 });
@@ -94,5 +108,30 @@ test('writeSmallFrameHeader: 7-bit lengths in place, 16-bit ones after moving th
     const [f] = decodeFrames(buf.subarray(10, 10 + size));
     assert.ok(f && f.fin && !f.masked && f.opcode === OP.text);
     assert.ok(Buffer.from(f.payload).equals(payload), `payload of ${n}`);
+  }
+});
+
+test('writeSmallMaskedFrame: the same bytes as the general masked encoder, for 7- and 16-bit lengths (RFC 6455 §5.2, §5.3)', () => {
+  let seed = 1;
+  // A deterministic mask source: both encoders get the same key.
+  const keys = (): ((dst: Uint8Array, at: number) => void) => {
+    let k = seed++;
+    return (dst, at) => {
+      for (let i = 0; i < 4; i++) dst[at + i] = (k = (k * 1103515245 + 12345) & 0x7fffffff) & 255;
+    };
+  };
+  for (const n of [0, 1, 3, 4, 5, 17, 125, 126, 127, 300, 375]) {
+    const payload = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) payload[i] = (i * 37 + 11) & 255;
+    for (const off of [0, 1, 3, 10]) {
+      const buf = Buffer.alloc(off + 8 + n + 4, 0xee);
+      payload.copy(buf, off + 6);
+      const size = writeSmallMaskedFrame(buf, off, OP.binary, n, keys());
+      seed--;
+      const expected = encodeMaskedFrame(OP.binary, payload, true, 0, keys());
+      assert.equal(size, expected.length, `size for ${n} at ${off}`);
+      assert.ok(buf.subarray(off, off + size).equals(expected), `bytes for ${n} at ${off}`);
+      assert.ok(buf.subarray(0, off).every((b) => b === 0xee), 'nothing before the frame is touched');
+    }
   }
 });

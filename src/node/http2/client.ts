@@ -3,7 +3,8 @@
 // as an extended CONNECT stream only when SETTINGS_ENABLE_CONNECT_PROTOCOL was advertised
 // (Node's client sends `:protocol` regardless, and the server resets the stream). Otherwise it
 // falls back to HTTP/1.1, unless HTTP/2 is required. WebSockets to one origin share a session.
-import http2 from 'node:http2';
+import type http2 from 'node:http2';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import tls from 'node:tls';
 import { ErrorCode, HandshakeError, type WebSocketError } from '../../protocol/errors.js';
@@ -12,7 +13,18 @@ import type { ClientHandshake } from '../../protocol/handshake/client.js';
 import { NodeDeflateCodec } from '../deflate.js';
 import type { ClientOptions, DialEvents, Http2ConnectOptions } from '../client-options.js';
 import { readErrorBody } from '../error-body.js';
+import { Attempt } from '../dial/attempt.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT, heartbeatInterval, resolveSettings } from '../options.js';
+
+// RFC 9113 §7 error codes.
+const NGHTTP2_REFUSED_STREAM = 7;
+const NGHTTP2_CANCEL = 8;
+
+/** node:http2, loaded when a client first dials over HTTP/2 (it costs every process about 1 MB otherwise). */
+let http2Module: typeof http2 | undefined;
+function loadHttp2(): typeof http2 {
+  return (http2Module ??= createRequire(import.meta.url)('node:http2') as typeof http2);
+}
 
 /** A shared session and what we know of it. */
 interface Entry {
@@ -58,56 +70,26 @@ export function startHttp2(
   const timeout = opts.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
   const fields = hs.connectFields(secure ? 'https' : 'http');
   const request = fields.map(([k, v]) => `${k}: ${v}`).join('\r\n');
-  let done = false;
   let entry: Entry | undefined;
   let stream: http2.ClientHttp2Stream | undefined;
-  let told = false;
-  const tell = (response: string | undefined): void => {
-    if (told) return;
-    told = true;
-    events.upgrade({ request, response });
-  };
-  const cleanup = (): void => {
-    done = true;
-    clearTimeout(timer);
-    opts.signal?.removeEventListener('abort', onAbort);
-  };
-  const fail = (err: WebSocketError): void => {
-    if (done) return;
-    tell(undefined);
-    cleanup();
-    if (stream && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+  const attempt = new Attempt(events, request, opts.signal, () => {
+    if (stream && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
     if (entry) release(entry);
-    events.fail(err);
-  };
+  });
+  const fail = (err: WebSocketError): void => attempt.fail(err);
+  const abort = (): void => attempt.abort();
   const unavailable = (why: string): void => {
-    if (done) return;
+    if (attempt.done) return;
     if (h2.require || h2.session) {
       fail(new HandshakeError(ErrorCode.Http2Unavailable, `HTTP/2 WebSocket unavailable: ${why}`));
       return;
     }
     noHttp2.set(origin, Date.now() + NEGATIVE_TTL);
-    cleanup();
+    attempt.settle();
     if (entry) release(entry);
     fallback(Math.max(1, timeout - (Date.now() - started)));
   };
-  const onAbort = (): void => fail(new HandshakeError(ErrorCode.HandshakeAborted, 'the handshake was aborted'));
-  const abort = (): void => {
-    if (done) return;
-    const err = new HandshakeError(ErrorCode.HandshakeAborted, 'closed before the connection was established');
-    tell(undefined);
-    cleanup();
-    if (stream && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
-    if (entry) release(entry);
-    // As browsers (and ws) do: 'error' and 'close' come after close() returned.
-    process.nextTick(() => events.fail(err));
-  };
-  if (opts.signal?.aborted) {
-    process.nextTick(onAbort);
-    return abort;
-  }
-  opts.signal?.addEventListener('abort', onAbort);
-  const timer = setTimeout(() => fail(new HandshakeError(ErrorCode.HandshakeTimeout, 'the opening handshake timed out')), timeout);
+  if (!attempt.start(timeout)) return abort;
 
   if (!h2.session && !h2.require && (noHttp2.get(origin) ?? 0) > Date.now()) {
     unavailable('known from an earlier attempt');
@@ -115,20 +97,20 @@ export function startHttp2(
   }
   acquire(origin, url, secure, opts, h2).then(
     (e) => {
-      if (done) return release(e);
+      if (attempt.done) return release(e);
       entry = e;
       e.ready.then(onReady, onSessionError);
     },
     (err: Error) => fail(new HandshakeError(ErrorCode.HandshakeNetwork, `connection failed: ${err.message}`, { cause: err })),
   );
   function onReady(advertised: boolean): void {
-    if (done) return;
+    if (attempt.done) return;
     // RFC 8441 §3: a client MUST NOT send :protocol unless the server sent the setting as 1.
     if (!advertised) return unavailable('the server does not advertise SETTINGS_ENABLE_CONNECT_PROTOCOL');
     open(entry!);
   }
   function onSessionError(err: Error & { noH2?: boolean }): void {
-    if (done) return;
+    if (attempt.done) return;
     if (err.noH2) return unavailable(err.message);
     fail(new HandshakeError(ErrorCode.HandshakeNetwork, `connection failed: ${err.message}`, { cause: err }));
   }
@@ -149,14 +131,14 @@ export function startHttp2(
     stream = s;
     s.on('error', ignore);
     s.once('close', () => {
-      if (!done) {
+      if (!attempt.done) {
         const code = s.rstCode;
-        const name = code === http2.constants.NGHTTP2_REFUSED_STREAM ? 'REFUSED_STREAM' : `code ${code}`;
+        const name = code === NGHTTP2_REFUSED_STREAM ? 'REFUSED_STREAM' : `code ${code}`;
         fail(new HandshakeError(ErrorCode.HandshakeNetwork, `the server reset the stream during the handshake (${name})`));
       }
     });
     s.once('response', (h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader) => {
-      if (done) return;
+      if (attempt.done) return;
       const status = Number(h[':status']);
       const pairs: Array<[string, string]> = [];
       for (const [k, v] of Object.entries(h)) {
@@ -164,14 +146,14 @@ export function startHttp2(
         for (const x of Array.isArray(v) ? v : [String(v)]) pairs.push([k, x]);
       }
       const headers = new HeaderList(pairs);
-      tell([`:status: ${status}`, ...pairs.map(([k, v]) => `${k}: ${v}`)].join('\r\n'));
+      attempt.tell([`:status: ${status}`, ...pairs.map(([k, v]) => `${k}: ${v}`)].join('\r\n'));
       const d = hs.judgeConnect(status, headers);
       if (d.kind === 'fail') return fail(d.error);
       if (d.kind === 'refused') {
         void readErrorBody(s, new Uint8Array(0), headers).then((body) => fail(hs.refusedConnect(d.response, body)));
         return;
       }
-      cleanup();
+      attempt.settle();
       s.once('close', () => release(e));
       const codec = d.deflate ? new NodeDeflateCodec(d.deflate, hs.deflateOptions ?? {}) : undefined;
       const agreement = { protocol: d.protocol, extensions: d.extensions, codec, settings: resolveSettings(opts), heartbeat: heartbeatInterval(opts.heartbeat, false) };
@@ -213,7 +195,7 @@ async function acquire(origin: string, url: URL, secure: boolean, opts: ClientOp
   }
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const port = Number(url.port || (secure ? 443 : 80));
-  const session = http2.connect(origin, {
+  const session = loadHttp2().connect(origin, {
     createConnection: () => {
       const sock = secure
         ? tls.connect({ host, port, ...(net.isIP(host) ? {} : { servername: host }), ...opts.tls, ALPNProtocols: ['h2'] })

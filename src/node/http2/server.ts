@@ -2,13 +2,16 @@
 // server, lets the same policy decide as for HTTP/1.1 (core: negotiateConnect, then the
 // WebSocketServer's beforeUpgrade), answers 200 or the refusal, and runs the WebSocket over
 // the stream. HTTP/2 flow control is the backpressure; END_STREAM ends it, RST_STREAM is 1006.
-import http2 from 'node:http2';
+import type http2 from 'node:http2';
 import { ErrorCode, HandshakeError } from '../../protocol/errors.js';
 import { HeaderList, refusalError } from '../../protocol/handshake/http1.js';
 import { http2Fields, type ConnectRequest } from '../../protocol/handshake/http2.js';
 import { internal, negotiateConnect, refusal, type PendingAccept, type ServerAccept, type ServerRefusal } from '../../protocol/handshake/server.js';
 import type { ServerOptions, UpgradeRequest } from '../server-options.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT } from '../options.js';
+
+/** RFC 9113 §7: the NO_ERROR code (node:http2 is not loaded until an HTTP/2 server exists). */
+const NGHTTP2_NO_ERROR = 0;
 
 type H2Server = http2.Http2Server | http2.Http2SecureServer;
 
@@ -222,11 +225,11 @@ function respondRefusal(stream: http2.ServerHttp2Stream, r: ServerRefusal): void
   // RFC 9113 §8.1: after a complete response, a server MAY ask the client to stop sending
   // with RST_STREAM NO_ERROR; the request half would otherwise stay open.
   stream.end(body, () => {
-    if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    if (!stream.destroyed) stream.close(NGHTTP2_NO_ERROR);
   });
   // A client that does not read the body gets the reset after REFUSAL_LINGER anyway.
   setTimeout(() => {
-    if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    if (!stream.destroyed) stream.close(NGHTTP2_NO_ERROR);
   }, REFUSAL_LINGER).unref();
 }
 
