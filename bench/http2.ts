@@ -5,10 +5,15 @@
 //   opens   whole cycles (open, one echo, close) with 10 at a time: on one HTTP/2 session
 //           (extended CONNECT streams), against HTTP/1.1 (a TCP connection and handshake each)
 //   idle    server memory per idle WebSocket (RSS and heap after GC), 2000 of them
-// Rounds alternate h2 and HTTP/1.1 and report medians and same-round ratios. Run:
+// Rounds alternate h2 and HTTP/1.1 and report medians and same-round ratios, with the server's
+// CPU per operation (user and system time from /proc/PID/stat). Run:
 //   npx tsc -p tsconfig.json && node dist/bench/http2.js      (BENCH_ROUNDS, BENCH_DURATION_MS)
 // `npm run bench` runs it after its own workloads when BENCH_WORKLOADS is unset or names http2.
+// Profiling one workload in one mode, the server started with extra Node flags:
+//   BENCH_HTTP2_SERVER_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/p' node dist/bench/http2.js only echo h2
+// (the server exits normally at the end, so --cpu-prof writes its profile; --perf-basic-prof for perf).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import { createInterface } from 'node:readline';
@@ -36,6 +41,8 @@ async function serve(): Promise<void> {
   const port = (s: { address(): unknown }): number => (s.address() as { port: number }).port;
   console.log(JSON.stringify({ h2: port(h2), h1: port(h1) }));
   createInterface({ input: process.stdin }).on('line', (line) => {
+    // A normal exit, so that --cpu-prof writes the profile.
+    if (line === 'exit') process.exit(0);
     if (line !== 'mem') return;
     (globalThis as { gc?: () => void }).gc?.();
     const m = process.memoryUsage();
@@ -60,9 +67,26 @@ function taskset(cpu: number): string[] {
   }
 }
 
+/**
+ * The server's CPU time so far (user, system), in ms, from /proc/PID/stat (clock ticks of
+ * 10 ms), and its read and write system calls (syscr + syscw in /proc/PID/io).
+ */
+function cpuOf(pid: number): { user: number; sys: number; calls: number } {
+  try {
+    // Fields after the command name (which may hold spaces): utime is the 12th, stime the 13th.
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const calls = Number(/syscr: (\d+)/.exec(io)?.[1]) + Number(/syscw: (\d+)/.exec(io)?.[1]);
+    return { user: Number(f[11]) * 10, sys: Number(f[12]) * 10, calls };
+  } catch {
+    return { user: NaN, sys: NaN, calls: NaN };
+  }
+}
+
 async function startServer(): Promise<Child> {
   const pin = taskset(1);
-  const args = [...pin.slice(1), process.execPath, '--expose-gc', fileURLToPath(import.meta.url), 'serve'];
+  const flags = (process.env.BENCH_HTTP2_SERVER_FLAGS ?? '').split(' ').filter(Boolean);
+  const args = [...pin.slice(1), process.execPath, '--expose-gc', ...flags, fileURLToPath(import.meta.url), 'serve'];
   const proc = spawn(pin[0] ?? args.shift()!, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: proc.stdout! });
   const queue: Array<(l: string) => void> = [];
@@ -93,8 +117,19 @@ async function closeAll(all: WebSocket[]): Promise<void> {
   await Promise.all(all.map((ws) => new Promise<void>((r) => { ws.once('close', () => r()); ws.close(); })));
 }
 
+/** A rate, and the server's CPU per operation in µs (user, system). */
+interface Result {
+  rate: number;
+  userUs: number;
+  sysUs: number;
+  /** This process's (the client's) CPU per operation, user+system µs. */
+  clientUs: number;
+  /** The server's read and write system calls per operation. */
+  calls: number;
+}
+
 /** Round trips per second of 100 WebSockets echoing one message at a time. */
-async function echo(c: Child, mode: Mode): Promise<number> {
+async function echo(c: Child, mode: Mode): Promise<Result> {
   const all = await openMany(c, mode, 100);
   let count = 0;
   let running = true;
@@ -107,20 +142,27 @@ async function echo(c: Child, mode: Mode): Promise<number> {
   for (const ws of all) ws.send(MESSAGE);
   await new Promise((r) => setTimeout(r, 300));
   const start = count;
+  const cpu0 = cpuOf(c.proc.pid!);
+  const own0 = process.cpuUsage();
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, DURATION_MS));
-  const rate = ((count - start) * 1000) / (performance.now() - t0);
+  const own = process.cpuUsage(own0);
+  const ops = count - start;
+  const rate = (ops * 1000) / (performance.now() - t0);
+  const cpu1 = cpuOf(c.proc.pid!);
   running = false;
   await closeAll(all);
-  return rate;
+  return { rate, userUs: ((cpu1.user - cpu0.user) * 1000) / ops, sysUs: ((cpu1.sys - cpu0.sys) * 1000) / ops, clientUs: (own.user + own.system) / ops, calls: (cpu1.calls - cpu0.calls) / ops };
 }
 
 /** Whole cycles (open, echo, close) per second, 10 at a time. */
-async function opens(c: Child, mode: Mode): Promise<number> {
+async function opens(c: Child, mode: Mode): Promise<Result> {
   const session = mode === 'h2' ? http2.connect(`http://127.0.0.1:${c.ports.h2}`) : undefined;
   const opts = mode === 'h2' ? { perMessageDeflate: false, http2: { require: true, session: session! } } : { perMessageDeflate: false };
   let cycles = 0;
   const end = performance.now() + DURATION_MS;
+  const cpu0 = cpuOf(c.proc.pid!);
+  const own0 = process.cpuUsage();
   const t0 = performance.now();
   const worker = async (): Promise<void> => {
     while (performance.now() < end) {
@@ -132,8 +174,10 @@ async function opens(c: Child, mode: Mode): Promise<number> {
   };
   await Promise.all(Array.from({ length: 10 }, worker));
   const rate = (cycles * 1000) / (performance.now() - t0);
+  const cpu1 = cpuOf(c.proc.pid!);
+  const own = process.cpuUsage(own0);
   session?.destroy();
-  return rate;
+  return { rate, userUs: ((cpu1.user - cpu0.user) * 1000) / cycles, sysUs: ((cpu1.sys - cpu0.sys) * 1000) / cycles, clientUs: (own.user + own.system) / cycles, calls: (cpu1.calls - cpu0.calls) / cycles };
 }
 
 /** Server bytes per idle WebSocket: RSS and heap (with external memory), after GC, in a fresh server. */
@@ -154,6 +198,7 @@ async function idle(mode: Mode): Promise<{ rss: number; heap: number }> {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (x: number): string => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(2));
+const cpuText = (r: Result): string => `${r.userUs.toFixed(1)}+${r.sysUs.toFixed(1)}`;
 
 /** Runs every workload and returns the Markdown section. */
 export async function runHttp2Bench(): Promise<string> {
@@ -172,17 +217,30 @@ export async function runHttp2Bench(): Promise<string> {
       ['echo, 100 WebSockets', echo, 'round trips/s'],
       ['open + echo + close, 10 at a time', opens, 'cycles/s'],
     ] as const) {
-      const r: Record<Mode, number[]> = { h2: [], h1: [] };
+      const r: Record<Mode, Result[]> = { h2: [], h1: [] };
       const ratios: number[] = [];
+      const cpuRatios: number[] = [];
       for (let i = 0; i < ROUNDS; i++) {
         const a = await fn(c, 'h2');
         const b = await fn(c, 'h1');
         r.h2.push(a);
         r.h1.push(b);
-        ratios.push(a / b);
-        console.error(`[http2 ${name}] round ${i + 1}: h2 ${fmt(a)}, HTTP/1.1 ${fmt(b)} ${unit}`);
+        ratios.push(a.rate / b.rate);
+        cpuRatios.push((a.userUs + a.sysUs) / (b.userUs + b.sysUs));
+        console.error(
+          `[http2 ${name}] round ${i + 1}: h2 ${fmt(a.rate)}, HTTP/1.1 ${fmt(b.rate)} ${unit}; ` +
+            `server CPU per op (user+sys µs): h2 ${cpuText(a)}, HTTP/1.1 ${cpuText(b)}; client CPU per op: h2 ${a.clientUs.toFixed(1)}, HTTP/1.1 ${b.clientUs.toFixed(1)} µs; server read+write calls per op: h2 ${a.calls.toFixed(2)}, HTTP/1.1 ${b.calls.toFixed(2)}`,
+        );
       }
-      rows.push(`| ${name} (${unit}) | ${fmt(median(r.h2))} | ${fmt(median(r.h1))} | ${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}) |`);
+      const pick = (m: Mode, k: keyof Result): number => median(r[m].map((x) => x[k]));
+      const med = (m: Mode): Result => ({ rate: pick(m, 'rate'), userUs: pick(m, 'userUs'), sysUs: pick(m, 'sysUs'), clientUs: pick(m, 'clientUs'), calls: pick(m, 'calls') });
+      const clientRatios = r.h2.map((x, i) => x.clientUs / r.h1[i]!.clientUs);
+      rows.push(
+        `| ${name} (${unit}) | ${fmt(med('h2').rate)} | ${fmt(med('h1').rate)} | ${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}) |`,
+        `| ${name}: server CPU per ${unit.split('/')[0]!.replace(/s$/, '')} (user+system µs) | ${cpuText(med('h2'))} | ${cpuText(med('h1'))} | ${median(cpuRatios).toFixed(2)} (${Math.min(...cpuRatios).toFixed(2)}–${Math.max(...cpuRatios).toFixed(2)}) |`,
+        `| ${name}: server read+write system calls per ${unit.split('/')[0]!.replace(/s$/, '')} | ${med('h2').calls.toFixed(2)} | ${med('h1').calls.toFixed(2)} | ${(med('h2').calls / med('h1').calls).toFixed(2)} |`,
+        `| ${name}: client CPU per ${unit.split('/')[0]!.replace(/s$/, '')} (µs) | ${med('h2').clientUs.toFixed(1)} | ${med('h1').clientUs.toFixed(1)} | ${median(clientRatios).toFixed(2)} (${Math.min(...clientRatios).toFixed(2)}–${Math.max(...clientRatios).toFixed(2)}) |`,
+      );
     }
     const m2 = await idle('h2');
     const m1 = await idle('h1');
@@ -194,7 +252,8 @@ export async function runHttp2Bench(): Promise<string> {
   return [
     '## WebSocket over HTTP/2 (RFC 8441) against HTTP/1.1',
     '',
-    `ws13 client and server (\`bench/http2.ts\`), h2c on loopback, ${ROUNDS} alternating rounds of ${DURATION_MS} ms; medians; ratio h2/HTTP/1.1 of the same round (min–max).`,
+    `ws13 client and server (\`bench/http2.ts\`), h2c on loopback, ${ROUNDS} alternating rounds of ${DURATION_MS} ms; medians; ratio h2/HTTP/1.1 of the same round (min–max). ` +
+      'Server CPU per operation: user+system time of the server process over the measured window (/proc/PID/stat, 10 ms ticks), divided by the operations; system calls: syscr+syscw of /proc/PID/io; client CPU: this process (process.cpuUsage), which drives every WebSocket.',
     '',
     '| Workload | HTTP/2 | HTTP/1.1 | Ratio |',
     '|---|---:|---:|---:|',
@@ -203,8 +262,20 @@ export async function runHttp2Bench(): Promise<string> {
   ].join('\n');
 }
 
+/** One workload in one mode, for profiling the server: prints the result, then lets the server exit normally. */
+async function only(workload: string, mode: Mode): Promise<void> {
+  const c = await startServer();
+  const fn = workload === 'opens' ? opens : echo;
+  const r = await fn(c, mode);
+  console.log(`${workload} ${mode}: ${fmt(r.rate)}/s; server CPU per op ${cpuText(r)} µs (user+sys), client ${r.clientUs.toFixed(1)} µs, server read+write calls per op ${r.calls.toFixed(2)}; server pid ${c.proc.pid}`);
+  c.proc.stdin!.write('exit\n');
+  await new Promise((r) => c.proc.once('exit', r));
+}
+
 if (process.argv[2] === 'serve') {
   void serve();
+} else if (process.argv[2] === 'only' && process.argv[1] === fileURLToPath(import.meta.url)) {
+  void only(process.argv[3] ?? 'echo', (process.argv[4] ?? 'h2') as Mode);
 } else if (process.argv[1] === fileURLToPath(import.meta.url)) {
   runHttp2Bench().then(
     (md) => console.log(md),

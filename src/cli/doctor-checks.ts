@@ -2,10 +2,11 @@
 // 101 answer header by header, and the frames after it (a ping, a close).
 import net from 'node:net';
 import type tls from 'node:tls';
+import type { Duplex } from 'node:stream';
 import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Opcode, WEBSOCKET_GUID, checkDeflateAnswer, formatDeflateOffer, hasToken, parseExtensions } from '../protocol/index.js';
-import { FrameReader, clientFrame, ms, readFrames, type Attempt, type Settings } from './doctor-probe.js';
+import { FrameReader, clientFrame, ms, readFrames, type Attempt, type Connection, type Settings } from './doctor-probe.js';
 
 export const NGINX_FIX = [
   'location /your-websocket-path {',
@@ -81,7 +82,7 @@ export class Diagnosis {
   }
 }
 
-export function explainConnection(s: Settings, a: Attempt, d: Diagnosis): void {
+export function explainConnection(s: Settings, a: Connection, d: Diagnosis): void {
   // Through a proxy, DNS and TCP are the proxy's.
   const host = s.proxy ? s.proxy.hostname : s.url.hostname;
   const port = s.proxy ? Number(s.proxy.port || (s.proxy.protocol === 'https:' ? 443 : 80)) : Number(s.url.port || (s.secure ? 443 : 80));
@@ -136,7 +137,7 @@ export function explainConnection(s: Settings, a: Attempt, d: Diagnosis): void {
 }
 
 export /** The proxy's answer to CONNECT; false when it refused the tunnel. */
-function explainProxy(s: Settings, a: Attempt, d: Diagnosis): boolean {
+function explainProxy(s: Settings, a: Connection, d: Diagnosis): boolean {
   const p = a.proxy;
   const target = `${s.url.hostname}:${s.url.port || (s.secure ? 443 : 80)}`;
   if (a.failed?.step !== 'proxy') {
@@ -165,6 +166,9 @@ export function explainNoAnswer(s: Settings, a: Attempt, d: Diagnosis): void {
   if (!s.secure && first && first[0] === 0x15 && first[1] === 0x03) {
     details.push('the server answered with a TLS alert: this port speaks TLS');
     d.fix(`Use wss:// for this port: ws13 doctor wss://${s.url.host}${s.url.pathname}${s.url.search}`);
+  } else if (first && first.length >= 9 && first[3] === 0x04 && first.readUInt32BE(5) === 0) {
+    // An HTTP/2 frame header (RFC 9113 §4.1): type 4 (SETTINGS) on stream 0, the server's preface.
+    details.push('it answered with an HTTP/2 SETTINGS frame: this port speaks HTTP/2 only (see the HTTP/2 checks below)');
   } else if (first && !first.subarray(0, 5).toString('latin1').startsWith('HTTP/')) {
     details.push(`it answered ${JSON.stringify(first.subarray(0, 40).toString('latin1'))}, which is not HTTP: is this the right port?`);
   } else if (f.code === 'ETIMEDOUT') {
@@ -276,56 +280,111 @@ export function explain101(s: Settings, a: Attempt, d: Diagnosis): void {
 }
 
 export async function pingAndClose(s: Settings, a: Attempt, d: Diagnosis): Promise<void> {
-  const sock = a.socket!;
-  sock.on('error', () => {});
   // After a failed handshake check no client would go on: frames are not tried.
-  if (d.checks.some((c) => c.status === 'fail')) {
-    d.add('ping', 'info', 'ping', 'not tried: the handshake failed above, so no client would send frames');
+  const r = await roundTrip(a.socket!, a.rest, s.timeout, d, { over: 'tcp', skip: d.checks.some((c) => c.status === 'fail') });
+  if (r.pingMs !== undefined) a.timings.pingMs = r.pingMs;
+}
+
+/**
+ * A ping and a close over an open WebSocket (`sock`: the TCP connection, or the HTTP/2
+ * stream), reported as checks 'ping' and 'close' ('h2-ping', 'h2-close' over HTTP/2).
+ * `notFrames`: no pong came, and what came was text, not frames.
+ * Over HTTP/2 the server ends the stream after the closing handshake (RFC 8441 §5: END_STREAM
+ * stands for TCP's FIN). `pingMs`: the ping's round trip, if a pong came.
+ */
+export async function roundTrip(
+  sock: Duplex,
+  rest: Buffer | undefined,
+  timeout: number,
+  d: Diagnosis,
+  o: { over: 'tcp' | 'h2'; skip: boolean },
+): Promise<{ pingMs?: number; notFrames: boolean }> {
+  const id = o.over === 'h2' ? 'h2-' : '';
+  const title = o.over === 'h2' ? 'HTTP/2 ' : '';
+  const end = (): void => void (o.over === 'h2' ? (sock as Duplex).end() : sock.destroy());
+  sock.on('error', () => {});
+  if (o.skip) {
+    d.add(`${id}ping`, 'info', `${title}ping`, 'not tried: the handshake failed above, so no client would send frames');
     sock.destroy();
-    return;
+    return { notFrames: false };
   }
   const reader = new FrameReader();
   try {
-    if (a.rest) reader.push(a.rest);
+    if (rest) reader.push(rest);
   } catch {
     // Judged below: no pong comes.
   }
+  // The first bytes the server sent, to tell text (an HTTP body) from frames when no pong comes.
+  let seen: Buffer | undefined = rest && rest.length > 0 ? rest : undefined;
+  sock.on('data', (c: Buffer) => (seen ??= c));
   const payload = Buffer.from(`ws13-doctor-${randomBytes(4).toString('hex')}`);
   const t = performance.now();
+  let pingMs: number | undefined;
+  let notFrames = false;
   let closedBy: Buffer | undefined;
   sock.write(clientFrame(Opcode.Ping, payload));
-  const pong = await readFrames(sock, reader, Math.min(s.timeout, 3000), (op, p) => {
+  const pong = await readFrames(sock, reader, Math.min(timeout, 3000), (op, p) => {
     if (op === Opcode.Close) closedBy = p;
     return (op === Opcode.Pong && p.equals(payload)) || op === Opcode.Close;
   });
   if (pong && pong.opcode === Opcode.Pong) {
-    a.timings.pingMs = ms(t);
-    d.add('ping', 'ok', 'ping', `pong in ${a.timings.pingMs} ms: frames flow both ways`);
+    pingMs = ms(t);
+    d.add(`${id}ping`, 'ok', `${title}ping`, `pong in ${pingMs} ms: frames flow both ways`);
   } else if (closedBy) {
     const code = closedBy.length >= 2 ? closedBy.readUInt16BE(0) : 1005;
-    d.add('ping', 'warn', 'ping', `the server closed the connection right after the handshake (${code}${closedBy.length > 2 ? ` ${closedBy.subarray(2).toString('utf8')}` : ''})`);
-    // RFC 6455 §5.5.1: the close is answered with a close; then the server ends TCP.
+    d.add(`${id}ping`, 'warn', `${title}ping`, `the server closed the ${o.over === 'h2' ? 'WebSocket' : 'connection'} right after the handshake (${code}${closedBy.length > 2 ? ` ${closedBy.subarray(2).toString('utf8')}` : ''})`);
+    // RFC 6455 §5.5.1: the close is answered with a close; then the server ends TCP (or the stream).
     sock.write(clientFrame(Opcode.Close, closedBy.subarray(0, 2)));
-    d.add('close', 'ok', 'close', `the server started the closing handshake (${code}); answered`);
-    sock.destroy();
-    return;
+    d.add(`${id}close`, 'ok', `${title}close`, `the server started the closing handshake (${code}); answered`);
+    end();
+    return { notFrames };
   } else {
     // RFC 6455 §5.5.2: an endpoint MUST answer a Ping with a Pong.
-    d.add('ping', 'fail', 'ping', 'no pong: the server does not answer pings (RFC 6455 §5.5.2 requires it), or an intermediary does not pass frames through', [
-      'a server that does not read frames after the 101, or a proxy that buffers or drops them',
+    const text = seen && /^[\t\n\r\x20-\x7e]{4}/.test(seen.subarray(0, 4).toString('latin1')) ? seen.subarray(0, 60).toString('latin1') : undefined;
+    if (text !== undefined) notFrames = true;
+    d.add(`${id}ping`, 'fail', `${title}ping`, 'no pong: the server does not answer pings (RFC 6455 §5.5.2 requires it), or an intermediary does not pass frames through', [
+      text !== undefined
+        ? `it sent ${JSON.stringify(text)}: text, not WebSocket frames, so what answered the handshake does not speak WebSocket`
+        : 'a server that does not read frames after the handshake, or a proxy that buffers or drops them',
     ]);
   }
   // 1000, Normal Closure (RFC 6455 §7.4.1), as two bytes in network order (§5.5.1).
   sock.write(clientFrame(Opcode.Close, Uint8Array.of(1000 >> 8, 1000 & 0xff)));
-  const close = await readFrames(sock, reader, Math.min(s.timeout, 2000), (op) => op === Opcode.Close);
+  const close = await readFrames(sock, reader, Math.min(timeout, 2000), (op) => op === Opcode.Close);
   if (close) {
     const c = close.payload.length >= 2 ? close.payload.readUInt16BE(0) : 1005;
-    d.add('close', 'ok', 'close', `closing handshake completed (server answered ${c})`);
+    if (o.over === 'tcp') d.add('close', 'ok', 'close', `closing handshake completed (server answered ${c})`);
+    else if (await ended(sock, Math.min(timeout, 2000))) d.add('h2-close', 'ok', 'HTTP/2 close', `closing handshake completed (server answered ${c}), then the server ended the stream (END_STREAM)`);
+    else
+      d.add('h2-close', 'warn', 'HTTP/2 close', `closing handshake completed (server answered ${c}), but the server did not end the stream`, [
+        'RFC 8441 §5: END_STREAM takes the place of closing TCP; a stream left open counts against SETTINGS_MAX_CONCURRENT_STREAMS',
+      ]);
   } else {
     // RFC 6455 §5.5.1: an endpoint that receives a Close MUST send a Close in response.
-    d.add('close', 'fail', 'close', 'the server did not answer our close frame (RFC 6455 §5.5.1 requires it)', [
+    d.add(`${id}close`, 'fail', `${title}close`, 'the server did not answer our close frame (RFC 6455 §5.5.1 requires it)', [
       'clients wait for the answer (ws13 5 s, browsers longer) before closing TCP themselves',
     ]);
   }
-  sock.destroy();
+  end();
+  return pingMs === undefined ? { notFrames } : { pingMs, notFrames };
+}
+
+/** Whether the stream's readable side ends (END_STREAM) within `timeout` ms; later bytes are dropped. */
+function ended(s: Duplex, timeout: number): Promise<boolean> {
+  if (s.readableEnded) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const finish = (v: boolean): void => {
+      clearTimeout(t);
+      s.off('end', onEnd);
+      s.off('close', onClose);
+      resolve(v);
+    };
+    const onEnd = (): void => finish(true);
+    const onClose = (): void => finish(s.readableEnded);
+    const t = setTimeout(() => finish(false), timeout);
+    s.on('end', onEnd);
+    s.on('close', onClose);
+    s.on('data', () => {});
+    s.resume();
+  });
 }

@@ -5,6 +5,7 @@ import dns from 'node:dns';
 import net from 'node:net';
 import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import {
   ClientHandshake,
@@ -84,8 +85,21 @@ function withTimeout<T>(p: Promise<T>, timeout: number, what: string): Promise<T
   ]).finally(() => clearTimeout(t));
 }
 
-/** Connects, handshakes, and reads the answer: everything observed, and the core's judgement kept for doctor.ts to explain. */
-export async function attempt(s: Settings, override: { origin?: string | null } = {}): Promise<Attempt> {
+/** What a connection attempt records, for the HTTP/1.1 probe and the HTTP/2 one alike. */
+export interface Connection {
+  timings: Timings;
+  address?: string;
+  failed?: Attempt['failed'];
+  proxy?: Attempt['proxy'];
+  tls?: TlsInfo;
+}
+
+/**
+ * DNS, TCP (each address in turn), the proxy's tunnel and TLS (offering `alpn`), recorded in
+ * `a`: the stream to speak HTTP on, or undefined with `a.failed` set. Certificate problems
+ * are recorded, not fatal, so the handshake behind them is still checked.
+ */
+export async function dial(s: Settings, a: Connection, alpn: string[]): Promise<net.Socket | undefined> {
   const url = s.url;
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const port = Number(url.port || (s.secure ? 443 : 80));
@@ -93,18 +107,6 @@ export async function attempt(s: Settings, override: { origin?: string | null } 
   const via = s.proxy;
   const dialHost = via ? via.hostname.replace(/^\[|\]$/g, '') : host;
   const dialPort = via ? Number(via.port || (via.protocol === 'https:' ? 443 : 80)) : port;
-  const origin = override.origin === null ? undefined : (override.origin ?? s.origin);
-  const hs = new ClientHandshake({
-    host: url.host,
-    target: (url.pathname || '/') + url.search,
-    protocols: s.protocols,
-    origin,
-    headers: s.headers,
-    perMessageDeflate: s.deflate,
-    nonce: randomBytes(16),
-  });
-  const a: Attempt = { timings: {}, hs, request: hs.request };
-  const t0 = performance.now();
 
   // DNS.
   let addresses: string[];
@@ -119,7 +121,7 @@ export async function attempt(s: Settings, override: { origin?: string | null } 
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       a.failed = { step: 'dns', code: e.code, message: e.message };
-      return a;
+      return undefined;
     }
   }
 
@@ -149,58 +151,74 @@ export async function attempt(s: Settings, override: { origin?: string | null } 
   }
   if (!socket) {
     a.failed = { step: 'tcp', code: lastErr?.code, message: lastErr?.message ?? 'no address' };
-    return a;
+    return undefined;
   }
   a.timings.connectMs = ms(tTcp);
   socket.on('error', () => {});
   if (via) {
     const tunnel = await connectThrough(socket, via, host, port, s.timeout, a);
-    if (!tunnel) return a;
+    if (!tunnel) return undefined;
     socket = tunnel;
   }
+  if (!s.secure) return socket;
 
-  // TLS: certificate problems are recorded, not fatal, so the handshake is still checked.
-  let stream: net.Socket = socket;
-  if (s.secure) {
-    const tTls = performance.now();
-    const t = tls.connect({
-      socket,
-      ...(net.isIP(host) ? {} : { servername: host }),
-      rejectUnauthorized: false,
-      ALPNProtocols: ['http/1.1'],
-      ...(s.ca ? { ca: s.ca } : {}),
-    });
-    // A server that answers TLS with plain HTTP: keep its first bytes to say so.
-    let first: Buffer | undefined;
-    socket.once('data', (d: Buffer) => (first ??= d));
-    try {
-      await withTimeout(
-        new Promise<void>((resolve, reject) => {
-          t.once('secureConnect', resolve);
-          t.once('error', reject);
-        }),
-        s.timeout,
-        'the TLS handshake',
-      );
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      t.destroy();
-      a.failed = { step: 'tls', code: e.code, message: e.message, ...(first ? { firstBytes: first } : {}) };
-      return a;
-    }
-    t.on('error', () => {});
-    a.timings.tlsMs = ms(tTls);
-    const cert = t.getPeerCertificate(false);
-    a.tls = {
-      protocol: t.getProtocol(),
-      cipher: t.getCipher().name,
-      authorized: t.authorized,
-      authorizationError: t.authorizationError === undefined || t.authorizationError === null ? undefined : String(t.authorizationError),
-      cert: cert && Object.keys(cert).length > 0 ? cert : undefined,
-      alpn: t.alpnProtocol ?? false,
-    };
-    stream = t;
+  const tTls = performance.now();
+  const t = tls.connect({
+    socket,
+    ...(net.isIP(host) ? {} : { servername: host }),
+    rejectUnauthorized: false,
+    ALPNProtocols: alpn,
+    ...(s.ca ? { ca: s.ca } : {}),
+  });
+  // A server that answers TLS with plain HTTP: keep its first bytes to say so.
+  let first: Buffer | undefined;
+  socket.once('data', (d: Buffer) => (first ??= d));
+  try {
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        t.once('secureConnect', resolve);
+        t.once('error', reject);
+      }),
+      s.timeout,
+      'the TLS handshake',
+    );
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    t.destroy();
+    a.failed = { step: 'tls', code: e.code, message: e.message, ...(first ? { firstBytes: first } : {}) };
+    return undefined;
   }
+  t.on('error', () => {});
+  a.timings.tlsMs = ms(tTls);
+  const cert = t.getPeerCertificate(false);
+  a.tls = {
+    protocol: t.getProtocol(),
+    cipher: t.getCipher().name,
+    authorized: t.authorized,
+    authorizationError: t.authorizationError === undefined || t.authorizationError === null ? undefined : String(t.authorizationError),
+    cert: cert && Object.keys(cert).length > 0 ? cert : undefined,
+    alpn: t.alpnProtocol ?? false,
+  };
+  return t;
+}
+
+/** Connects, handshakes, and reads the answer: everything observed, and the core's judgement kept for doctor.ts to explain. */
+export async function attempt(s: Settings, override: { origin?: string | null } = {}): Promise<Attempt> {
+  const url = s.url;
+  const origin = override.origin === null ? undefined : (override.origin ?? s.origin);
+  const hs = new ClientHandshake({
+    host: url.host,
+    target: (url.pathname || '/') + url.search,
+    protocols: s.protocols,
+    origin,
+    headers: s.headers,
+    perMessageDeflate: s.deflate,
+    nonce: randomBytes(16),
+  });
+  const a: Attempt = { timings: {}, hs, request: hs.request };
+  const t0 = performance.now();
+  const stream = await dial(s, a, ['http/1.1']);
+  if (!stream) return a;
 
   // The handshake.
   const tHs = performance.now();
@@ -261,7 +279,7 @@ export async function attempt(s: Settings, override: { origin?: string | null } 
 }
 
 /** Asks the proxy for a tunnel (RFC 9110 §9.3.6); records its answer; the socket on 2xx. */
-async function connectThrough(raw: net.Socket, via: URL, host: string, port: number, timeout: number, a: Attempt): Promise<net.Socket | undefined> {
+async function connectThrough(raw: net.Socket, via: URL, host: string, port: number, timeout: number, a: Connection): Promise<net.Socket | undefined> {
   const t = performance.now();
   let sock: net.Socket = raw;
   a.proxy = { url: via, status: undefined, statusText: '', head: undefined };
@@ -355,7 +373,7 @@ export class FrameReader implements FrameSink {
 }
 
 /** Reads server frames until `want` says stop; resolves the matching frame or undefined on timeout or close. */
-export function readFrames(s: net.Socket, reader: FrameReader, timeout: number, want: (opcode: number, payload: Buffer) => boolean): Promise<Frame | undefined> {
+export function readFrames(s: Duplex, reader: FrameReader, timeout: number, want: (opcode: number, payload: Buffer) => boolean): Promise<Frame | undefined> {
   return new Promise((resolve) => {
     let finished = false;
     const finish = (v: Frame | undefined): void => {

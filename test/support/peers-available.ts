@@ -70,7 +70,7 @@ export const PEERS = {
   openssl: {
     what: 'the openssl command',
     packages: ['openssl'],
-    usedBy: ['test/node/server.test.ts, test/cli/ (self-signed certificates for wss://)'],
+    usedBy: ['test/node/server.test.ts, test/cli/ (self-signed certificates for wss://)', 'test/node/http2/ (TLS with ALPN h2)'],
     detect: () => runs('openssl', ['version']),
   },
   script: {
@@ -99,7 +99,7 @@ export const PEERS = {
   nghttpx: {
     what: `nghttpx (${NGHTTPX}), an HTTP/2 proxy that maps WebSocket upgrades to RFC 8441 and back`,
     packages: ['nghttp2-proxy'],
-    usedBy: ['test/node/http2/nghttpx.test.ts'],
+    usedBy: ['test/node/http2/nghttpx.test.ts', 'test/node/http2/doctor.test.ts'],
     detect: () => runs(NGHTTPX, ['--version']),
   },
   lighttpd: {

@@ -1,9 +1,13 @@
 // Shared helpers for the server conformance suite: a raw client (masked frames, crafted
-// bytes) over RawPeer, and assertions on what the server sends back.
+// bytes) over RawPeer, and assertions on what the server sends back. A raw peer runs over TCP
+// (an HTTP/1.1 upgrade) or over an HTTP/2 stream (an extended CONNECT on a node:http2 client
+// session, RFC 8441): `both()` defines a case once and runs it over each.
 import assert from 'node:assert/strict';
-import { before, after, afterEach } from 'node:test';
+import http2 from 'node:http2';
+import type net from 'node:net';
+import { before, after, afterEach, test, type TestOptions } from 'node:test';
 import { RawPeer, frame, parseHead, header, accept, sleep, type Frame, type FrameSpec } from '../../support/raw.js';
-import { startServer, type Sut, type SutOptions } from './sut.js';
+import { SUT_NAME, startServer, type Sut, type SutOptions } from './sut.js';
 
 export const OP = { CONT: 0, TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, PONG: 10 } as const;
 
@@ -15,28 +19,73 @@ export const CLOSE_TCP_MS = 2000;
 const SEED_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 
 const openPeers = new Set<RawPeer>();
+const openSessions = new Set<http2.ClientHttp2Session>();
 
-/** Starts a server for the current test file (before) and stops it (after). */
-export function serverFixture(options: SutOptions = {}): { readonly port: number } {
+/** How a raw peer reaches the server: TCP with an HTTP/1.1 upgrade, or an HTTP/2 stream. */
+export type Transport = 'tcp' | 'h2';
+
+/** Where to open a WebSocket: a port (TCP), or a fixture's endpoint over a transport. */
+export interface Endpoint {
+  readonly port: number;
+  readonly via: Transport;
+}
+
+export interface Fixture {
+  /** The TCP port (HTTP/1.1 upgrades). */
+  readonly port: number;
+  /** The endpoint over `via`: the TCP port, or the h2c port of the same endpoint. */
+  at(via: Transport): Endpoint;
+}
+
+/** What an HTTP/2 raw peer has beyond its stream: whether the server ended it (END_STREAM). */
+interface H2Peer {
+  readonly stream: http2.ClientHttp2Stream;
+  endStream: boolean;
+}
+const h2Peers = new WeakMap<RawPeer, H2Peer>();
+
+function destroyAll(): void {
+  for (const p of openPeers) p.destroy();
+  openPeers.clear();
+  for (const s of openSessions) s.destroy();
+  openSessions.clear();
+}
+
+/**
+ * Starts a server for the current test file (before) and stops it (after). With `http2`, the
+ * same endpoint is served over h2c too, for cases defined with `both()`.
+ */
+export function serverFixture(options: SutOptions = {}, http2Too = false): Fixture {
   let sut: Sut | undefined;
   before(async () => {
-    sut = await startServer(options);
+    sut = await startServer(options, http2Too);
   });
   after(async () => {
-    for (const p of openPeers) p.destroy();
-    openPeers.clear();
+    destroyAll();
     await sut?.close();
   });
-  afterEach(() => {
-    for (const p of openPeers) p.destroy();
-    openPeers.clear();
-  });
+  afterEach(destroyAll);
   return {
     get port(): number {
       if (!sut) throw new Error('server under test did not start');
       return sut.port;
     },
+    at(via: Transport): Endpoint {
+      if (!sut) throw new Error('server under test did not start');
+      if (via === 'tcp') return { port: sut.port, via };
+      if (sut.h2Port === undefined) throw new Error('this fixture serves no HTTP/2: serverFixture(options, true)');
+      return { port: sut.h2Port, via };
+    },
   };
+}
+
+/**
+ * Defines a case once and runs it twice: over TCP, and over an HTTP/2 stream (named
+ * "… [HTTP/2]"). The `ws` package has no RFC 8441: with SUT=ws the HTTP/2 runs are skipped.
+ */
+export function both(name: string, options: TestOptions, fn: (via: Transport) => Promise<void>): void {
+  test(name, options, () => fn('tcp'));
+  test(`${name} [HTTP/2]`, { ...options, ...(SUT_NAME === 'ws' ? { skip: 'the ws package has no WebSocket over HTTP/2' } : {}) }, () => fn('h2'));
 }
 
 /** A raw TCP connection to the server, tracked so that it is destroyed after the test. */
@@ -46,8 +95,13 @@ export async function connectRaw(port: number): Promise<RawPeer> {
   return p;
 }
 
-/** Opens a WebSocket connection with the seed handshake and checks the 101 response. */
-export async function openWs(port: number, opts: { path?: string; extra?: string[] } = {}): Promise<RawPeer> {
+/**
+ * Opens a WebSocket with the seed handshake and checks the answer: over TCP (a port, or an
+ * endpoint `via: 'tcp'`) the 101; over HTTP/2 the 200 to an extended CONNECT.
+ */
+export async function openWs(target: number | Endpoint, opts: { path?: string; extra?: string[] } = {}): Promise<RawPeer> {
+  if (typeof target !== 'number' && target.via === 'h2') return openH2(target.port, opts);
+  const port = typeof target === 'number' ? target : target.port;
   const p = await connectRaw(port);
   const lines = [
     `GET ${opts.path ?? '/'} HTTP/1.1`,
@@ -65,6 +119,57 @@ export async function openWs(port: number, opts: { path?: string; extra?: string
   const { statusLine, headers } = parseHead(head);
   assert.match(statusLine, /^HTTP\/1\.1 101 /, `handshake refused: ${statusLine}`);
   assert.deepEqual(header(headers, 'sec-websocket-accept'), [accept(SEED_KEY)]);
+  return p;
+}
+
+/**
+ * A WebSocket as an extended CONNECT stream (RFC 8441 §4–5) on a fresh node:http2 client
+ * session; the raw peer then writes and reads frame bytes on the stream, masking its own.
+ */
+async function openH2(port: number, opts: { path?: string; extra?: string[] }): Promise<RawPeer> {
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  openSessions.add(session);
+  session.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    session.once('remoteSettings', () => resolve());
+    session.once('close', () => reject(new Error('the HTTP/2 session closed before SETTINGS')));
+  });
+  // RFC 8441 §3: a client MUST NOT send :protocol before the server allowed it.
+  assert.equal(session.remoteSettings.enableConnectProtocol, true, 'the server does not advertise SETTINGS_ENABLE_CONNECT_PROTOCOL');
+  const headers: http2.OutgoingHttpHeaders = {
+    ':method': 'CONNECT',
+    ':protocol': 'websocket',
+    ':scheme': 'http',
+    ':authority': `127.0.0.1:${port}`,
+    ':path': opts.path ?? '/',
+    'sec-websocket-version': '13',
+  };
+  // HTTP/1.1 header lines, as the TCP cases give them, become lower-case HTTP/2 fields.
+  for (const line of opts.extra ?? []) {
+    const i = line.indexOf(':');
+    headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+  }
+  const stream = session.request(headers, { endStream: false });
+  stream.on('error', () => {});
+  const status = await new Promise<number>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('no answer to the extended CONNECT in 5000 ms')), 5000);
+    stream.once('response', (h) => {
+      clearTimeout(t);
+      resolve(Number(h[':status']));
+    });
+    stream.once('close', () => {
+      clearTimeout(t);
+      reject(new Error(`the stream was reset before the answer (code ${stream.rstCode})`));
+    });
+  });
+  assert.equal(status, 200, `extended CONNECT refused: ${status}`);
+  const info: H2Peer = { stream, endStream: false };
+  stream.once('end', () => (info.endStream = true));
+  // RawPeer reads and writes any duplex; the stream stands where the socket would.
+  const p = new RawPeer(stream as unknown as net.Socket);
+  p.startFrames();
+  h2Peers.set(p, info);
+  openPeers.add(p);
   return p;
 }
 
@@ -187,13 +292,18 @@ export async function expectFail(p: RawPeer, code: number, timeoutMs = 3000): Pr
   await expectTcpClosedByServer(p);
 }
 
-/** EOF from the server within CLOSE_TCP_MS, with no frame after the close. */
+/**
+ * EOF from the server within CLOSE_TCP_MS, with no frame after the close. Over HTTP/2 the
+ * server ends the stream instead (END_STREAM, RFC 8441 §5), and a reset does not count.
+ */
 export async function expectTcpClosedByServer(p: RawPeer): Promise<void> {
+  const h2 = h2Peers.get(p);
   try {
     await p.waitEnd(CLOSE_TCP_MS);
   } catch {
-    assert.fail(`server did not close TCP within ${CLOSE_TCP_MS} ms after its close frame`);
+    assert.fail(`server did not ${h2 ? 'end the stream' : 'close TCP'} within ${CLOSE_TCP_MS} ms after its close frame`);
   }
+  if (h2) assert.ok(h2.endStream, `server reset the stream (RST_STREAM code ${h2.stream.rstCode}) instead of ending it with END_STREAM`);
   const after = p.takeFrames();
   assert.equal(after.length, 0, `server sent frames after its close frame: ${after.map(describe).join(' ')}`);
   assert.equal(p.pending().length, 0, 'server sent bytes after its close frame');
@@ -204,7 +314,7 @@ export async function expectSilence(p: RawPeer, ms = 300): Promise<void> {
   await sleep(ms);
   const got = p.takeFrames();
   assert.equal(got.length, 0, `expected no frame, got ${got.map(describe).join(' ')}`);
-  assert.equal(p.ended, false, 'server closed TCP unexpectedly');
+  assert.equal(p.ended, false, `server ${h2Peers.has(p) ? 'ended the stream' : 'closed TCP'} unexpectedly`);
 }
 
 /** Sends a ping and expects the matching pong: proves the connection is still healthy. */

@@ -4,9 +4,12 @@
 // before the implementation exists). With SUT=ws: the `ws` package, with the ws13
 // options emulated around it, to check the harness itself against a mature server.
 //
+// With `http2` (ws13 only), the same endpoint is also served over HTTP/2 cleartext (RFC 8441).
+//
 // Either way the server is an echo server: every message is sent back with the
 // same type (`ws.send(data, { binary: isBinary })`).
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 
@@ -43,14 +46,20 @@ export type BeforeUpgradeResult = undefined | { status?: number; headers?: Recor
 
 export interface Sut {
   port: number;
+  /** With `http2`: the port of an h2c server where the same endpoint takes extended CONNECTs (RFC 8441). */
+  h2Port?: number;
   close(): Promise<void>;
 }
 
 /** Which implementation runs: 'ws13' (default) or 'ws'. */
 export const SUT_NAME: 'ws' | 'ws13' = process.env.SUT === 'ws' ? 'ws' : 'ws13';
 
-export function startServer(options: SutOptions = {}): Promise<Sut> {
-  return SUT_NAME === 'ws' ? startWs(options) : startWs13(options);
+/**
+ * Starts the echo server; with `http2`, ws13 also serves the same endpoint (same options) over
+ * HTTP/2 cleartext on a second port (the `ws` package has no RFC 8441: no h2Port then).
+ */
+export function startServer(options: SutOptions = {}, http2 = false): Promise<Sut> {
+  return SUT_NAME === 'ws' ? startWs(options) : startWs13(options, http2);
 }
 
 /** Runs `p` but gives up after `ms` (server shutdown must never hang a test run). */
@@ -77,30 +86,61 @@ function debug(what: string): (err: unknown) => void {
   return process.env.SUT_DEBUG ? (err) => console.error(`[sut] ${what}:`, err) : () => {};
 }
 
-async function startWs13(options: SutOptions): Promise<Sut> {
+async function startWs13(options: SutOptions, withHttp2: boolean): Promise<Sut> {
   const modulePath = '../../../src/node/index.js';
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const mod: any = await import(modulePath);
   const { onMessage, ...serverOptions } = options;
-  const server = new mod.WebSocketServer({ ...serverOptions, heartbeat: false });
-  server.on('error', debug('server error'));
-  server.on('handshakeError', debug('handshakeError'));
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  server.on('connection', (ws: any) => {
-    ws.on('error', debug('connection error'));
-    ws.on('message', (data: unknown, isBinary: boolean) => {
-      try {
-        if (onMessage) onMessage((d, o) => ws.send(d, o), data, isBinary);
-        else ws.send(data, { binary: isBinary });
-      } catch {
-        /* the connection may be closing */
-      }
+  const echo = (server: any): void => {
+    server.on('error', debug('server error'));
+    server.on('handshakeError', debug('handshakeError'));
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    server.on('connection', (ws: any) => {
+      ws.on('error', debug('connection error'));
+      ws.on('message', (data: unknown, isBinary: boolean) => {
+        try {
+          if (onMessage) onMessage((d, o) => ws.send(d, o), data, isBinary);
+          else ws.send(data, { binary: isBinary });
+        } catch {
+          /* the connection may be closing */
+        }
+      });
     });
-  });
+  };
+  const server = new mod.WebSocketServer({ ...serverOptions, heartbeat: false });
+  echo(server);
   const addr: AddressInfo = await server.listen(0, '127.0.0.1');
+  if (!withHttp2) {
+    return {
+      port: addr.port,
+      close: () => bounded(Promise.resolve().then(() => server.close()), 8000),
+    };
+  }
+  // The same endpoint on an h2c server: a second WebSocketServer with the same options.
+  const h2 = http2.createServer();
+  const sessions = new Set<http2.Http2Session>();
+  h2.on('session', (s: http2.Http2Session) => {
+    sessions.add(s);
+    s.once('close', () => sessions.delete(s));
+  });
+  const server2 = new mod.WebSocketServer({ ...serverOptions, server: h2, heartbeat: false });
+  echo(server2);
+  await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
   return {
     port: addr.port,
-    close: () => bounded(Promise.resolve().then(() => server.close()), 8000),
+    h2Port: (h2.address() as AddressInfo).port,
+    close: () =>
+      bounded(
+        Promise.all([server.close(), server2.close()]).then(
+          () =>
+            new Promise<void>((resolve) => {
+              for (const s of sessions) s.destroy();
+              h2.close(() => resolve());
+            }),
+        ),
+        8000,
+      ),
   };
 }
 

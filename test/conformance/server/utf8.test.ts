@@ -1,15 +1,14 @@
 // Autobahn 6.x: UTF-8 handling. Valid texts are echoed byte-identical however they are
 // cut (pieces, fragments at every byte position); invalid UTF-8 fails the connection
 // with 1007, and as soon as the invalid byte arrives (fail-fast), not at message end.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  serverFixture, openWs, cf, send, writePieces, nextFrame, readMessage, expectFail, expectEcho, expectAlive, describe,
+  both, serverFixture, openWs, cf, send, writePieces, nextFrame, readMessage, expectFail, expectEcho, expectAlive, describe,
   closeCode, hex, OP, T,
 } from './helpers.js';
 import type { RawPeer } from '../../support/raw.js';
 
-const srv = serverFixture();
+const srv = serverFixture({}, true);
 
 const VALID: Array<[string, Buffer]> = [
   ['empty', Buffer.alloc(0)],
@@ -45,26 +44,26 @@ async function everySplit(p: RawPeer, data: Buffer): Promise<void> {
 }
 
 for (const [name, data] of VALID) {
-  test(`6.x valid UTF-8 (${name}) in one frame is echoed byte-identical`, T, async () => {
-    const p = await openWs(srv.port);
+  both(`6.x valid UTF-8 (${name}) in one frame is echoed byte-identical`, T, async (via) => {
+    const p = await openWs(srv.at(via));
     send(p, cf({ opcode: OP.TEXT, payload: data }));
     await expectEcho(p, OP.TEXT, data);
   });
 
-  test(`6.x valid UTF-8 (${name}) in 1-byte pieces is echoed byte-identical`, T, async () => {
-    const p = await openWs(srv.port);
+  both(`6.x valid UTF-8 (${name}) in 1-byte pieces is echoed byte-identical`, T, async (via) => {
+    const p = await openWs(srv.at(via));
     await writePieces(p, cf({ opcode: OP.TEXT, payload: data }), 1);
     await expectEcho(p, OP.TEXT, data);
   });
 
-  test(`6.x valid UTF-8 (${name}) split into 2 fragments at every byte position is echoed`, T, async () => {
-    const p = await openWs(srv.port);
+  both(`6.x valid UTF-8 (${name}) split into 2 fragments at every byte position is echoed`, T, async (via) => {
+    const p = await openWs(srv.at(via));
     await everySplit(p, data);
   });
 
   if (data.length > 1) {
-    test(`6.x valid UTF-8 (${name}) as 1-byte fragments is echoed`, T, async () => {
-      const p = await openWs(srv.port);
+    both(`6.x valid UTF-8 (${name}) as 1-byte fragments is echoed`, T, async (via) => {
+      const p = await openWs(srv.at(via));
       send(
         p,
         ...[...data].map((b, i) => cf({ opcode: i === 0 ? OP.TEXT : OP.CONT, fin: i === data.length - 1, payload: Buffer.from([b]) })),
@@ -74,8 +73,8 @@ for (const [name, data] of VALID) {
   }
 }
 
-test('6.x valid texts pipelined in one write, then the connection is still healthy', T, async () => {
-  const p = await openWs(srv.port);
+both('6.x valid texts pipelined in one write, then the connection is still healthy', T, async (via) => {
+  const p = await openWs(srv.at(via));
   send(p, ...VALID.map(([, d]) => cf({ opcode: OP.TEXT, payload: d })));
   for (const [, d] of VALID) await expectEcho(p, OP.TEXT, d);
   await expectAlive(p);
@@ -128,27 +127,27 @@ for (const [name, bad] of INVALID) {
   const truncated = name.startsWith('truncated');
   const data = truncated ? Buffer.concat([PREFIX, bad]) : Buffer.concat([PREFIX, bad, Buffer.from('edited')]);
 
-  test(`6.x invalid UTF-8 (${name}) in one frame -> close 1007`, T, async () => {
-    const p = await openWs(srv.port);
+  both(`6.x invalid UTF-8 (${name}) in one frame -> close 1007`, T, async (via) => {
+    const p = await openWs(srv.at(via));
     send(p, cf({ opcode: OP.TEXT, payload: data }));
     await closeMessage(p);
   });
 
-  test(`6.x invalid UTF-8 (${name}) alone as the whole message -> close 1007`, T, async () => {
-    const p = await openWs(srv.port);
+  both(`6.x invalid UTF-8 (${name}) alone as the whole message -> close 1007`, T, async (via) => {
+    const p = await openWs(srv.at(via));
     send(p, cf({ opcode: OP.TEXT, payload: bad }));
     await closeMessage(p);
   });
 
-  test(`6.x invalid UTF-8 (${name}) in 1-byte pieces -> close 1007`, T, async () => {
-    const p = await openWs(srv.port);
+  both(`6.x invalid UTF-8 (${name}) in 1-byte pieces -> close 1007`, T, async (via) => {
+    const p = await openWs(srv.at(via));
     await writePieces(p, cf({ opcode: OP.TEXT, payload: data }), 1);
     await closeMessage(p);
   });
 
-  test(`6.x invalid UTF-8 (${name}) split into 2 fragments, every split position -> close 1007`, T, async () => {
+  both(`6.x invalid UTF-8 (${name}) split into 2 fragments, every split position -> close 1007`, T, async (via) => {
     for (let i = 0; i <= data.length; i++) {
-      const p = await openWs(srv.port);
+      const p = await openWs(srv.at(via));
       send(p, cf({ opcode: OP.TEXT, fin: false, payload: data.subarray(0, i) }), cf({ opcode: OP.CONT, payload: data.subarray(i) }));
       try {
         await closeMessage(p);
@@ -161,15 +160,15 @@ for (const [name, bad] of INVALID) {
   });
 }
 
-test('6.x valid message, then an invalid one -> first echoed, then close 1007', T, async () => {
-  const p = await openWs(srv.port);
+both('6.x valid message, then an invalid one -> first echoed, then close 1007', T, async (via) => {
+  const p = await openWs(srv.at(via));
   send(p, cf({ opcode: OP.TEXT, payload: PREFIX }), cf({ opcode: OP.TEXT, payload: hex('ed a0 80') }));
   await expectEcho(p, OP.TEXT, PREFIX);
   await closeMessage(p);
 });
 
-test('6.x invalid byte in the middle of a fragmented message (3 fragments) -> close 1007', T, async () => {
-  const p = await openWs(srv.port);
+both('6.x invalid byte in the middle of a fragmented message (3 fragments) -> close 1007', T, async (via) => {
+  const p = await openWs(srv.at(via));
   send(
     p,
     cf({ opcode: OP.TEXT, fin: false, payload: PREFIX }),
@@ -179,14 +178,14 @@ test('6.x invalid byte in the middle of a fragmented message (3 fragments) -> cl
   await closeMessage(p);
 });
 
-test('6.x truncated sequence in the last fragment -> close 1007', T, async () => {
-  const p = await openWs(srv.port);
+both('6.x truncated sequence in the last fragment -> close 1007', T, async (via) => {
+  const p = await openWs(srv.at(via));
   send(p, cf({ opcode: OP.TEXT, fin: false, payload: PREFIX }), cf({ opcode: OP.CONT, payload: Buffer.concat([Buffer.from('x'), hex('e2 82')]) }));
   await closeMessage(p);
 });
 
-test('6.x binary messages are not UTF-8 checked (invalid bytes echoed)', T, async () => {
-  const p = await openWs(srv.port);
+both('6.x binary messages are not UTF-8 checked (invalid bytes echoed)', T, async (via) => {
+  const p = await openWs(srv.at(via));
   const data = hex('c0 80 ed a0 80 ff fe f4 90 80 80 e2 82');
   send(p, cf({ opcode: OP.BINARY, payload: data }));
   await expectEcho(p, OP.BINARY, data);
@@ -217,8 +216,8 @@ async function expectFastClose(p: RawPeer, what: string): Promise<void> {
 }
 
 for (const [name, bad] of FAST) {
-  test(`6.4 fail-fast: text frame announcing more bytes, partial payload with ${name} -> close 1007 before the rest`, T, async () => {
-    const p = await openWs(srv.port);
+  both(`6.4 fail-fast: text frame announcing more bytes, partial payload with ${name} -> close 1007 before the rest`, T, async (via) => {
+    const p = await openWs(srv.at(via));
     const full = Buffer.concat([PREFIX, bad, Buffer.from('x'.repeat(100))]);
     const wire = cf({ opcode: OP.TEXT, payload: full });
     const headerLen = wire.length - full.length;
@@ -229,8 +228,8 @@ for (const [name, bad] of FAST) {
     await expectTcpClosed(p);
   });
 
-  test(`6.4 fail-fast: non-final fragment containing ${name} -> close 1007 before the next fragment`, T, async () => {
-    const p = await openWs(srv.port);
+  both(`6.4 fail-fast: non-final fragment containing ${name} -> close 1007 before the next fragment`, T, async (via) => {
+    const p = await openWs(srv.at(via));
     send(p, cf({ opcode: OP.TEXT, fin: false, payload: Buffer.concat([PREFIX, bad, Buffer.from('more')]) }));
     await expectFastClose(p, 'first fragment FIN=0 sent, no continuation');
     send(p, cf({ opcode: OP.CONT, payload: 'rest' }));
@@ -238,16 +237,16 @@ for (const [name, bad] of FAST) {
   });
 }
 
-test('6.4 fail-fast: invalid byte in a second, non-final fragment -> close 1007 before the final one', T, async () => {
-  const p = await openWs(srv.port);
+both('6.4 fail-fast: invalid byte in a second, non-final fragment -> close 1007 before the final one', T, async (via) => {
+  const p = await openWs(srv.at(via));
   send(p, cf({ opcode: OP.TEXT, fin: false, payload: PREFIX }), cf({ opcode: OP.CONT, fin: false, payload: hex('61 ed a0 80 62') }));
   await expectFastClose(p, 'two fragments sent (FIN=0), invalid in the second');
   send(p, cf({ opcode: OP.CONT, payload: 'rest' }));
   await expectTcpClosed(p);
 });
 
-test('6.4 fail-fast: partial continuation frame whose first bytes are invalid -> close 1007', T, async () => {
-  const p = await openWs(srv.port);
+both('6.4 fail-fast: partial continuation frame whose first bytes are invalid -> close 1007', T, async (via) => {
+  const p = await openWs(srv.at(via));
   const cont = cf({ opcode: OP.CONT, payload: Buffer.concat([hex('80'), Buffer.from('y'.repeat(50))]) });
   send(p, cf({ opcode: OP.TEXT, fin: false, payload: 'ok' }), cont.subarray(0, cont.length - 50));
   await expectFastClose(p, 'continuation header + first byte 80 of 51');

@@ -5,54 +5,18 @@
 // HTTP/1.1 server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import NodeWs from 'ws';
 import { WebSocket, WebSocketServer, http2Stats } from '../../../src/node/index.js';
-import { NGHTTPX, PYTHON, assertPeers, skipWithout } from '../../support/peers-available.js';
-import { freePort } from '../../support/ports.js';
+import { PYTHON, assertPeers, skipWithout } from '../../support/peers-available.js';
+import { startNghttpx, stop } from '../../support/nghttpx.js';
 import { next, sleep } from '../helpers.js';
 import { closeServer, listen, trackSessions } from './fixtures.js';
 
 const T = { timeout: 60_000 };
-
-/** Starts nghttpx on a free port (cleartext frontend) in front of `backend`; resolves once it listens. */
-async function startNghttpx(backendPort: number, proto: 'h2' | 'http/1.1'): Promise<{ port: number; child: ChildProcess; log: () => string }> {
-  const port = await freePort();
-  const child = spawn(NGHTTPX, [
-    '--conf=/dev/null',
-    `--frontend=127.0.0.1,${port};no-tls`,
-    `--backend=127.0.0.1,${backendPort};;proto=${proto}`,
-    '--workers=1',
-    '--errorlog-file=/dev/stderr',
-    '--accesslog-file=/dev/null',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`nghttpx exited: ${log}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error(`nghttpx did not listen: ${log}`);
-    await sleep(100);
-  }
-  return { port, child, log: () => log };
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-  });
-}
 
 test('HTTP/1.1 clients (ws, Python websockets) through nghttpx reach the ws13 h2c server as extended CONNECTs', { ...T, ...skipWithout('nghttpx', 'python') }, async () => {
   assertPeers('nghttpx', 'python');
