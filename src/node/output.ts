@@ -320,6 +320,7 @@ export abstract class Output implements FrameOutput {
 
   /** The transport closed: what still waits will not be sent. */
   dropOutput(): void {
-    this.#outbox?.drop(new WebSocketError(ErrorCode.InvalidState, 'the transport closed before this was sent'));
+    // An error (and its stack) only when a write waits to be told.
+    if (this.#outbox?.isWaiting) this.#outbox.drop(new WebSocketError(ErrorCode.InvalidState, 'the transport closed before this was sent'));
   }
 }

@@ -67,8 +67,11 @@ export type ClientDecision =
 export class ClientHandshake {
   /** Sec-WebSocket-Key: base64 of the 16-byte nonce (RFC 6455 §4.1 item 7). */
   readonly key: string;
-  /** The Sec-WebSocket-Accept a genuine answer carries (RFC 6455 §4.2.2 item 5.4). */
-  readonly accept: string;
+  #accept: string | undefined;
+  /** The Sec-WebSocket-Accept a genuine answer carries (RFC 6455 §4.2.2 item 5.4); computed when first needed (an HTTP/2 attempt never needs it). */
+  get accept(): string {
+    return (this.#accept ??= acceptKey(this.key));
+  }
   readonly protocols: readonly string[];
   /** The permessage-deflate options offered with, or undefined when not offered. */
   readonly deflateOptions: PerMessageDeflateOptions | undefined;
@@ -96,11 +99,11 @@ export class ClientHandshake {
     const origin = user.origin ?? init.origin;
     const pmd = init.perMessageDeflate ?? true;
     this.key = base64Encode(init.nonce);
-    this.accept = acceptKey(this.key);
     this.protocols = protocols;
     this.deflateOptions = pmd === false ? undefined : typeof pmd === 'object' ? pmd : {};
     this.offeredExtensions = this.deflateOptions ? [PMD] : [];
     this.#init = init;
+    // Made here, though an HTTP/2 attempt sends other fields: formatting checks the values.
     this.request = formatUpgradeRequest({
       target: init.target || '/',
       host: user.host ?? init.host,
