@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { ClientHandshake, HeaderList, type ClientDecision } from '../protocol/index.js';
 import { readErrorBody } from '../node/error-body.js';
+import { responseFields } from '../node/http2/client.js';
 import { dial, ms, type Connection, type Settings } from './doctor-probe.js';
 
 /** HTTP/2 error codes (RFC 9113 §7), by value. */
@@ -125,7 +126,7 @@ export async function attemptHttp2(s: Settings): Promise<H2Attempt> {
   a.sent = true;
   stream.on('error', ignore);
   const wait = a.advertised ? s.timeout : Math.min(s.timeout, UNADVERTISED_WAIT);
-  const got = await new Promise<{ kind: 'headers'; h: http2.IncomingHttpHeaders } | ConnectOutcome>((resolve) => {
+  const got = await new Promise<{ kind: 'headers'; h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader } | ConnectOutcome>((resolve) => {
     const t = setTimeout(() => resolve({ kind: 'hung', ms: wait }), wait);
     stream.once('response', (h) => {
       clearTimeout(t);
@@ -146,12 +147,7 @@ export async function attemptHttp2(s: Settings): Promise<H2Attempt> {
     return a;
   }
   const h = got.h;
-  const status = Number(h[':status']);
-  const pairs: Array<[string, string]> = [];
-  for (const [k, v] of Object.entries(h)) {
-    if (k[0] === ':' || v === undefined) continue;
-    for (const x of Array.isArray(v) ? v : [String(v)]) pairs.push([k, x]);
-  }
+  const { status, pairs } = responseFields(h);
   const headers = new HeaderList(pairs);
   const decision = hs.judgeConnect(status, headers);
   a.outcome = { kind: 'answer', status, headers, decision };

@@ -26,6 +26,16 @@ function loadHttp2(): typeof http2 {
   return (http2Module ??= createRequire(import.meta.url)('node:http2') as typeof http2);
 }
 
+/** An HTTP/2 response's status and its regular fields as name/value pairs (repeated ones apart). */
+export function responseFields(h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader): { status: number; pairs: Array<[string, string]> } {
+  const pairs: Array<[string, string]> = [];
+  for (const [k, v] of Object.entries(h)) {
+    if (k[0] === ':' || v === undefined) continue;
+    for (const x of Array.isArray(v) ? v : [String(v)]) pairs.push([k, x]);
+  }
+  return { status: Number(h[':status']), pairs };
+}
+
 /** A shared session and what we know of it. */
 interface Entry {
   readonly key: string;
@@ -139,12 +149,7 @@ export function startHttp2(
     });
     s.once('response', (h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader) => {
       if (attempt.done) return;
-      const status = Number(h[':status']);
-      const pairs: Array<[string, string]> = [];
-      for (const [k, v] of Object.entries(h)) {
-        if (k[0] === ':' || v === undefined) continue;
-        for (const x of Array.isArray(v) ? v : [String(v)]) pairs.push([k, x]);
-      }
+      const { status, pairs } = responseFields(h);
       const headers = new HeaderList(pairs);
       attempt.tell([`:status: ${status}`, ...pairs.map(([k, v]) => `${k}: ${v}`)].join('\r\n'));
       const d = hs.judgeConnect(status, headers);
