@@ -123,6 +123,8 @@ export interface ReconnectingWebSocket {
   on(event: 'close', listener: (code: number, reason: string, wasClean: boolean) => void): this;
   on(event: 'reconnectScheduled', listener: (info: { attempt: number; delay: number; code: number; reason: string }) => void): this;
   on(event: 'drop', listener: (data: SendData) => void): this;
+  /** A redirect followed during an attempt (`followRedirects`): the next URL and the 3xx status. */
+  on(event: 'redirect', listener: (url: string, status: number) => void): this;
   on(event: 'end', listener: (info: { reason: EndReason; code: number }) => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
@@ -132,7 +134,8 @@ export interface ReconnectingWebSocket {
  * A client WebSocket that reconnects by itself. Events: 'connecting' before each attempt,
  * 'open' once a connection is ready (after `onOpen` and the queued messages), 'message',
  * 'close' for each connection or failed attempt, 'reconnectScheduled' with the delay chosen,
- * 'drop', 'error' (only when listened to), and 'end' once it stops for good. Also
+ * 'drop', 'redirect' (each redirect an attempt follows), 'error' (only when listened to),
+ * and 'end' once it stops for good. Also
  * `onopen`/`onmessage`/`onclose`/`onerror` and `addEventListener`, as on a browser WebSocket.
  *
  * Delivery is at most once: a message is queued only while no connection is open; a message
@@ -303,6 +306,9 @@ export class ReconnectingWebSocket extends WebSocketEventTarget {
       this.#dispatch('error', err);
     });
     ws.on('close', (code: number, reason: string, wasClean: boolean) => this.#closed(ws, code, reason, wasClean));
+    ws.on('redirect', (url: string, status: number) => {
+      if (this.#ws === ws) this.#dispatch('redirect', url, status);
+    });
     // The first attempt starts in the constructor: 'connecting' once listeners can be attached.
     if (first) process.nextTick(() => this.#ws === ws && this.#dispatch('connecting', { attempt }));
     else this.#dispatch('connecting', { attempt });

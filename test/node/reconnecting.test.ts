@@ -291,11 +291,15 @@ test('a redirect loop (followRedirects) is not retried: WS_ERR_TOO_MANY_REDIRECT
   const rws = new ReconnectingWebSocket(`ws://127.0.0.1:${port}/loop`, { initialDelay: 20, followRedirects: true, maxRedirects: 2 });
   const errors: WebSocketError[] = [];
   rws.on('error', (e) => errors.push(e as WebSocketError));
+  const redirects: Array<[string, number]> = [];
+  rws.on('redirect', (url, status) => redirects.push([url, status]));
   try {
     const [end] = await next<[{ reason: string }]>(rws, 'end', 10_000);
     assert.equal(end.reason, 'no-retry');
     assert.equal(errors[0]?.code, ErrorCode.TooManyRedirects);
     assert.equal(hits, 3, 'one attempt: the first request and two redirects');
+    const to = `ws://127.0.0.1:${port}/loop`;
+    assert.deepEqual(redirects, [[to, 302], [to, 302]], "each redirect followed is passed on as the WebSocket's 'redirect'");
   } finally {
     rws.close();
     await new Promise<void>((r) => loop.close(() => r()));
