@@ -4,21 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode, WebSocket, WebSocketError, WebSocketServer, type Broker } from '../../src/node/index.js';
 import { next } from './helpers.js';
+import { serverWithClients } from './server-with-clients.js';
 
 const T = { timeout: 30_000 };
 
-async function setup(n: number, options: ConstructorParameters<typeof WebSocketServer>[0] = {}) {
-  const server = new WebSocketServer({ heartbeat: false, ...options });
-  const { port } = await server.listen(0, '127.0.0.1');
-  const clients: WebSocket[] = [];
-  const sides: WebSocket[] = [];
-  for (let i = 0; i < n; i++) {
-    const side = next<[WebSocket]>(server, 'connection');
-    clients.push(await WebSocket.connect(`ws://127.0.0.1:${port}/`));
-    sides.push((await side)[0]);
-  }
-  return { server, clients, sides };
-}
+const setup = (n: number, options: ConstructorParameters<typeof WebSocketServer>[0] = {}) =>
+  serverWithClients(n, options);
 
 const code = (c: string) => (e: unknown) => e instanceof WebSocketError && e.code === c;
 

@@ -9,6 +9,7 @@ import zlib, { inflateRawSync } from 'node:zlib';
 import { WebSocket, WebSocketServer, type Broker, type BrokerHandler } from '../../src/node/index.js';
 import { RawPeer, upgradeRequest, type Frame } from '../support/raw.js';
 import { messages, next, sleep, within } from './helpers.js';
+import { serverWithClients } from './server-with-clients.js';
 
 const T = { timeout: 30_000 };
 const MB = 1024 * 1024;
@@ -35,19 +36,8 @@ class RecordingBroker implements Broker {
   }
 }
 
-/** A server and `n` clients, with the server side of each client in the same order. */
-async function setup(n: number, options: ConstructorParameters<typeof WebSocketServer>[0] = {}) {
-  const server = new WebSocketServer({ heartbeat: false, ...options });
-  const { port } = await server.listen(0, '127.0.0.1');
-  const clients: WebSocket[] = [];
-  const sides: WebSocket[] = [];
-  for (let i = 0; i < n; i++) {
-    const side = next<[WebSocket]>(server, 'connection');
-    clients.push(await WebSocket.connect(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false }));
-    sides.push((await side)[0]);
-  }
-  return { server, port, clients, sides };
-}
+const setup = (n: number, options: ConstructorParameters<typeof WebSocketServer>[0] = {}) =>
+  serverWithClients(n, options, { perMessageDeflate: false });
 
 test('publish reaches the subscribers of the topic only, in order, text as text and binary exact', T, async () => {
   const { server, clients, sides } = await setup(3);
