@@ -1,4 +1,5 @@
-// A server process of bench/fanout.ts: `node fanout-server.js KIND PORT [REDIS_URL]`.
+// A server process of bench/fanout.ts: `node fanout-server.js KIND PORT [REDIS_URL]`; prints
+// "ready" (ws13-workers: "ready PID,PID", the workers) once it listens.
 // /sub connections subscribe to the one topic; what /pub sends is published to it.
 //   ws13          a WebSocketServer, with ws13/redis when REDIS_URL is given
 //   ws13-workers  a node:cluster primary (ws13/cluster hub) and two workers on PORT
@@ -33,7 +34,9 @@ if (kind === 'ws-redis') {
   cluster.setupPrimary({ serialization: 'advanced' });
   startClusterHub();
   let up = 0;
-  for (let i = 0; i < 2; i++) cluster.fork().on('listening', () => ++up === 2 && console.log('ready'));
+  const workers = [cluster.fork(), cluster.fork()];
+  // The workers' pids follow "ready": the driver reads their CPU time too.
+  for (const w of workers) w.on('listening', () => ++up === 2 && console.log(`ready ${workers.map((x) => x.process.pid).join(',')}`));
   process.on('SIGTERM', () => {
     for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
     process.exit(0);

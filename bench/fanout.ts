@@ -5,16 +5,23 @@
 //   ws13, --workers 2             ws13/cluster, the primary relays (node:cluster, one port)
 //   ws + Redis, 2 processes       what `ws` users write: each process subscribes to the Redis
 //                                 channel and sends every message to each of its clients
-// The driver (this process) is the publisher and every subscriber: raw TCP sockets, real
-// handshakes, frames parsed to their headers; a message carries its send time, so latency is
-// measured on one clock. The publisher keeps WINDOW messages outstanding on average over the
-// subscribers. Printed as a Markdown section; `node dist/bench/fanout.js`, or through
-// `npm run bench` (bench/run.ts). Environment: FANOUT_SUBS (1000), FANOUT_ROUNDS (3),
-// FANOUT_DURATION_MS (3000), FANOUT_WINDOW (16).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+// The driver (publisher and every subscriber) is the native load generator
+// (bench/loadgen/loadgen.c, `--mode fanout`, built here with `cc -O2 … -lz`): real handshakes,
+// every delivery compared byte for byte with the message of the subscriber's next sequence
+// number, latency on its one clock. The publisher keeps WINDOW messages outstanding on average
+// over the subscribers. Pinned (when taskset works): the driver on CPU 0, the servers and Redis
+// on CPU 1. FANOUT_DRIVER=node runs the former driver written in Node inside this process
+// instead (raw sockets, frames parsed to their headers, not compared). Printed as a Markdown
+// section; `node dist/bench/fanout.js`, or through `npm run bench` (bench/run.ts).
+// Environment: FANOUT_SUBS (1000), FANOUT_ROUNDS (3), FANOUT_DURATION_MS (3000),
+// FANOUT_WINDOW (16), FANOUT_DRIVER (native | node), FANOUT_PIN (1; 0 runs unpinned),
+// FANOUT_SETUPS (a comma list of ws13-1, ws13-workers, ws13-redis, ws-redis; default all).
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { cpus, release } from 'node:os';
+import { cpus, loadavg, release, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { acceptKey, maskedFrame } from './common.js';
@@ -27,7 +34,20 @@ const WINDOW = Number(process.env['FANOUT_WINDOW'] ?? 16);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const REDIS_SERVER = '/usr/bin/redis-server';
 const MASK = Buffer.from([0x5a, 0x13, 0xc4, 0x7e]);
+const SETTLE_MS = 500;
+const DRIVER: 'native' | 'node' = process.env['FANOUT_DRIVER'] === 'node' ? 'node' : 'native';
+const LOADGEN = join(ROOT, 'dist/bench/loadgen/loadgen');
+/** What every message is (the native driver writes the sequence number over its first 8 bytes). */
+const MESSAGE = Buffer.from('fan-out message: sequence number in the first 8 bytes, 64 B long', 'latin1');
+if (MESSAGE.length !== 64) throw new Error(`fan-out message is ${MESSAGE.length} bytes`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function works(cmd: string, args: string[]): boolean {
+  return spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+}
+const PINNED = process.env['FANOUT_PIN'] !== '0' && works('taskset', ['-c', '0', 'true']) && works('taskset', ['-c', '1', 'true']);
+/** argv pinned to `cpu` when pinning. */
+const on = (cpu: number, argv: string[]): string[] => (PINNED ? ['taskset', '-c', String(cpu), ...argv] : argv);
 
 type Setup = 'ws13-1' | 'ws13-redis' | 'ws13-workers' | 'ws-redis';
 const TITLES: Record<Setup, string> = {
@@ -50,17 +70,22 @@ function freePort(): Promise<number> {
   });
 }
 
-async function startProcess(args: string[], ready: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
-  await new Promise<void>((resolve, reject) => {
+/** A server process (on CPU 1 when pinned) once it said `ready`; `pids` the processes to account. */
+async function startProcess(args: string[], ready: string): Promise<{ child: ChildProcess; pids: number[] }> {
+  const argv = on(1, [process.execPath, ...args]);
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
+  const line = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
       out += d;
-      if (out.includes(ready)) resolve();
+      const at = out.indexOf(ready);
+      if (at >= 0 && out.indexOf('\n', at) > 0) resolve(out.slice(at, out.indexOf('\n', at)));
     });
     child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}: ${out}`)));
   });
-  return child;
+  // taskset execs the command: the child's pid is the server's. ws13-workers adds its workers'.
+  const workers = line.slice(ready.length).trim();
+  return { child, pids: [child.pid!, ...(workers ? workers.split(',').map(Number) : [])] };
 }
 
 function stop(child: ChildProcess): Promise<void> {
@@ -127,9 +152,74 @@ interface Result {
   rate: number;
   p50: number;
   p99: number;
+  /** CPU shares over the measured window (1 = one core): the driver, the servers, Redis. */
+  driverCpu: number;
+  serverCpu: number;
+  redisCpu: number;
+  problems: string[];
 }
 
-async function measure(ports: number[]): Promise<Result> {
+/** utime + stime of a process, in seconds (/proc/PID/stat). */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // fields 14 and 15, USER_HZ ticks
+  } catch {
+    return NaN;
+  }
+}
+
+interface LoadgenOut {
+  fatal?: string;
+  opened: number;
+  failed: number;
+  rate: number;
+  loadgenCpu: number;
+  serverCpus: number[];
+  checked: number;
+  badFrames: number;
+  mismatches: number;
+  published: number;
+  perSubscriberMin: number;
+  perSubscriberMax: number;
+  latencyP50Us: number;
+  latencyP99Us: number;
+  errorCount: number;
+  errors: string[];
+}
+
+let TMP = '';
+
+/** The native driver: the load generator in fan-out mode, on CPU 0 when pinned. */
+async function measureNative(ports: number[], serverPids: number[], redisPid: number | undefined): Promise<Result> {
+  const msgFile = join(TMP, 'message');
+  writeFileSync(msgFile, MESSAGE);
+  const pids = redisPid === undefined ? serverPids : [...serverPids, redisPid];
+  const argv = on(0, [
+    LOADGEN, '--mode', 'fanout', '--ports', ports.join(','), '--path', '/sub', '--pub-path', '/pub',
+    '--conns', String(SUBS), '--inflight', String(WINDOW), '--settle', String(SETTLE_MS),
+    '--warmup', String(WARMUP_MS), '--duration', String(DURATION_MS), '--message-file', msgFile,
+    '--expect-opcode', '2', '--expect-rsv1', '0', '--expect-len', String(MESSAGE.length), '--server-pids', pids.join(','),
+  ]);
+  const out = execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: WARMUP_MS + DURATION_MS + 90_000 });
+  const r = JSON.parse(out.trim().split('\n').pop()!) as LoadgenOut;
+  if (r.fatal) throw new Error(`load generator: ${r.fatal}`);
+  const problems = [...r.errors];
+  if (r.errorCount > r.errors.length) problems.push(`… ${r.errorCount} problems in all`);
+  if (r.failed > 0) problems.push(`${r.failed} connections failed`);
+  if (r.badFrames > 0) problems.push(`${r.badFrames} deliveries had an unexpected opcode, RSV1 or length`);
+  if (r.mismatches > 0) problems.push(`${r.mismatches} deliveries differed from the message due (lost, reordered or altered)`);
+  if (r.checked === 0 || r.perSubscriberMin === 0) problems.push('a subscriber received nothing');
+  const servers = r.serverCpus.slice(0, serverPids.length).reduce((a, b) => a + b, 0);
+  return {
+    rate: r.rate, p50: r.latencyP50Us / 1000, p99: r.latencyP99Us / 1000, driverCpu: r.loadgenCpu, serverCpu: servers,
+    redisCpu: redisPid === undefined ? NaN : r.serverCpus[serverPids.length]!, problems,
+  };
+}
+
+/** The driver in Node (FANOUT_DRIVER=node): this process; frames parsed to their headers only. */
+async function measureNode(ports: number[], serverPids: number[], redisPid: number | undefined): Promise<Result> {
   let delivered = 0;
   let measuring = false;
   const lat = new Float64Array(8_000_000);
@@ -143,8 +233,8 @@ async function measure(ports: number[]): Promise<Result> {
     subs.push(...(await Promise.all(Array.from({ length: Math.min(50, SUBS - i) }, (_, j) => dial(ports[(i + j) % ports.length]!, '/sub', onFrame)))));
   }
   const pub = await dial(ports[0]!, '/pub');
-  await sleep(500); // subscriptions reach the broker
-  const payload = Buffer.alloc(64);
+  await sleep(SETTLE_MS); // subscriptions reach the broker
+  const payload = Buffer.from(MESSAGE);
   let sent = 0;
   let running = true;
   // Keep WINDOW messages outstanding on average over the subscribers.
@@ -163,35 +253,46 @@ async function measure(ports: number[]): Promise<Result> {
   pump();
   await sleep(WARMUP_MS);
   measuring = true;
+  const cpu = (): number[] => [process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6, ...serverPids.map(cpuSeconds), redisPid === undefined ? NaN : cpuSeconds(redisPid)];
+  const c0 = cpu();
   const d0 = delivered;
   const t0 = performance.now();
   await sleep(DURATION_MS);
-  const rate = ((delivered - d0) * 1000) / (performance.now() - t0);
+  const secs = (performance.now() - t0) / 1000;
+  const rate = (delivered - d0) / secs;
+  const c1 = cpu();
   measuring = false;
   running = false;
   for (const s of [...subs, pub]) s.destroy();
+  const share = c1.map((v, i) => (v - c0[i]!) / secs);
   const sorted = lat.subarray(0, nLat).sort();
-  return { rate, p50: sorted[Math.floor(nLat * 0.5)] ?? NaN, p99: sorted[Math.floor(nLat * 0.99)] ?? NaN };
+  return {
+    rate, p50: sorted[Math.floor(nLat * 0.5)] ?? NaN, p99: sorted[Math.floor(nLat * 0.99)] ?? NaN,
+    driverCpu: share[0]!, serverCpu: share.slice(1, 1 + serverPids.length).reduce((a, b) => a + b, 0), redisCpu: share[share.length - 1]!,
+    problems: [],
+  };
 }
 
-async function runSetup(setup: Setup, redisUrl: string): Promise<Result> {
+const measure = DRIVER === 'native' ? measureNative : measureNode;
+
+async function runSetup(setup: Setup, redisUrl: string, redisPid: number | undefined): Promise<Result> {
   const children: ChildProcess[] = [];
+  const pids: number[] = [];
+  const start = async (args: string[]): Promise<void> => {
+    const p = await startProcess(args, 'ready');
+    children.push(p.child);
+    pids.push(...p.pids);
+  };
   try {
-    const script = [SERVER];
-    if (setup === 'ws13-1') {
+    if (setup === 'ws13-1' || setup === 'ws13-workers') {
       const port = await freePort();
-      children.push(await startProcess([...script, 'ws13', String(port), ''], 'ready'));
-      return await measure([port]);
-    }
-    if (setup === 'ws13-workers') {
-      const port = await freePort();
-      children.push(await startProcess([...script, 'ws13-workers', String(port), ''], 'ready'));
-      return await measure([port]);
+      await start([SERVER, setup === 'ws13-1' ? 'ws13' : 'ws13-workers', String(port), '']);
+      return await measure([port], pids, undefined);
     }
     const ports = [await freePort(), await freePort()];
     const kind = setup === 'ws-redis' ? 'ws-redis' : 'ws13';
-    for (const p of ports) children.push(await startProcess([...script, kind, String(p), redisUrl], 'ready'));
-    return await measure(ports);
+    for (const p of ports) await start([SERVER, kind, String(p), redisUrl]);
+    return await measure(ports, pids, redisPid);
   } finally {
     await Promise.all(children.map(stop));
   }
@@ -199,47 +300,102 @@ async function runSetup(setup: Setup, redisUrl: string): Promise<Result> {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+const pct = (x: number): string => (Number.isFinite(x) ? `${Math.round(x * 100)} %` : '—');
+const int = (x: number): string => Math.round(x).toLocaleString('en-US');
+
+function buildLoadgen(): void {
+  mkdirSync(join(ROOT, 'dist/bench/loadgen'), { recursive: true });
+  execFileSync('cc', ['-O2', '-Wall', '-o', LOADGEN, join(ROOT, 'bench/loadgen/loadgen.c'), '-lz'], { stdio: 'inherit' });
+}
+
 async function main(): Promise<void> {
+  const load = loadavg()[0]!;
+  if (DRIVER === 'native') buildLoadgen();
+  else if (PINNED) execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+  TMP = mkdtempSync(join(tmpdir(), 'ws13-fanout-'));
   const haveRedis = spawnSync(REDIS_SERVER, ['--version']).status === 0;
   let redis: ChildProcess | undefined;
   let redisUrl = '';
   if (haveRedis) {
     const port = await freePort();
-    redis = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const argv = on(1, [REDIS_SERVER, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+    redis = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
     redisUrl = `redis://127.0.0.1:${port}`;
     await sleep(300);
   }
-  const setups: Setup[] = ['ws13-1', 'ws13-workers', ...(haveRedis ? (['ws13-redis', 'ws-redis'] as const) : [])];
+  const only = process.env['FANOUT_SETUPS']?.split(',').map((x) => x.trim());
+  const setups = (['ws13-1', 'ws13-workers', ...(haveRedis ? (['ws13-redis', 'ws-redis'] as const) : [])] as Setup[]).filter((s) => !only || only.includes(s));
   const results = new Map<Setup, Result[]>(setups.map((s) => [s, []]));
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       for (const setup of setups) {
-        const r = await runSetup(setup, redisUrl);
+        const r = await runSetup(setup, redisUrl, setup === 'ws13-redis' || setup === 'ws-redis' ? redis?.pid : undefined);
         results.get(setup)!.push(r);
-        console.error(`[fanout] round ${round} ${setup}: ${Math.round(r.rate)} deliveries/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms`);
+        console.error(
+          `[fanout] round ${round} ${setup}: ${Math.round(r.rate)} deliveries/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ` +
+            `CPU driver ${pct(r.driverCpu)} servers ${pct(r.serverCpu)} Redis ${pct(r.redisCpu)}${r.problems.length ? ` PROBLEMS: ${r.problems.join('; ')}` : ''}`,
+        );
       }
     }
   } finally {
     redis?.kill('SIGTERM');
+    rmSync(TMP, { recursive: true, force: true });
   }
-  const one = median(results.get('ws13-1')!.map((r) => r.rate));
+  const rateOf = (s: Setup): number => median(results.get(s)?.map((r) => r.rate) ?? [NaN]);
+  const one = rateOf('ws13-1');
+  /** The median ratio a/b and its same-round range. */
+  const ratio = (a: Setup, b: Setup): string => {
+    const rs = (results.get(a) ?? []).map((r, i) => r.rate / (results.get(b)?.[i]?.rate ?? NaN));
+    return `${(rateOf(a) / rateOf(b)).toFixed(2)} (rounds ${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)})`;
+  };
+  const machine = `${cpus().length} cores (${cpus()[0]?.model ?? '?'}, Linux ${release()}, Node ${process.version}; 1-minute load average ${load.toFixed(2)} at the start)`;
+  const driver =
+    DRIVER === 'native'
+      ? 'The driver is the native load generator (`bench/loadgen/loadgen.c --mode fanout`, C, one thread, epoll): the publisher and every ' +
+        'subscriber, each with a real opening handshake. Each message carries its sequence number in its first 8 bytes, and every delivery ' +
+        'is compared byte for byte with the message that subscriber is due next, so a lost, repeated, reordered or altered message counts as ' +
+        'a mismatch; latency is publish (the driver\'s write) to delivery (its read), on its one clock. '
+      : 'The driver is written in Node, in the benchmark process (`FANOUT_DRIVER=node`): the publisher and every subscriber over raw ' +
+        'sockets with real handshakes; frames parsed to their headers, payloads not compared; latency from a send time carried in the message. '
+  const placement = PINNED
+    ? 'Pinned with taskset: the driver on CPU 0, the server processes and Redis together on CPU 1. Every setup so gets the same one core ' +
+      'for its server side, whatever its number of processes: the ratios compare what each setup makes of one core, and the driver ' +
+      'neither starves the servers nor is starved by them. (Unpinned, the two-process setups could also take what the driver leaves of ' +
+      'CPU 0, which one process cannot, and the comparison would measure the scheduler as much as the setups.) '
+    : `Unpinned: the driver shares the ${cpus().length} cores with the servers${haveRedis ? ' and Redis' : ''}. `;
   const lines = [
     '## Fan-out across processes',
     '',
-    `${SUBS} subscribers split over the server processes, one publisher keeping ${WINDOW} messages outstanding, 64-byte binary messages; ` +
-      `${ROUNDS} interleaved rounds of ${WARMUP_MS} ms warm-up + ${DURATION_MS} ms measured; medians. Unpinned: the driver (publisher and every ` +
-      `subscriber, in Node) shares the ${cpus().length} cores (${cpus()[0]?.model ?? '?'}, Linux ${release()}, Node ${process.version}) with the servers${haveRedis ? ' and Redis' : ''}. ` +
-      `Produced by \`node dist/bench/fanout.js\`.`,
+    `${SUBS} subscribers split evenly over the server processes, one publisher (on the first) keeping ${WINDOW} messages outstanding on average ` +
+      `over the subscribers (sent − delivered / ${SUBS} < ${WINDOW}; not end to end as in "Broadcast to 1,000" above), ` +
+      `${MESSAGE.length}-byte binary messages, the same for every setup; ${ROUNDS} interleaved rounds of ${WARMUP_MS} ms warm-up + ` +
+      `${DURATION_MS} ms measured; medians. ${driver}${placement}CPU columns: share of one core over the measured window ` +
+      '(/proc/PID/stat; "servers" sums the server processes, with `--workers 2` the primary and both workers); servers and Redis ' +
+      `summing to about 100 % mean CPU 1 was the bound. Machine: ${machine}. Produced by \`node dist/bench/fanout.js\`.`,
     '',
-    '| setup | deliveries/s (median) | min–max | vs one process | p50 latency | p99 latency |',
-    '|---|---:|---|---:|---:|---:|',
+    '| setup | deliveries/s (median) | min–max | vs one process | p50 latency | p99 latency | CPU: driver | servers | Redis |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|',
     ...setups.map((s) => {
       const rs = results.get(s)!;
       const rates = rs.map((r) => r.rate);
-      return `| ${TITLES[s]} | ${Math.round(median(rates)).toLocaleString('en-US')} | ${Math.round(Math.min(...rates)).toLocaleString('en-US')}–${Math.round(Math.max(...rates)).toLocaleString('en-US')} | ${(median(rates) / one).toFixed(2)} | ${median(rs.map((r) => r.p50)).toFixed(2)} ms | ${median(rs.map((r) => r.p99)).toFixed(2)} ms |`;
+      const m = (f: (r: Result) => number): number => median(rs.map(f));
+      return (
+        `| ${TITLES[s]} | ${int(median(rates))} | ${int(Math.min(...rates))}–${int(Math.max(...rates))} | ${(median(rates) / one).toFixed(2)} | ` +
+        `${m((r) => r.p50).toFixed(2)} ms | ${m((r) => r.p99).toFixed(2)} ms | ${pct(m((r) => r.driverCpu))} | ${pct(m((r) => r.serverCpu))} | ${pct(m((r) => r.redisCpu))} |`
+      );
     }),
-    ...(haveRedis ? [] : ['', `Redis (${REDIS_SERVER}) is not installed: the Redis setups were left out.`]),
   ];
+  if (haveRedis && results.has('ws13-redis') && results.has('ws-redis') && results.has('ws13-1')) {
+    const vsWs = rateOf('ws13-redis') / rateOf('ws-redis');
+    const vsOne = rateOf('ws13-redis') / one;
+    lines.push(
+      '',
+      `ws13 + Redis / ws + Redis: ${ratio('ws13-redis', 'ws-redis')}, target ≥ 5: ${vsWs >= 5 ? 'met' : 'missed'}. ` +
+        `ws13 + Redis / one process: ${ratio('ws13-redis', 'ws13-1')}, target ≥ 0.75 (the Redis hop costing at most a quarter): ${vsOne >= 0.75 ? 'met' : 'missed'}.`,
+    );
+  } else if (!haveRedis) lines.push('', `Redis (${REDIS_SERVER}) is not installed: the Redis setups were left out.`);
+  const problems = setups.flatMap((s) => results.get(s)!.flatMap((r, i) => r.problems.map((p) => `${TITLES[s]}, round ${i + 1}: ${p}`)));
+  if (problems.length) lines.push('', 'Problems:', '', ...problems.map((p) => `- ${p}`));
   console.log(lines.join('\n'));
 }
 

@@ -1,7 +1,7 @@
 /*
  * ws13 benchmark load generator (native). Built by bench/run.ts with `cc -O2 … -lz`.
  *
- *   loadgen --mode echo|broadcast|handshake|idle|serve --port P [options]
+ *   loadgen --mode echo|broadcast|fanout|handshake|idle|serve --port P [options]
  *
  * One thread, epoll (level-triggered), non-blocking sockets. Every connection starts with
  * a real opening handshake (a fresh random key) whose Sec-WebSocket-Accept is checked.
@@ -20,6 +20,16 @@
  *              publisher keeps K messages in flight end to end (a message is outstanding until
  *              every subscriber has it). Counts data frames delivered to subscribers and the
  *              publish-to-delivery latency of each (p50, p99, p99.9).
+ *   fanout     broadcast across server processes: --ports P1,P2,... (subscriber i on port
+ *              i mod count, the publisher on the first), upgrade paths --path (subscribers)
+ *              and --pub-path (publisher). Binary messages built here from --message-file:
+ *              the first 8 payload bytes carry the message's sequence number (little-endian),
+ *              the rest is the file's. A subscriber must receive every message in order: each
+ *              delivery is compared byte for byte with the message of its next sequence number;
+ *              latency is publish (this process's write) to delivery (its read) on one clock.
+ *              The publisher keeps --inflight messages outstanding on average over the
+ *              subscribers (sent - delivered / subscribers < K). Publishing starts --settle ms
+ *              after every connection is open, so the servers' subscriptions are in place.
  *   handshake  --conns N concurrent slots, each looping: connect, upgrade, verify accept,
  *              send a masked close frame (1000), read the server's close frame (it must echo
  *              1000), close the socket. Counts completed cycles.
@@ -32,7 +42,8 @@
  *              SIGTERM, then prints what it served.
  *
  * The measured window (after --warmup ms, for --duration ms) records the messages, this
- * process's CPU (getrusage), the server's CPU (/proc/PID/stat utime+stime, --server-pid)
+ * process's CPU (getrusage), the servers' CPU (/proc/PID/stat utime+stime, --server-pid, or
+ * --server-pids A,B,... reported each and summed)
  * and each core's busy and interrupt time (/proc/stat). Prints one JSON line.
  */
 #define _GNU_SOURCE
@@ -113,13 +124,18 @@ static void base64(const uint8_t *in, size_t n, char *out) {
 
 /* ---- options -------------------------------------------------------------------------- */
 
-enum { M_ECHO, M_BROADCAST, M_HANDSHAKE, M_IDLE, M_SERVE };
+enum { M_ECHO, M_BROADCAST, M_HANDSHAKE, M_IDLE, M_SERVE, M_FANOUT };
 static int mode = M_ECHO;
 static int port = 0;
+#define MAXPORTS 16
+static int ports[MAXPORTS]; static int nports = 0;   /* --ports; else {port} */
+static const char *path = "/bench", *pub_path = NULL;
+static long settle_ms = 0;
 static int nconns = 100;
 static int inflight = 16;
 static long warmup_ms = 500, duration_ms = 2000;
-static int server_pid = 0;
+#define MAXPIDS 16
+static int server_pids[MAXPIDS]; static int nserver_pids = 0;
 static const char *extensions = NULL;
 static const char *frame_file = NULL;
 static const char *message_file = NULL;
@@ -138,6 +154,7 @@ typedef struct conn {
   int state;
   int index;
   int publisher;
+  int port;
   uint32_t events;      /* current epoll interest */
   char accept[32];      /* expected Sec-WebSocket-Accept */
   char *hs;             /* response head being read */
@@ -156,6 +173,7 @@ typedef struct conn {
   uint32_t woff;        /* offset in the frame of the next byte to write */
   uint64_t received;    /* data frames received */
   uint8_t close_code[2];
+  uint8_t seqb[8];      /* fan-out: the sequence number the current message carries */
   double deadline;
 } conn;
 
@@ -176,8 +194,10 @@ static uint64_t next_doc = 0;
 static uint64_t req_plain = 0, req_comp = 0, reply_plain = 0, reply_comp = 0, reply_uncompressed = 0;
 static uint8_t *inflate_out; static size_t inflate_cap = 0;
 
-/* Broadcast: deliveries per published message (a ring), send times, latency histogram (µs). */
-#define BRING 8192
+/* Broadcast: deliveries per published message (a ring), send times, latency histogram (µs).
+ * Fan-out uses the send times only; averaged over 1,000 subscribers a lagging one may be far
+ * behind, hence the size. */
+#define BRING (1 << 17)
 static uint32_t bcount[BRING];
 static double bsent[BRING];
 static uint64_t completed = 0;
@@ -187,6 +207,9 @@ static int measuring = 0;
 
 static uint64_t messages = 0, handshakes = 0, resets = 0, bad_frames = 0, checked = 0, mismatches = 0, ready = 0;
 static uint64_t pub_sent = 0;
+static int obuf_mode = 0;                         /* writes from c->obuf: pool mode, fan-out publisher */
+static uint8_t fan_frame[14 + 125]; static size_t fan_flen = 0; /* fan-out: the masked frame of sequence 0 */
+static const uint8_t fan_mask[4] = {0x5a, 0x13, 0xc4, 0x7e};
 static int opened = 0, started = 0, failed = 0, running = 1, finished_setup = 0;
 static char answer[512]; static int have_answer = 0;
 static char errors[10][200]; static int nerrors = 0; static uint64_t error_count = 0;
@@ -230,7 +253,7 @@ static void start_conn(conn *c) {
     src.sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)(started % source_ips));
     if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0) { /* fall back to the default source */ }
   }
-  struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
   dst.sin_addr.s_addr = htonl(0x7f000001u);
   started++;
   c->fd = fd;
@@ -254,7 +277,7 @@ static void drop(conn *c, int linger0) {
 }
 
 static void flush(conn *c) {
-  if (pool_file) {
+  if (obuf_mode) {
     while (c->ooff < c->olen) {
       ssize_t w = write(c->fd, c->obuf + c->ooff, c->olen - c->ooff);
       if (w < 0) {
@@ -383,8 +406,9 @@ static void send_handshake(conn *c) {
   base64(digest, 20, c->accept);
   char req[1024];
   int n = snprintf(req, sizeof req,
-                   "GET /bench HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n", port, k64, request_tail);
+                   "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
+                   c->publisher && pub_path ? pub_path : path, c->port, k64, request_tail);
   if (write(c->fd, req, (size_t)n) != n) { err("connection %d: request not written at once", c->index); drop(c, 1); failed++; return; }
   c->hs = malloc(4096); c->hslen = 0;
   c->state = S_HS;
@@ -457,7 +481,18 @@ static void read_handshake(conn *c) {
 
 static void frame_done(conn *c) {
   int opcode = c->opcode;
-  if (c->mismatch) { mismatches++; if (mismatches <= 3) err("connection %d: a reply differs from the message", c->index); c->mismatch = 0; }
+  if (c->mismatch) {
+    mismatches++;
+    uint64_t got = 0;
+    for (int i = 0; i < 8; i++) got |= (uint64_t)c->seqb[i] << (8 * i);
+    if (mode == M_FANOUT && c->plen == msglen && got != c->received && got < pub_sent) {
+      /* Lost, repeated or reordered: counted once, then followed from the one that came. */
+      err("connection %d: message %llu came where %llu was due", c->index, (unsigned long long)got, (unsigned long long)c->received);
+      c->received = got;
+    } else if (mode == M_FANOUT) err("connection %d: message %llu altered", c->index, (unsigned long long)c->received);
+    else if (mismatches <= 3) err("connection %d: a reply differs from the message", c->index);
+    c->mismatch = 0;
+  }
   if (opcode == 8) {
     if (c->state != S_CLOSING) { err("connection %d: the server sent a close frame", c->index); drop(c, 1); failed++; return; }
     /* The closing handshake is complete: the server echoed our 1000. Close the socket. */
@@ -473,7 +508,15 @@ static void frame_done(conn *c) {
   if (mode == M_IDLE && c->received == 1) ready++;
   if (c->publisher) return;
   messages++;
-  if (mode == M_BROADCAST) {
+  if (mode == M_FANOUT) {
+    /* Sequence numbers are checked in parse(): this is the message `seq` sent. */
+    if (pub_sent - seq > BRING) { err("connection %d: message %llu arrived %llu messages late", c->index, (unsigned long long)seq, (unsigned long long)(pub_sent - seq)); return; }
+    if (measuring) {
+      double us = (tcur - bsent[seq % BRING]) * 1e6;
+      uint32_t b = us < 0 ? 0 : us >= HMAX ? HMAX - 1 : (uint32_t)us;
+      hist[b]++; hist_n++;
+    }
+  } else if (mode == M_BROADCAST) {
     uint32_t slot = (uint32_t)(seq % BRING);
     if (measuring) {
       double us = (tcur - bsent[slot]) * 1e6;
@@ -482,6 +525,20 @@ static void frame_done(conn *c) {
     }
     if (++bcount[slot] == (uint32_t)nconns) { bcount[slot] = 0; completed++; }
   }
+}
+
+/* Whether payload bytes [pos, pos + k) of the current data frame differ from what was sent. In
+ * fan-out the first 8 bytes are the sequence number of the subscriber's next message. */
+static int payload_differs(conn *c, const uint8_t *p, uint64_t pos, size_t k) {
+  if (pos + k > msglen) return 1;
+  int differs = 0;
+  if (mode == M_FANOUT) {
+    for (; k > 0 && pos < 8; p++, pos++, k--) {
+      c->seqb[pos] = *p;
+      if (*p != (uint8_t)(c->received >> (8 * pos))) differs = 1;
+    }
+  }
+  return differs || (k > 0 && memcmp(p, msg + pos, k) != 0);
 }
 
 /* Parses response bytes: headers, then every payload byte checked against what was sent. */
@@ -498,7 +555,7 @@ static void parse(conn *c, const uint8_t *p, size_t n) {
           if (c->zlen + k + 4 > c->zcap) { c->zcap = (c->zlen + k + 4) * 2; c->zbuf = realloc(c->zbuf, c->zcap); }
           memcpy(c->zbuf + c->zlen, p + off, k); c->zlen += k;
         } else if (msg && !c->mismatch) {
-          if (c->poff + k > msglen || memcmp(p + off, msg + c->poff, k) != 0) c->mismatch = 1;
+          if (payload_differs(c, p + off, c->poff, k)) c->mismatch = 1;
         }
       }
       c->poff += k; off += k;
@@ -604,7 +661,7 @@ static void on_event(conn *c, uint32_t ev) {
 
 /* ---- measurement ------------------------------------------------------------------------- */
 
-typedef struct { double t, cpu, user, sys; long long server; uint64_t msgs; long long busy[2], irq[2], total[2]; } snap;
+typedef struct { double t, cpu, user, sys; long long server[MAXPIDS]; uint64_t msgs; long long busy[2], irq[2], total[2]; } snap;
 
 static long long proc_ticks(int pid) {
   if (!pid) return 0;
@@ -626,7 +683,7 @@ static void take(snap *s) {
   s->user = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
   s->sys = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
   s->cpu = s->user + s->sys;
-  s->server = proc_ticks(server_pid);
+  for (int i = 0; i < nserver_pids; i++) s->server[i] = proc_ticks(server_pids[i]);
   s->msgs = mode == M_HANDSHAKE ? handshakes : messages;
   FILE *f = fopen("/proc/stat", "r");
   char line[512];
@@ -660,26 +717,29 @@ static void report(const snap *a, const snap *b) {
   if (secs <= 0) secs = 1e-9;
   FILE *o = stdout;
   fprintf(o, "{\"mode\":\"%s\",\"connections\":%d,\"inFlight\":%d,\"frameBytes\":%zu,\"opened\":%d,\"failed\":%d,",
-          mode == M_ECHO ? "echo" : mode == M_BROADCAST ? "broadcast" : mode == M_SERVE ? "serve" : mode == M_HANDSHAKE ? "handshake" : "idle",
+          mode == M_ECHO ? "echo" : mode == M_BROADCAST ? "broadcast" : mode == M_FANOUT ? "fanout" : mode == M_SERVE ? "serve" : mode == M_HANDSHAKE ? "handshake" : "idle",
           nconns, inflight, flen, opened, failed);
   fprintf(o, "\"answer\":"); if (have_answer && answer[0]) json_str(o, answer); else fprintf(o, "null");
   fprintf(o, ",\"setupSeconds\":%.3f,\"seconds\":%.4f,\"messages\":%llu,\"rate\":%.1f,", setup_seconds, secs,
           (unsigned long long)(b->msgs - a->msgs), (double)(b->msgs - a->msgs) / secs);
-  fprintf(o, "\"loadgenCpu\":%.4f,\"loadgenUser\":%.4f,\"loadgenSys\":%.4f,\"serverCpu\":%.4f,",
-          (b->cpu - a->cpu) / secs, (b->user - a->user) / secs, (b->sys - a->sys) / secs,
-          (double)(b->server - a->server) / (double)hz / secs);
+  double server_sum = 0;
+  for (int i = 0; i < nserver_pids; i++) server_sum += (double)(b->server[i] - a->server[i]) / (double)hz / secs;
+  fprintf(o, "\"loadgenCpu\":%.4f,\"loadgenUser\":%.4f,\"loadgenSys\":%.4f,\"serverCpu\":%.4f,\"serverCpus\":[",
+          (b->cpu - a->cpu) / secs, (b->user - a->user) / secs, (b->sys - a->sys) / secs, server_sum);
+  for (int i = 0; i < nserver_pids; i++) fprintf(o, "%s%.4f", i ? "," : "", (double)(b->server[i] - a->server[i]) / (double)hz / secs);
+  fprintf(o, "],");
   fprintf(o, "\"coreBusy\":[");
   for (int i = 0; i < 2; i++) fprintf(o, "%s%.4f", i ? "," : "", (double)(b->busy[i] - a->busy[i]) / (double)(b->total[i] - a->total[i] > 0 ? b->total[i] - a->total[i] : 1));
   fprintf(o, "],\"coreIrq\":[");
   for (int i = 0; i < 2; i++) fprintf(o, "%s%.4f", i ? "," : "", (double)(b->irq[i] - a->irq[i]) / (double)(b->total[i] - a->total[i] > 0 ? b->total[i] - a->total[i] : 1));
   fprintf(o, "],\"checked\":%llu,\"badFrames\":%llu,\"resets\":%llu,\"published\":%llu,", (unsigned long long)checked,
           (unsigned long long)bad_frames, (unsigned long long)resets, (unsigned long long)pub_sent);
-  if (mode == M_BROADCAST) {
+  if (mode == M_BROADCAST || mode == M_FANOUT) {
     uint64_t mn = UINT64_MAX, mx = 0;
     for (int i = 0; i < nconns; i++) { uint64_t r = conns[i].received; if (r < mn) mn = r; if (r > mx) mx = r; }
     fprintf(o, "\"perSubscriberMin\":%llu,\"perSubscriberMax\":%llu,", (unsigned long long)mn, (unsigned long long)mx);
   }
-  if (mode == M_BROADCAST && hist_n > 0) {
+  if ((mode == M_BROADCAST || mode == M_FANOUT) && hist_n > 0) {
     double q[3] = {0.5, 0.99, 0.999}; double v[3] = {0};
     for (int k = 0; k < 3; k++) {
       uint64_t want = (uint64_t)(q[k] * (double)hist_n), acc = 0;
@@ -716,7 +776,7 @@ static void fatal(const char *msg) {
 }
 
 static void check_timeouts(double t) {
-  for (int i = 0; i < nconns + (mode == M_BROADCAST); i++) {
+  for (int i = 0; i < nconns + (mode == M_BROADCAST || mode == M_FANOUT); i++) {
     conn *c = &conns[i];
     if ((c->state == S_CONNECTING || c->state == S_HS || c->state == S_CLOSING) && t > c->deadline) {
       err("connection %d: timed out (state %d)", c->index, c->state);
@@ -892,13 +952,18 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
 #define OPT(name) (strcmp(a, name) == 0 && ++i)
-    if (OPT("--mode")) mode = !strcmp(v, "echo") ? M_ECHO : !strcmp(v, "broadcast") ? M_BROADCAST : !strcmp(v, "handshake") ? M_HANDSHAKE : !strcmp(v, "idle") ? M_IDLE : !strcmp(v, "serve") ? M_SERVE : -1;
+    if (OPT("--mode")) mode = !strcmp(v, "echo") ? M_ECHO : !strcmp(v, "broadcast") ? M_BROADCAST : !strcmp(v, "fanout") ? M_FANOUT : !strcmp(v, "handshake") ? M_HANDSHAKE : !strcmp(v, "idle") ? M_IDLE : !strcmp(v, "serve") ? M_SERVE : -1;
     else if (OPT("--port")) port = atoi(v);
+    else if (OPT("--ports")) { nports = 0; for (const char *q = v; *q && nports < MAXPORTS; q = strchr(q, ',') ? strchr(q, ',') + 1 : q + strlen(q)) ports[nports++] = atoi(q); }
+    else if (OPT("--path")) path = v;
+    else if (OPT("--pub-path")) pub_path = v;
+    else if (OPT("--settle")) settle_ms = atol(v);
     else if (OPT("--conns")) nconns = atoi(v);
     else if (OPT("--inflight")) inflight = atoi(v);
     else if (OPT("--warmup")) warmup_ms = atol(v);
     else if (OPT("--duration")) duration_ms = atol(v);
-    else if (OPT("--server-pid")) server_pid = atoi(v);
+    else if (OPT("--server-pid")) { server_pids[0] = atoi(v); nserver_pids = 1; }
+    else if (OPT("--server-pids")) { nserver_pids = 0; for (const char *q = v; *q && nserver_pids < MAXPIDS; q = strchr(q, ',') ? strchr(q, ',') + 1 : q + strlen(q)) server_pids[nserver_pids++] = atoi(q); }
     else if (OPT("--extensions")) extensions = v;
     else if (OPT("--frame-file")) frame_file = v;
     else if (OPT("--message-file")) message_file = v;
@@ -914,7 +979,10 @@ int main(int argc, char **argv) {
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
   if (mode == M_SERVE) return serve();
-  if (mode < 0 || port <= 0 || nconns <= 0) fatal("need --mode and --port");
+  if (nports == 0 && port > 0) ports[nports++] = port;
+  for (int i = 0; i < nports; i++) if (ports[i] <= 0) fatal("bad --ports");
+  if (mode < 0 || nports == 0 || nconns <= 0) fatal("need --mode and --port");
+  if (nports > 1 && mode != M_FANOUT) fatal("--ports is for fanout");
   rng ^= (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
 
   /* As many descriptors as the hard limit allows. */
@@ -926,7 +994,18 @@ int main(int argc, char **argv) {
   if (message_file) { msg = read_file(message_file, &msglen); if (!msg) fatal("cannot read --message-file"); }
   if (pool_file) { if (mode != M_ECHO) fatal("--pool-file is for echo"); load_pool(); if (npool == 0) fatal("empty --pool-file"); }
   if (((mode == M_ECHO && !pool_file) || mode == M_BROADCAST) && !frame_file) fatal("--frame-file is required for echo and broadcast");
-  if (frame_file) {
+  if (mode == M_FANOUT) {
+    /* RFC 6455 §5.3: client frames are masked. A binary frame, FIN set; the payload is the
+     * message with its first 8 bytes replaced by the sequence number when sent. */
+    if (!msg || msglen < 8 || msglen > 125) fatal("fanout needs a --message-file of 8 to 125 bytes");
+    fan_frame[0] = 0x82; fan_frame[1] = (uint8_t)(0x80 | msglen);
+    memcpy(fan_frame + 2, fan_mask, 4);
+    for (size_t i = 0; i < msglen; i++) fan_frame[6 + i] = (i < 8 ? 0 : msg[i]) ^ fan_mask[i & 3];
+    fan_flen = 6 + msglen; flen = fan_flen;
+    obuf_mode = 1;
+  }
+  if (pool_file) obuf_mode = 1;
+  if (frame_file && mode != M_FANOUT) {
     frame = read_file(frame_file, &flen);
     if (!frame || flen < 6) fatal("cannot read --frame-file");
     /* inflight + 1 copies: any window of up to `inflight` frames from any offset in the first is contiguous. */
@@ -935,13 +1014,15 @@ int main(int argc, char **argv) {
     batch = malloc(batchlen);
     for (int i = 0; i <= copies; i++) memcpy(batch + (size_t)i * flen, frame, flen);
   }
-  if (mode == M_BROADCAST) hist = calloc(HMAX, sizeof *hist);
+  int has_pub = mode == M_BROADCAST || mode == M_FANOUT;
+  if (has_pub) hist = calloc(HMAX, sizeof *hist);
 
   epfd = epoll_create1(0);
-  int total = nconns + (mode == M_BROADCAST ? 1 : 0);
+  int total = nconns + has_pub;
   conns = calloc((size_t)total, sizeof(conn));
-  for (int i = 0; i < total; i++) { conns[i].index = i; conns[i].state = S_FREE; }
-  if (mode == M_BROADCAST) conns[nconns].publisher = 1;
+  /* Subscribers spread evenly over the ports; the publisher on the first. */
+  for (int i = 0; i < total; i++) { conns[i].index = i; conns[i].state = S_FREE; conns[i].port = ports[i % nports]; }
+  if (has_pub) { conns[nconns].publisher = 1; conns[nconns].port = ports[0]; }
 
   double t0 = now();
   snap a, b;
@@ -982,10 +1063,37 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  conn *pub = mode == M_BROADCAST ? &conns[nconns] : NULL;
+  conn *pub = has_pub ? &conns[nconns] : NULL;
+  if (settle_ms > 0) {
+    /* Nothing is published yet: let the servers' subscriptions reach their brokers. */
+    double until = now() + settle_ms / 1e3;
+    while (!stop_signal && now() < until) {
+      int n = epoll_wait(epfd, evs, 512, 10);
+      for (int i = 0; i < n; i++) on_event(evs[i].data.ptr, evs[i].events);
+    }
+  }
   double start = now(), warm_end = start + warmup_ms / 1e3, end = warm_end + duration_ms / 1e3, last = 0;
   while (!stop_signal) {
-    if (pub && pub->state == S_OPEN && pub->pend == 0) {
+    if (mode == M_FANOUT && pub->state == S_OPEN && pub->olen == 0) {
+      /* On average over the subscribers, at most `inflight` messages outstanding. */
+      double outstanding = (double)pub_sent - (double)messages / nconns;
+      int want = (int)((double)inflight - outstanding + 0.999999);
+      if (want > inflight) want = inflight;
+      if (want > 0) {
+        size_t need = (size_t)want * fan_flen;
+        if (need > pub->ocap) { pub->ocap = need; pub->obuf = realloc(pub->obuf, need); }
+        double t = now();
+        for (int k = 0; k < want; k++) {
+          uint64_t seq = pub_sent++;
+          uint8_t *f = pub->obuf + pub->olen;
+          memcpy(f, fan_frame, fan_flen);
+          for (int i = 0; i < 8; i++) f[6 + i] = (uint8_t)(seq >> (8 * i)) ^ fan_mask[i & 3];
+          pub->olen += fan_flen;
+          bsent[seq % BRING] = t;
+        }
+        flush(pub);
+      }
+    } else if (mode == M_BROADCAST && pub->state == S_OPEN && pub->pend == 0) {
       /* End to end: a message is outstanding until every subscriber has it. */
       int want = (int)((uint64_t)inflight - (pub_sent - completed));
       if (want > 0) {
