@@ -156,6 +156,11 @@ interface Result {
   driverCpu: number;
   serverCpu: number;
   redisCpu: number;
+  /** Deliveries per write system call of the servers (NaN: not measured). */
+  perWrite: number;
+  /** The machine's TCP retransmissions and input backlog drops in the measured window (native driver). */
+  retransmits: number;
+  drops: number;
   problems: string[];
 }
 
@@ -177,6 +182,10 @@ interface LoadgenOut {
   rate: number;
   loadgenCpu: number;
   serverCpus: number[];
+  serverWrites: number[];
+  tcpRetransmits: number;
+  backlogDrops: number;
+  seconds: number;
   checked: number;
   badFrames: number;
   mismatches: number;
@@ -195,6 +204,7 @@ let TMP = '';
 async function measureNative(ports: number[], serverPids: number[], redisPid: number | undefined): Promise<Result> {
   const msgFile = join(TMP, 'message');
   writeFileSync(msgFile, MESSAGE);
+  // Redis last: its CPU is reported apart, its writes (to the servers) not counted as theirs.
   const pids = redisPid === undefined ? serverPids : [...serverPids, redisPid];
   const argv = on(0, [
     LOADGEN, '--mode', 'fanout', '--ports', ports.join(','), '--path', '/sub', '--pub-path', '/pub',
@@ -202,8 +212,11 @@ async function measureNative(ports: number[], serverPids: number[], redisPid: nu
     '--warmup', String(WARMUP_MS), '--duration', String(DURATION_MS), '--message-file', msgFile,
     '--expect-opcode', '2', '--expect-rsv1', '0', '--expect-len', String(MESSAGE.length), '--server-pids', pids.join(','),
   ]);
-  const out = execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: WARMUP_MS + DURATION_MS + 90_000 });
-  const r = JSON.parse(out.trim().split('\n').pop()!) as LoadgenOut;
+  // Its report is its last stdout line, also when it exits with a fatal error.
+  const run = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: WARMUP_MS + DURATION_MS + 90_000 });
+  const last = run.stdout?.trim().split('\n').pop();
+  if (!last) throw new Error(`load generator: no report (${run.error?.message ?? `exit ${run.status}`}) ${run.stderr ?? ''}`);
+  const r = JSON.parse(last) as LoadgenOut;
   if (r.fatal) throw new Error(`load generator: ${r.fatal}`);
   const problems = [...r.errors];
   if (r.errorCount > r.errors.length) problems.push(`… ${r.errorCount} problems in all`);
@@ -214,7 +227,8 @@ async function measureNative(ports: number[], serverPids: number[], redisPid: nu
   const servers = r.serverCpus.slice(0, serverPids.length).reduce((a, b) => a + b, 0);
   return {
     rate: r.rate, p50: r.latencyP50Us / 1000, p99: r.latencyP99Us / 1000, driverCpu: r.loadgenCpu, serverCpu: servers,
-    redisCpu: redisPid === undefined ? NaN : r.serverCpus[serverPids.length]!, problems,
+    redisCpu: redisPid === undefined ? NaN : r.serverCpus[serverPids.length]!, perWrite: (r.rate * r.seconds) / r.serverWrites.slice(0, serverPids.length).reduce((a, b) => a + b, 0),
+    retransmits: r.tcpRetransmits, drops: r.backlogDrops, problems,
   };
 }
 
@@ -269,7 +283,7 @@ async function measureNode(ports: number[], serverPids: number[], redisPid: numb
   return {
     rate, p50: sorted[Math.floor(nLat * 0.5)] ?? NaN, p99: sorted[Math.floor(nLat * 0.99)] ?? NaN,
     driverCpu: share[0]!, serverCpu: share.slice(1, 1 + serverPids.length).reduce((a, b) => a + b, 0), redisCpu: share[share.length - 1]!,
-    problems: [],
+    perWrite: NaN, retransmits: 0, drops: 0, problems: [],
   };
 }
 
@@ -333,7 +347,8 @@ async function main(): Promise<void> {
         results.get(setup)!.push(r);
         console.error(
           `[fanout] round ${round} ${setup}: ${Math.round(r.rate)} deliveries/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ` +
-            `CPU driver ${pct(r.driverCpu)} servers ${pct(r.serverCpu)} Redis ${pct(r.redisCpu)}${r.problems.length ? ` PROBLEMS: ${r.problems.join('; ')}` : ''}`,
+            `CPU driver ${pct(r.driverCpu)} servers ${pct(r.serverCpu)} Redis ${pct(r.redisCpu)}, ${r.perWrite.toFixed(1)} per write, ` +
+            `${r.retransmits} retransmitted, ${r.drops} dropped${r.problems.length ? ` PROBLEMS: ${r.problems.join('; ')}` : ''}`,
         );
       }
     }
@@ -373,15 +388,15 @@ async function main(): Promise<void> {
       '(/proc/PID/stat; "servers" sums the server processes, with `--workers 2` the primary and both workers); servers and Redis ' +
       `summing to about 100 % mean CPU 1 was the bound. Machine: ${machine}. Produced by \`node dist/bench/fanout.js\`.`,
     '',
-    '| setup | deliveries/s (median) | min–max | vs one process | p50 latency | p99 latency | CPU: driver | servers | Redis |',
-    '|---|---:|---|---:|---:|---:|---:|---:|---:|',
+    '| setup | deliveries/s (median) | min–max | vs one process | p50 latency | p99 latency | CPU: driver | servers | Redis | deliveries per server write |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|',
     ...setups.map((s) => {
       const rs = results.get(s)!;
       const rates = rs.map((r) => r.rate);
       const m = (f: (r: Result) => number): number => median(rs.map(f));
       return (
         `| ${TITLES[s]} | ${int(median(rates))} | ${int(Math.min(...rates))}–${int(Math.max(...rates))} | ${(median(rates) / one).toFixed(2)} | ` +
-        `${m((r) => r.p50).toFixed(2)} ms | ${m((r) => r.p99).toFixed(2)} ms | ${pct(m((r) => r.driverCpu))} | ${pct(m((r) => r.serverCpu))} | ${pct(m((r) => r.redisCpu))} |`
+        `${m((r) => r.p50).toFixed(2)} ms | ${m((r) => r.p99).toFixed(2)} ms | ${pct(m((r) => r.driverCpu))} | ${pct(m((r) => r.serverCpu))} | ${pct(m((r) => r.redisCpu))} | ${Number.isFinite(m((r) => r.perWrite)) ? m((r) => r.perWrite).toFixed(1) : '—'} |`
       );
     }),
   ];
@@ -394,6 +409,12 @@ async function main(): Promise<void> {
         `ws13 + Redis / one process: ${ratio('ws13-redis', 'ws13-1')}, target ≥ 0.75 (the Redis hop costing at most a quarter): ${vsOne >= 0.75 ? 'met' : 'missed'}.`,
     );
   } else if (!haveRedis) lines.push('', `Redis (${REDIS_SERVER}) is not installed: the Redis setups were left out.`);
+  const lossy = setups.flatMap((s) =>
+    results.get(s)!.flatMap((r, i) => (r.retransmits || r.drops ? [`${TITLES[s]} round ${i + 1}: ${r.retransmits} retransmitted, ${r.drops} dropped`] : [])),
+  );
+  if (lossy.length) {
+    lines.push('', `TCP segments retransmitted and packets dropped by a full input backlog on the machine (any process) during measured windows: ${lossy.join('; ')}. On loopback a dropped packet stalls its connection until a retransmission timer fires (≥ 200 ms).`);
+  }
   const problems = setups.flatMap((s) => results.get(s)!.flatMap((r, i) => r.problems.map((p) => `${TITLES[s]}, round ${i + 1}: ${p}`)));
   if (problems.length) lines.push('', 'Problems:', '', ...problems.map((p) => `- ${p}`));
   console.log(lines.join('\n'));

@@ -43,8 +43,9 @@
  *
  * The measured window (after --warmup ms, for --duration ms) records the messages, this
  * process's CPU (getrusage), the servers' CPU (/proc/PID/stat utime+stime, --server-pid, or
- * --server-pids A,B,... reported each and summed)
- * and each core's busy and interrupt time (/proc/stat). Prints one JSON line.
+ * --server-pids A,B,... reported each and summed; their write system calls, /proc/PID/io syscw)
+ * and each core's busy and interrupt time (/proc/stat), and the machine's TCP retransmissions
+ * and input backlog drops (/proc/net). Prints one JSON line.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -661,7 +662,36 @@ static void on_event(conn *c, uint32_t ev) {
 
 /* ---- measurement ------------------------------------------------------------------------- */
 
-typedef struct { double t, cpu, user, sys; long long server[MAXPIDS]; uint64_t msgs; long long busy[2], irq[2], total[2]; } snap;
+typedef struct { double t, cpu, user, sys; long long server[MAXPIDS], swrites[MAXPIDS]; uint64_t msgs; long long busy[2], irq[2], total[2], retrans, drops; } snap;
+
+/* Machine-wide: TCP segments retransmitted (/proc/net/snmp) and packets dropped by a full
+ * per-CPU input backlog (/proc/net/softnet_stat, column 2): on loopback a drop stalls a
+ * connection until its retransmission timer fires. */
+static void net_counters(long long *retrans, long long *drops) {
+  char head[1024], vals[1024];
+  *retrans = *drops = 0;
+  FILE *f = fopen("/proc/net/snmp", "r");
+  while (f && fgets(head, sizeof head, f)) {
+    if (strncmp(head, "Tcp:", 4) != 0 || !fgets(vals, sizeof vals, f)) continue;
+    char *hs, *vs, *h = strtok_r(head, " \n", &hs), *v = strtok_r(vals, " \n", &vs);
+    while (h && v) { if (!strcmp(h, "RetransSegs")) *retrans = atoll(v); h = strtok_r(NULL, " \n", &hs); v = strtok_r(NULL, " \n", &vs); }
+    break;
+  }
+  if (f) fclose(f);
+  f = fopen("/proc/net/softnet_stat", "r");
+  while (f && fgets(head, sizeof head, f)) { unsigned a, b; if (sscanf(head, "%x %x", &a, &b) == 2) *drops += b; }
+  if (f) fclose(f);
+}
+
+/* Write system calls a process made (syscw of /proc/PID/io). */
+static long long proc_writes(int pid) {
+  char path[64], line[128]; long long v = 0;
+  snprintf(path, sizeof path, "/proc/%d/io", pid);
+  FILE *f = fopen(path, "r"); if (!f) return 0;
+  while (fgets(line, sizeof line, f)) if (sscanf(line, "syscw: %lld", &v) == 1) break;
+  fclose(f);
+  return v;
+}
 
 static long long proc_ticks(int pid) {
   if (!pid) return 0;
@@ -683,7 +713,8 @@ static void take(snap *s) {
   s->user = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
   s->sys = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
   s->cpu = s->user + s->sys;
-  for (int i = 0; i < nserver_pids; i++) s->server[i] = proc_ticks(server_pids[i]);
+  for (int i = 0; i < nserver_pids; i++) { s->server[i] = proc_ticks(server_pids[i]); s->swrites[i] = proc_writes(server_pids[i]); }
+  net_counters(&s->retrans, &s->drops);
   s->msgs = mode == M_HANDSHAKE ? handshakes : messages;
   FILE *f = fopen("/proc/stat", "r");
   char line[512];
@@ -727,6 +758,8 @@ static void report(const snap *a, const snap *b) {
   fprintf(o, "\"loadgenCpu\":%.4f,\"loadgenUser\":%.4f,\"loadgenSys\":%.4f,\"serverCpu\":%.4f,\"serverCpus\":[",
           (b->cpu - a->cpu) / secs, (b->user - a->user) / secs, (b->sys - a->sys) / secs, server_sum);
   for (int i = 0; i < nserver_pids; i++) fprintf(o, "%s%.4f", i ? "," : "", (double)(b->server[i] - a->server[i]) / (double)hz / secs);
+  fprintf(o, "],\"tcpRetransmits\":%lld,\"backlogDrops\":%lld,\"serverWrites\":[", b->retrans - a->retrans, b->drops - a->drops);
+  for (int i = 0; i < nserver_pids; i++) fprintf(o, "%s%lld", i ? "," : "", b->swrites[i] - a->swrites[i]);
   fprintf(o, "],");
   fprintf(o, "\"coreBusy\":[");
   for (int i = 0; i < 2; i++) fprintf(o, "%s%.4f", i ? "," : "", (double)(b->busy[i] - a->busy[i]) / (double)(b->total[i] - a->total[i] > 0 ? b->total[i] - a->total[i] : 1));
