@@ -161,6 +161,12 @@ interface Result {
   /** The machine's TCP retransmissions and input backlog drops in the measured window (native driver). */
   retransmits: number;
   drops: number;
+  /** Share of CPU 1 (the servers' core when pinned) spent in interrupts and softirq (/proc/stat). */
+  softirq1: number;
+  /** Busy time of a core not explained by our processes there nor by interrupts (the larger of the two; pinned, native driver). */
+  other: number;
+  /** The longest time in the measured window with no delivery at all, ms (native driver). */
+  gapMs: number;
   problems: string[];
 }
 
@@ -185,6 +191,9 @@ interface LoadgenOut {
   serverWrites: number[];
   tcpRetransmits: number;
   backlogDrops: number;
+  coreBusy: number[];
+  coreIrq: number[];
+  longestGapMs: number;
   seconds: number;
   checked: number;
   badFrames: number;
@@ -214,6 +223,7 @@ async function measureNative(ports: number[], serverPids: number[], redisPid: nu
   ]);
   // Its report is its last stdout line, also when it exits with a fatal error.
   const run = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: WARMUP_MS + DURATION_MS + 90_000 });
+  if (run.stderr) process.stderr.write(run.stderr);
   const last = run.stdout?.trim().split('\n').pop();
   if (!last) throw new Error(`load generator: no report (${run.error?.message ?? `exit ${run.status}`}) ${run.stderr ?? ''}`);
   const r = JSON.parse(last) as LoadgenOut;
@@ -228,7 +238,9 @@ async function measureNative(ports: number[], serverPids: number[], redisPid: nu
   return {
     rate: r.rate, p50: r.latencyP50Us / 1000, p99: r.latencyP99Us / 1000, driverCpu: r.loadgenCpu, serverCpu: servers,
     redisCpu: redisPid === undefined ? NaN : r.serverCpus[serverPids.length]!, perWrite: (r.rate * r.seconds) / r.serverWrites.slice(0, serverPids.length).reduce((a, b) => a + b, 0),
-    retransmits: r.tcpRetransmits, drops: r.backlogDrops, problems,
+    retransmits: r.tcpRetransmits, drops: r.backlogDrops, softirq1: r.coreIrq[1] ?? NaN, gapMs: r.longestGapMs,
+    other: PINNED ? Math.max(0, r.coreBusy[0]! - r.coreIrq[0]! - r.loadgenCpu, r.coreBusy[1]! - r.coreIrq[1]! - r.serverCpus.reduce((a, b) => a + b, 0)) : NaN,
+    problems,
   };
 }
 
@@ -283,7 +295,7 @@ async function measureNode(ports: number[], serverPids: number[], redisPid: numb
   return {
     rate, p50: sorted[Math.floor(nLat * 0.5)] ?? NaN, p99: sorted[Math.floor(nLat * 0.99)] ?? NaN,
     driverCpu: share[0]!, serverCpu: share.slice(1, 1 + serverPids.length).reduce((a, b) => a + b, 0), redisCpu: share[share.length - 1]!,
-    perWrite: NaN, retransmits: 0, drops: 0, problems: [],
+    perWrite: NaN, retransmits: 0, drops: 0, softirq1: NaN, gapMs: NaN, other: NaN, problems: [],
   };
 }
 
@@ -347,8 +359,8 @@ async function main(): Promise<void> {
         results.get(setup)!.push(r);
         console.error(
           `[fanout] round ${round} ${setup}: ${Math.round(r.rate)} deliveries/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ` +
-            `CPU driver ${pct(r.driverCpu)} servers ${pct(r.serverCpu)} Redis ${pct(r.redisCpu)}, ${r.perWrite.toFixed(1)} per write, ` +
-            `${r.retransmits} retransmitted, ${r.drops} dropped${r.problems.length ? ` PROBLEMS: ${r.problems.join('; ')}` : ''}`,
+            `CPU driver ${pct(r.driverCpu)} servers ${pct(r.serverCpu)} Redis ${pct(r.redisCpu)} CPU 1 softirq ${pct(r.softirq1)} other load ${pct(r.other)}, ${r.perWrite.toFixed(1)} per write, ` +
+            `${r.retransmits} retransmitted, ${r.drops} dropped, longest gap ${r.gapMs.toFixed(0)} ms${r.problems.length ? ` PROBLEMS: ${r.problems.join('; ')}` : ''}`,
         );
       }
     }
@@ -363,6 +375,12 @@ async function main(): Promise<void> {
     const rs = (results.get(a) ?? []).map((r, i) => r.rate / (results.get(b)?.[i]?.rate ?? NaN));
     return `${(rateOf(a) / rateOf(b)).toFixed(2)} (rounds ${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)})`;
   };
+  let rev = '';
+  try {
+    rev = ` at commit ${execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()}`;
+  } catch {
+    // not a git checkout
+  }
   const machine = `${cpus().length} cores (${cpus()[0]?.model ?? '?'}, Linux ${release()}, Node ${process.version}; 1-minute load average ${load.toFixed(2)} at the start)`;
   const driver =
     DRIVER === 'native'
@@ -385,18 +403,22 @@ async function main(): Promise<void> {
       `over the subscribers (sent − delivered / ${SUBS} < ${WINDOW}; not end to end as in "Broadcast to 1,000" above), ` +
       `${MESSAGE.length}-byte binary messages, the same for every setup; ${ROUNDS} interleaved rounds of ${WARMUP_MS} ms warm-up + ` +
       `${DURATION_MS} ms measured; medians. ${driver}${placement}CPU columns: share of one core over the measured window ` +
-      '(/proc/PID/stat; "servers" sums the server processes, with `--workers 2` the primary and both workers); servers and Redis ' +
-      `summing to about 100 % mean CPU 1 was the bound. Machine: ${machine}. Produced by \`node dist/bench/fanout.js\`.`,
+      '(/proc/PID/stat; "servers" sums the server processes, with `--workers 2` the primary and both workers); "CPU 1 softirq": ' +
+      'interrupt and softirq time on the servers\' core (/proc/stat), where loopback TCP does much of its work; "other load": the larger, ' +
+      'over both cores, of busy time not accounted for by our processes pinned there nor by interrupts (other tenants of this shared ' +
+      'machine). Servers and Redis near 100 % mean CPU 1 was the bound (softirq work done while a server runs counts in its time as well); ' +
+      '"deliveries per server write": deliveries over the servers\' write system calls (/proc/PID/io), how many messages one write ' +
+      `carries to a subscriber. Machine: ${machine}. Produced by \`node dist/bench/fanout.js\` on ${new Date().toISOString()}, ws13${rev}.`,
     '',
-    '| setup | deliveries/s (median) | min–max | vs one process | p50 latency | p99 latency | CPU: driver | servers | Redis | deliveries per server write |',
-    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| setup | deliveries/s (median) | min–max | vs one process | p50 latency | p99 latency | CPU: driver | servers | Redis | CPU 1 softirq | other load | deliveries per server write |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...setups.map((s) => {
       const rs = results.get(s)!;
       const rates = rs.map((r) => r.rate);
       const m = (f: (r: Result) => number): number => median(rs.map(f));
       return (
         `| ${TITLES[s]} | ${int(median(rates))} | ${int(Math.min(...rates))}–${int(Math.max(...rates))} | ${(median(rates) / one).toFixed(2)} | ` +
-        `${m((r) => r.p50).toFixed(2)} ms | ${m((r) => r.p99).toFixed(2)} ms | ${pct(m((r) => r.driverCpu))} | ${pct(m((r) => r.serverCpu))} | ${pct(m((r) => r.redisCpu))} | ${Number.isFinite(m((r) => r.perWrite)) ? m((r) => r.perWrite).toFixed(1) : '—'} |`
+        `${m((r) => r.p50).toFixed(2)} ms | ${m((r) => r.p99).toFixed(2)} ms | ${pct(m((r) => r.driverCpu))} | ${pct(m((r) => r.serverCpu))} | ${pct(m((r) => r.redisCpu))} | ${pct(m((r) => r.softirq1))} | ${pct(m((r) => r.other))} | ${Number.isFinite(m((r) => r.perWrite)) ? m((r) => r.perWrite).toFixed(1) : '—'} |`
       );
     }),
   ];
@@ -415,6 +437,8 @@ async function main(): Promise<void> {
   if (lossy.length) {
     lines.push('', `TCP segments retransmitted and packets dropped by a full input backlog on the machine (any process) during measured windows: ${lossy.join('; ')}. On loopback a dropped packet stalls its connection until a retransmission timer fires (≥ 200 ms).`);
   }
+  const stalls = setups.flatMap((s) => results.get(s)!.flatMap((r, i) => (r.gapMs > 100 ? [`${TITLES[s]} round ${i + 1}: ${Math.round(r.gapMs)} ms`] : [])));
+  if (stalls.length) lines.push('', `Stalls, the longest time with no delivery at all during a measured window, over 100 ms: ${stalls.join('; ')}.`);
   const problems = setups.flatMap((s) => results.get(s)!.flatMap((r, i) => r.problems.map((p) => `${TITLES[s]}, round ${i + 1}: ${p}`)));
   if (problems.length) lines.push('', 'Problems:', '', ...problems.map((p) => `- ${p}`));
   console.log(lines.join('\n'));

@@ -208,6 +208,7 @@ static int measuring = 0;
 
 static uint64_t messages = 0, handshakes = 0, resets = 0, bad_frames = 0, checked = 0, mismatches = 0, ready = 0;
 static uint64_t pub_sent = 0;
+static double last_delivery = 0, longest_gap = 0;   /* fan-out: the longest time with no delivery while measuring */
 static int obuf_mode = 0;                         /* writes from c->obuf: pool mode, fan-out publisher */
 static uint8_t fan_frame[14 + 125]; static size_t fan_flen = 0; /* fan-out: the masked frame of sequence 0 */
 static const uint8_t fan_mask[4] = {0x5a, 0x13, 0xc4, 0x7e};
@@ -510,6 +511,8 @@ static void frame_done(conn *c) {
   if (c->publisher) return;
   messages++;
   if (mode == M_FANOUT) {
+    if (measuring && tcur - last_delivery > longest_gap) longest_gap = tcur - last_delivery;
+    last_delivery = tcur;
     /* Sequence numbers are checked in parse(): this is the message `seq` sent. */
     if (pub_sent - seq > BRING) { err("connection %d: message %llu arrived %llu messages late", c->index, (unsigned long long)seq, (unsigned long long)(pub_sent - seq)); return; }
     if (measuring) {
@@ -771,6 +774,7 @@ static void report(const snap *a, const snap *b) {
     uint64_t mn = UINT64_MAX, mx = 0;
     for (int i = 0; i < nconns; i++) { uint64_t r = conns[i].received; if (r < mn) mn = r; if (r > mx) mx = r; }
     fprintf(o, "\"perSubscriberMin\":%llu,\"perSubscriberMax\":%llu,", (unsigned long long)mn, (unsigned long long)mx);
+    if (mode == M_FANOUT) fprintf(o, "\"longestGapMs\":%.1f,", longest_gap * 1e3);
   }
   if ((mode == M_BROADCAST || mode == M_FANOUT) && hist_n > 0) {
     double q[3] = {0.5, 0.99, 0.999}; double v[3] = {0};
@@ -816,6 +820,21 @@ static void check_timeouts(double t) {
       drop(c, 1); failed++;
     }
   }
+}
+
+/* Fan-out: nothing delivered for a while; says where each port's subscribers are (stderr, once a second). */
+static void stall_report(double t) {
+  static double said = 0;
+  if (t - said < 1.0) return;
+  said = t;
+  fprintf(stderr, "loadgen: no delivery for %.0f ms; published %llu, publisher %s, %zu bytes unwritten;",
+          (t - last_delivery) * 1e3, (unsigned long long)pub_sent, conns[nconns].state == S_OPEN ? "open" : "closed", conns[nconns].olen - conns[nconns].ooff);
+  for (int k = 0; k < nports; k++) {
+    uint64_t mn = UINT64_MAX, mx = 0;
+    for (int i = k; i < nconns; i += nports) { uint64_t r = conns[i].received; if (r < mn) mn = r; if (r > mx) mx = r; }
+    fprintf(stderr, " port %d: received %llu–%llu;", ports[k], (unsigned long long)mn, (unsigned long long)mx);
+  }
+  fputc('\n', stderr);
 }
 
 /* Opens connections until `target` are open (or have failed), at most `connect_concurrency` at once. */
@@ -1139,11 +1158,13 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++) on_event(evs[i].data.ptr, evs[i].events);
     double t = now();
     if (t - last > 0.1) { check_timeouts(t); last = t; }
-    if (!measuring && t >= warm_end) { take(&a); measuring = 1; }
+    if (!measuring && t >= warm_end) { take(&a); measuring = 1; last_delivery = t; }
     if (measuring && t >= end) break;
+    if (mode == M_FANOUT && measuring && t - last_delivery > 0.5 && t - last > 0.09) stall_report(t);
   }
   take(&b);
   running = 0;
+  if (mode == M_FANOUT && measuring && b.t - last_delivery > longest_gap) longest_gap = b.t - last_delivery;
   report(&a, &b);
   return 0;
 }
