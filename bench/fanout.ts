@@ -389,7 +389,7 @@ async function main(): Promise<void> {
         'is compared byte for byte with the message that subscriber is due next, so a lost, repeated, reordered or altered message counts as ' +
         'a mismatch; latency is publish (the driver\'s write) to delivery (its read), on its one clock. '
       : 'The driver is written in Node, in the benchmark process (`FANOUT_DRIVER=node`): the publisher and every subscriber over raw ' +
-        'sockets with real handshakes; frames parsed to their headers, payloads not compared; latency from a send time carried in the message. '
+        'sockets with real handshakes; frames parsed to their headers, payloads not compared; latency from a send time carried in the message. ';
   const placement = PINNED
     ? 'Pinned with taskset: the driver on CPU 0, the server processes and Redis together on CPU 1. Every setup so gets the same one core ' +
       'for its server side, whatever its number of processes: the ratios compare what each setup makes of one core, and the driver ' +
@@ -435,7 +435,7 @@ async function main(): Promise<void> {
     results.get(s)!.flatMap((r, i) => (r.retransmits || r.drops ? [`${TITLES[s]} round ${i + 1}: ${r.retransmits} retransmitted, ${r.drops} dropped`] : [])),
   );
   if (lossy.length) {
-    lines.push('', `TCP segments retransmitted and packets dropped by a full input backlog on the machine (any process) during measured windows: ${lossy.join('; ')}. On loopback a dropped packet stalls its connection until a retransmission timer fires (≥ 200 ms).`);
+    lines.push('', `TCP segments retransmitted and packets dropped by a full input backlog on the machine (any process) during measured windows: ${lossy.join('; ')}. Here mostly tail-loss probes that the peer reports as duplicates (nstat: TCPLossProbes, TCPDSACKRecv): a segment whose acknowledgement came late, not a loss.`);
   }
   const stalls = setups.flatMap((s) => results.get(s)!.flatMap((r, i) => (r.gapMs > 100 ? [`${TITLES[s]} round ${i + 1}: ${Math.round(r.gapMs)} ms`] : [])));
   if (stalls.length) lines.push('', `Stalls, the longest time with no delivery at all during a measured window, over 100 ms: ${stalls.join('; ')}.`);
