@@ -27,7 +27,15 @@ export interface OwnerBinding {
   dispatch(owner: HostOwner, type: string, ...args: unknown[]): void;
   hostOf(owner: object): ConnectionHost | undefined;
   /** Makes the server side of a connection over `socket` after a 101 (reading starts with `host.start`). */
-  accept(socket: Duplex, url: string, protocol: string, extensions: string, codec: NodeDeflateCodec | undefined, settings: ResolvedSettings): HostOwner;
+  accept(
+    socket: Duplex,
+    url: string,
+    protocol: string,
+    extensions: string,
+    codec: NodeDeflateCodec | undefined,
+    settings: ResolvedSettings,
+    startsNow: boolean,
+  ): HostOwner;
 }
 let binding: OwnerBinding;
 export function bindOwner(b: OwnerBinding): void {
@@ -41,8 +49,9 @@ export function acceptConnection(
   extensions: string,
   codec: NodeDeflateCodec | undefined,
   settings: ResolvedSettings,
+  startsNow = false,
 ): HostOwner {
-  return binding.accept(socket, url, protocol, extensions, codec, settings);
+  return binding.accept(socket, url, protocol, extensions, codec, settings, startsNow);
 }
 /** The host of an open (or closing) WebSocket; undefined while it connects. */
 export function hostOf(ws: object): ConnectionHost | undefined {
@@ -100,6 +109,7 @@ export class ConnectionHost extends Output implements ConnectionHandler, SocketT
     role: 'client' | 'server',
     settings: ResolvedSettings,
     codec: NodeDeflateCodec | undefined,
+    startsNow = false,
   ) {
     super();
     this.owner = owner;
@@ -109,8 +119,9 @@ export class ConnectionHost extends Output implements ConnectionHandler, SocketT
     const s = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void };
     s.setNoDelay?.(true);
     s.setTimeout?.(0);
-    // Nothing is read until `start`, so bytes that came with the handshake go first.
-    socket.pause();
+    // Nothing is read until `start`, so bytes that came with the handshake go first; a
+    // host started in the caller's same synchronous run cannot be overtaken by a read.
+    if (!startsNow) socket.pause();
     // Listeners shared by all connections find theirs through the socket (no closures each).
     routeSocket(socket, this);
   }

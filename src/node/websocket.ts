@@ -106,7 +106,7 @@ export class WebSocket extends WebSocketEventTarget {
     bindOwner({
       dispatch: (ws, type, ...args) => (ws as WebSocket).#dispatch(type, ...args),
       hostOf: (ws) => (ws as WebSocket).#host,
-      accept(socket, url, protocol, extensions, codec, settings) {
+      accept(socket, url, protocol, extensions, codec, settings, startsNow) {
         const ws = new WebSocket(kInternal as unknown as string);
         // Most connections ask for the same path: keep one copy of it, not one each.
         if (url === lastUrl) url = lastUrl;
@@ -114,7 +114,7 @@ export class WebSocket extends WebSocketEventTarget {
         (ws as { url: string }).url = url;
         ws.protocol = protocol;
         ws.extensions = extensions;
-        ws.#host = new ConnectionHost(ws, socket, 'server', settings, codec);
+        ws.#host = new ConnectionHost(ws, socket, 'server', settings, codec, startsNow);
         return ws;
       },
     });
