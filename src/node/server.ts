@@ -38,6 +38,9 @@ export type { ServerOptions, UpgradeDecision, Refusal, UpgradeRequest } from './
 import type { ServerOptions, UpgradeDecision, UpgradeRequest } from './server-options.js';
 
 
+/** The bytes after a request head, when there are none. */
+const NO_BYTES = new Uint8Array(0);
+
 /** Time a refused peer gets to read the answer before its socket is destroyed. */
 const REFUSAL_LINGER = 1000;
 
@@ -219,11 +222,14 @@ export class WebSocketServer extends EventEmitter {
       this.#refuse(socket, refusalError(404, ErrorCode.NotFound, 'no WebSocket endpoint at this path'), req);
       return;
     }
-    void afterwards(this.#upgrade(req, head, socket, Buffer.from(r.rest), true), () => clearTimeout(timer));
+    // The bytes after the head are copied off the read's buffer (usually there are none).
+    const rest = r.rest.length === 0 ? NO_BYTES : Buffer.from(r.rest);
+    void afterwards(this.#upgrade(req, head, socket, rest, true), () => clearTimeout(timer));
   };
 
   readonly #onGone = (p: PendingHandshake): void => {
     this.#pending.delete(p.socket);
+    clearTimeout(p.timer);
   };
 
   #handshakeTimer(socket: Duplex, headDone: () => boolean): NodeJS.Timeout {
@@ -236,7 +242,8 @@ export class WebSocketServer extends EventEmitter {
           : refusalError(408, ErrorCode.RequestTimeout, 'request head not received in time'),
       );
     }, this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT);
-    t.unref();
+    // Not unref'd: every path clears it, and the socket it guards keeps the process alive anyway
+    // (unref'ing each one flips Node's timer handle on and off, a call into C++ each time).
     return t;
   }
 
