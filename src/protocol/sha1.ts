@@ -73,16 +73,18 @@ export function sha1(msg: Uint8Array): Uint8Array {
 
 /**
  * SHA-1 of a 24-character ASCII string followed by the 36-character `suffix` (a key and the
- * WebSocket GUID): 60 bytes, so two blocks, of which the second (padding and length) is the
- * same for every key and is scheduled once. Latin-1 code units, as `asciiBytes` takes them.
+ * WebSocket GUID): 60 bytes, so two blocks. The suffix fills words 6 to 14 of the first
+ * block and is read once per suffix; the second block (padding and length) is the same for
+ * every key and is scheduled once. Latin-1 code units, as `asciiBytes` takes them.
  */
 export function sha1Of60(key: string, suffix: string): Uint8Array {
   if (key.length !== 24 || suffix.length !== 36) return sha1(asciiBytes(key + suffix));
-  const s = key + suffix;
-  for (let i = 0; i < 15; i++) {
-    const j = i * 4;
-    W[i] = ((s.charCodeAt(j) & 0xff) << 24) | ((s.charCodeAt(j + 1) & 0xff) << 16) | ((s.charCodeAt(j + 2) & 0xff) << 8) | (s.charCodeAt(j + 3) & 0xff);
+  if (suffix !== lastSuffix) {
+    for (let i = 0; i < 9; i++) SUFFIX_WORDS[i] = word(suffix, i * 4);
+    lastSuffix = suffix;
   }
+  for (let i = 0; i < 6; i++) W[i] = word(key, i * 4);
+  W.set(SUFFIX_WORDS, 6);
   W[15] = 0x80000000 | 0; // §5.1.1: the 1 bit after the message, then zeros to the block's end
   expand(W);
   init();
@@ -90,6 +92,13 @@ export function sha1Of60(key: string, suffix: string): Uint8Array {
   compress(TAIL_SCHEDULE);
   return digest();
 }
+
+/** Four Latin-1 code units of `s` from `at`, big-endian. */
+function word(s: string, at: number): number {
+  return ((s.charCodeAt(at) & 0xff) << 24) | ((s.charCodeAt(at + 1) & 0xff) << 16) | ((s.charCodeAt(at + 2) & 0xff) << 8) | (s.charCodeAt(at + 3) & 0xff);
+}
+const SUFFIX_WORDS = new Int32Array(9);
+let lastSuffix = '';
 
 /** The schedule of the second block of a 60-byte message: zeros, then its length in bits (480). */
 const TAIL_SCHEDULE = new Int32Array(80);

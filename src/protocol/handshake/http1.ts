@@ -28,13 +28,15 @@ export class HeaderList {
   }
 
   get(name: string): string | undefined {
-    for (const [n, v] of this.entries) if (n === name) return v;
+    const e = this.entries;
+    for (let i = 0; i < e.length; i++) if (e[i]![0] === name) return e[i]![1];
     return undefined;
   }
 
   all(name: string): string[] {
+    const e = this.entries;
     let out: string[] | undefined;
-    for (const [n, v] of this.entries) if (n === name) (out ??= []).push(v);
+    for (let i = 0; i < e.length; i++) if (e[i]![0] === name) (out ??= []).push(e[i]![1]);
     return out ?? [];
   }
 
