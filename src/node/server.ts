@@ -224,7 +224,9 @@ export class WebSocketServer extends EventEmitter {
     }
     // The bytes after the head are copied off the read's buffer (usually there are none).
     const rest = r.rest.length === 0 ? NO_BYTES : Buffer.from(r.rest);
-    void afterwards(this.#upgrade(req, head, socket, rest, true), () => clearTimeout(timer));
+    const outcome = this.#upgrade(req, head, socket, rest, true);
+    if (outcome instanceof Promise) void outcome.finally(() => clearTimeout(timer));
+    else clearTimeout(timer);
   };
 
   readonly #onGone = (p: PendingHandshake): void => {

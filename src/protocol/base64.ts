@@ -7,22 +7,26 @@ const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const B64_CODES = Array.from(B64, (c) => c.charCodeAt(0));
 const PAD = 0x3d; // '='
 
+/** Output code arrays of short lengths (keys, accepts), reused: encoding is synchronous. */
+const SCRATCH: number[][] = [];
+
 export function base64Encode(data: Uint8Array): string {
-  const codes = new Array<number>(((data.length + 2) / 3 | 0) * 4);
+  const n = ((data.length + 2) / 3 | 0) * 4;
+  const codes = n <= 64 ? (SCRATCH[n] ??= new Array<number>(n).fill(0)) : new Array<number>(n);
   let i = 0;
   let o = 0;
   for (; i + 2 < data.length; i += 3) {
-    const n = (data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!;
-    codes[o++] = B64_CODES[n >> 18]!;
-    codes[o++] = B64_CODES[(n >> 12) & 63]!;
-    codes[o++] = B64_CODES[(n >> 6) & 63]!;
-    codes[o++] = B64_CODES[n & 63]!;
+    const v = (data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!;
+    codes[o++] = B64_CODES[v >> 18]!;
+    codes[o++] = B64_CODES[(v >> 12) & 63]!;
+    codes[o++] = B64_CODES[(v >> 6) & 63]!;
+    codes[o++] = B64_CODES[v & 63]!;
   }
   if (i < data.length) {
-    const n = (data[i]! << 16) | ((data[i + 1] ?? 0) << 8);
-    codes[o++] = B64_CODES[n >> 18]!;
-    codes[o++] = B64_CODES[(n >> 12) & 63]!;
-    codes[o++] = i + 1 < data.length ? B64_CODES[(n >> 6) & 63]! : PAD;
+    const v = (data[i]! << 16) | ((data[i + 1] ?? 0) << 8);
+    codes[o++] = B64_CODES[v >> 18]!;
+    codes[o++] = B64_CODES[(v >> 12) & 63]!;
+    codes[o++] = i + 1 < data.length ? B64_CODES[(v >> 6) & 63]! : PAD;
     codes[o++] = PAD;
   }
   if (o <= 8192) return String.fromCharCode.apply(null, codes);

@@ -36,7 +36,12 @@ export class HeaderList {
   all(name: string): string[] {
     const e = this.entries;
     let out: string[] | undefined;
-    for (let i = 0; i < e.length; i++) if (e[i]![0] === name) (out ??= []).push(e[i]![1]);
+    for (let i = 0; i < e.length; i++) {
+      if (e[i]![0] !== name) continue;
+      // One value is the usual case: an array of exactly one (a pushed-to array reserves 17).
+      if (out === undefined) out = [e[i]![1]];
+      else out.push(e[i]![1]);
+    }
     return out ?? [];
   }
 
@@ -76,7 +81,8 @@ export type HeadResult =
  * with the bytes that followed (the first WebSocket frames, which must not be lost).
  */
 export class HeadReader {
-  private parts: Uint8Array[] = [];
+  /** The chunks so far; most heads come in one. */
+  private parts: Uint8Array[] | undefined;
   private size = 0;
   /** The last bytes seen, to find a CRLFCRLF split across chunks. */
   private tail = 0;
@@ -90,7 +96,8 @@ export class HeadReader {
 
   push(chunk: Uint8Array): HeadResult {
     const before = this.size;
-    this.parts.push(chunk);
+    if (this.parts === undefined) this.parts = [chunk];
+    else this.parts.push(chunk);
     this.size += chunk.length;
     // Scan only the new bytes (linear overall, whatever the chunking), from one LF to the next.
     const limit = Math.min(chunk.length, this.maxSize + 4 - before);
@@ -116,7 +123,7 @@ export class HeadReader {
   }
 
   private joined(): Uint8Array {
-    const out = concatBytes(this.parts, this.size);
+    const out = concatBytes(this.parts!, this.size);
     this.parts = [out];
     return out;
   }
