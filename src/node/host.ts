@@ -26,7 +26,10 @@ export interface OwnerBinding {
   /** Emits to the owner's listeners and `on…` handler; a listener's throw comes back as an exception only for 'message'. */
   dispatch(owner: HostOwner, type: string, ...args: unknown[]): void;
   hostOf(owner: object): ConnectionHost | undefined;
-  /** Makes the server side of a connection over `socket` after a 101 (reading starts with `host.start`). */
+  /**
+   * Makes the server side of a connection over `socket` after a 101 (reading starts with
+   * `host.start`). `startsNow`: `start` follows in this same call, so the transport is not paused.
+   */
   accept(
     socket: Duplex,
     url: string,
@@ -42,16 +45,8 @@ export function bindOwner(b: OwnerBinding): void {
   binding = b;
 }
 /** See `OwnerBinding.accept`. */
-export function acceptConnection(
-  socket: Duplex,
-  url: string,
-  protocol: string,
-  extensions: string,
-  codec: NodeDeflateCodec | undefined,
-  settings: ResolvedSettings,
-  startsNow = false,
-): HostOwner {
-  return binding.accept(socket, url, protocol, extensions, codec, settings, startsNow);
+export function acceptConnection(...args: Parameters<OwnerBinding['accept']>): HostOwner {
+  return binding.accept(...args);
 }
 /** The host of an open (or closing) WebSocket; undefined while it connects. */
 export function hostOf(ws: object): ConnectionHost | undefined {

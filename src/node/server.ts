@@ -339,7 +339,7 @@ export class WebSocketServer extends EventEmitter {
       accept: (stream, url, decision, req) => {
         const settings = this.#settings;
         const codec = decision.deflate ? new NodeDeflateCodec(decision.deflate, settings.deflate) : undefined;
-        const ws = acceptConnection(stream, url, decision.protocol, decision.extensions, codec, settings) as WebSocket;
+        const ws = acceptConnection(stream, url, decision.protocol, decision.extensions, codec, settings, false) as WebSocket;
         this.#adopt(ws, req, true, new Uint8Array(0));
       },
       refused: (err, req) => this.#refused(err, req),
