@@ -111,9 +111,12 @@ export class ConnectionHost extends Output implements ConnectionHandler, SocketT
     this.socket = socket;
     this.settings = settings;
     this.conn = new Connection(coreOptions(settings, role), this, codec);
-    const s = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void };
+    const s = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void; timeout?: number };
     s.setNoDelay?.(true);
-    s.setTimeout?.(0);
+    // An HTTP server's idle timeout (`server.timeout`) stays set on an upgraded socket, with
+    // nobody listening, and is re-armed at every read and write: cleared. A socket without
+    // one is left alone (the call validates and looks up timers: 0.5 µs of every handshake).
+    if (s.timeout) s.setTimeout?.(0);
     // Nothing is read until `start`, so bytes that came with the handshake go first; a
     // host started in the caller's same synchronous run cannot be overtaken by a read.
     if (!startsNow) socket.pause();

@@ -113,3 +113,29 @@ test('standalone: a hook that throws at once answers 500 in the same turn, and t
     await wss.close();
   }
 });
+
+test("attached: the HTTP server's idle timeout (server.timeout) does not end an upgraded connection", async () => {
+  const hs = http.createServer((_req, res) => res.end('plain'));
+  hs.timeout = 200;
+  const wss = new WebSocketServer({ server: hs });
+  await new Promise<void>((r) => hs.listen(0, '127.0.0.1', r));
+  const { port } = hs.address() as net.AddressInfo;
+  try {
+    const opened = new Promise<WebSocket>((r) => wss.on('connection', r));
+    const { response, socket } = await pipelined(port, [], []);
+    assert.match(response, /^HTTP\/1\.1 101 /);
+    const ws = await within(opened, 3000, 'the connection');
+    let closed = false;
+    socket.on('close', () => (closed = true));
+    // Quiet for three times the HTTP server's timeout; then a message still gets through.
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(closed, false, 'the upgraded socket was closed by the HTTP server');
+    const got = new Promise((r) => ws.once('message', (d) => r(String(d))));
+    socket.write(maskedFrame(1, 'still here'));
+    assert.equal(await within(got, 3000, 'the message'), 'still here');
+    socket.destroy();
+  } finally {
+    await wss.close();
+    await new Promise<void>((r) => hs.close(() => r()));
+  }
+});
