@@ -176,8 +176,8 @@ export class WebSocketServer extends EventEmitter {
   #fromHttp(req: http.IncomingMessage, socket: Duplex, head: Buffer, emit: boolean): Outcome | Promise<Outcome> {
     socket.on('error', ignore);
     const timer = this.#handshakeTimer(socket, () => true);
-    const head1 = { method: req.method ?? '', httpVersion: req.httpVersion, headers: HeaderList.fromRaw(req.rawHeaders), target: req.url ?? '/' };
-    return afterwards(this.#upgrade(req, head1, socket, head, emit), () => clearTimeout(timer));
+    const requestHead = { method: req.method ?? '', httpVersion: req.httpVersion, headers: HeaderList.fromRaw(req.rawHeaders), target: req.url ?? '/' };
+    return afterwards(this.#upgrade(req, requestHead, socket, head, emit), () => clearTimeout(timer));
   }
 
   /** Standalone: read the request head ourselves, bounded in size and time. */
