@@ -113,7 +113,8 @@ export class HeadReader {
       if (tail === 0x0d0a0d0a && before + lf + 1 >= 4) {
         const end = before + lf + 1;
         const all = this.parts.length === 1 ? chunk : this.joined();
-        return { kind: 'done', head: this.decode(all, 0, end - 4), rest: all.subarray(end) };
+        // Most heads come alone: no view is made for nothing after them.
+        return { kind: 'done', head: this.decode(all, 0, end - 4), rest: end === all.length ? NOTHING_AFTER : all.subarray(end) };
       }
       from = lf + 1;
     }
@@ -128,6 +129,8 @@ export class HeadReader {
     return out;
   }
 }
+
+const NOTHING_AFTER = new Uint8Array(0);
 
 /** The last four bytes seen once `chunk[from..end)` follows the bytes that gave `tail`. */
 function lastFour(tail: number, chunk: Uint8Array, from: number, end: number): number {
