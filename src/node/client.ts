@@ -3,12 +3,12 @@
 // response read (`readResponse`) and judged by the core (protocol/handshake/client.ts), a
 // redirect followed when asked (dial/redirect.ts). The WebSocket hears of it through `DialEvents`.
 import type net from 'node:net';
-import { randomBytes } from 'node:crypto';
 import { ErrorCode, HandshakeError, WebSocketError } from '../protocol/errors.js';
 import { HeadReader, couldBeStatusLine, type ResponseHead } from '../protocol/handshake/http1.js';
 import { readErrorBody } from './error-body.js';
 import { ClientHandshake, type ClientDecision } from '../protocol/handshake/client.js';
 import { NodeDeflateCodec } from './deflate.js';
+import { randomNonce } from './random.js';
 import { dial as dialTarget, proxyFor } from './dial/proxy.js';
 import { DEFAULT_MAX_REDIRECTS, nextHop } from './dial/redirect.js';
 import { Attempt } from './dial/attempt.js';
@@ -85,7 +85,7 @@ export function startClient(
     origin: opts.origin,
     headers: opts.headers,
     perMessageDeflate: opts.perMessageDeflate,
-    nonce: randomBytes(16),
+    nonce: randomNonce(),
   });
   const h2 = http2Option(opts.http2);
   if (h2) {

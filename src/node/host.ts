@@ -26,23 +26,27 @@ export interface OwnerBinding {
   /** Emits to the owner's listeners and `on…` handler; a listener's throw comes back as an exception only for 'message'. */
   dispatch(owner: HostOwner, type: string, ...args: unknown[]): void;
   hostOf(owner: object): ConnectionHost | undefined;
-  /** Makes the server side of a connection over `socket` after a 101 (reading starts with `host.start`). */
-  accept(socket: Duplex, url: string, protocol: string, extensions: string, codec: NodeDeflateCodec | undefined, settings: ResolvedSettings): HostOwner;
+  /**
+   * Makes the server side of a connection over `socket` after a 101 (reading starts with
+   * `host.start`). `startsNow`: `start` follows in this same call, so the transport is not paused.
+   */
+  accept(
+    socket: Duplex,
+    url: string,
+    protocol: string,
+    extensions: string,
+    codec: NodeDeflateCodec | undefined,
+    settings: ResolvedSettings,
+    startsNow: boolean,
+  ): HostOwner;
 }
 let binding: OwnerBinding;
 export function bindOwner(b: OwnerBinding): void {
   binding = b;
 }
 /** See `OwnerBinding.accept`. */
-export function acceptConnection(
-  socket: Duplex,
-  url: string,
-  protocol: string,
-  extensions: string,
-  codec: NodeDeflateCodec | undefined,
-  settings: ResolvedSettings,
-): HostOwner {
-  return binding.accept(socket, url, protocol, extensions, codec, settings);
+export function acceptConnection(...args: Parameters<OwnerBinding['accept']>): HostOwner {
+  return binding.accept(...args);
 }
 /** The host of an open (or closing) WebSocket; undefined while it connects. */
 export function hostOf(ws: object): ConnectionHost | undefined {
@@ -100,17 +104,22 @@ export class ConnectionHost extends Output implements ConnectionHandler, SocketT
     role: 'client' | 'server',
     settings: ResolvedSettings,
     codec: NodeDeflateCodec | undefined,
+    startsNow = false,
   ) {
     super();
     this.owner = owner;
     this.socket = socket;
     this.settings = settings;
     this.conn = new Connection(coreOptions(settings, role), this, codec);
-    const s = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void };
+    const s = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void; timeout?: number };
     s.setNoDelay?.(true);
-    s.setTimeout?.(0);
-    // Nothing is read until `start`, so bytes that came with the handshake go first.
-    socket.pause();
+    // An HTTP server's idle timeout (`server.timeout`) stays set on an upgraded socket, with
+    // nobody listening, and is re-armed at every read and write: cleared. A socket without
+    // one is left alone (the call validates and looks up timers: 0.5 µs of every handshake).
+    if (s.timeout) s.setTimeout?.(0);
+    // Nothing is read until `start`, so bytes that came with the handshake go first; a
+    // host started in the caller's same synchronous run cannot be overtaken by a read.
+    if (!startsNow) socket.pause();
     // Listeners shared by all connections find theirs through the socket (no closures each).
     routeSocket(socket, this);
   }

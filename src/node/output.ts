@@ -64,6 +64,62 @@ function join(parts: Uint8Array[], size: number): Uint8Array {
  * stream write costs more than copying a few KiB), large ones go under cork (one writev,
  * no copy); a slow transport gets the rest as it drains (outbox.ts).
  */
+/**
+ * What one connection wrote in one turn and has not handed to the transport yet. Lent from
+ * a pool for the turn and given back at the flush, so an idle connection holds none.
+ */
+class Turn {
+  /** Frames written this turn, not yet handed to the transport. */
+  out: Uint8Array[] | undefined = undefined;
+  /** When not 0: the last of `out` is an output buffer still being filled, this far. */
+  fill = 0;
+  /** When set: broadcast frames of this turn, `shared[sharedStart, sharedEnd)`, not yet in `out`. */
+  shared: Buffer | undefined = undefined;
+  sharedStart = 0;
+  sharedEnd = 0;
+  bytes = 0;
+  /** Of `bytes`, the application's (data frame payloads, before compression). */
+  payload = 0;
+  done: WriteCallback[] | undefined = undefined;
+}
+
+const spareTurns: Turn[] = [];
+/** Turns kept for reuse: enough for the connections that write in one turn of a busy server (a broadcast). */
+const MAX_SPARE_TURNS = 1024;
+
+function giveBack(t: Turn): void {
+  t.out = undefined;
+  t.fill = 0;
+  t.shared = undefined;
+  t.sharedStart = 0;
+  t.sharedEnd = 0;
+  t.bytes = 0;
+  t.payload = 0;
+  t.done = undefined;
+  if (spareTurns.length < MAX_SPARE_TURNS) spareTurns.push(t);
+}
+
+/** Cuts the output buffer being filled to what it holds (or closes the run of shared frames). */
+function seal(t: Turn): void {
+  const shared = t.shared;
+  if (shared !== undefined) {
+    // (No output buffer is being filled while a run of shared frames is open.)
+    (t.out ??= []).push(shared.subarray(t.sharedStart, t.sharedEnd));
+    t.shared = undefined;
+    return;
+  }
+  if (t.fill === 0) return;
+  const out = t.out!;
+  out[out.length - 1] = out[out.length - 1]!.subarray(0, t.fill);
+  t.fill = 0;
+}
+
+/**
+ * The batching half of a connection's host: implements the core's `FrameOutput` over a
+ * Node `Duplex`. Small writes of one turn are copied into one buffer and one `write` (a
+ * stream write costs more than copying a few KiB), large ones go under cork (one writev,
+ * no copy); a slow transport gets the rest as it drains (outbox.ts).
+ */
 export abstract class Output implements FrameOutput {
   /** The public object this output belongs to (for diagnostics). */
   abstract readonly owner: object;
@@ -71,18 +127,8 @@ export abstract class Output implements FrameOutput {
   conn!: Connection;
   settings!: ResolvedSettings;
   flags = ALIVE;
-  /** Frames written this turn, not yet handed to the transport. */
-  #out: Uint8Array[] | undefined;
-  /** When not 0: the last of `#out` is an output buffer still being filled, this far. */
-  #outFill = 0;
-  /** When set: broadcast frames of this turn, `#shared[#sharedStart, #sharedEnd)`, not yet in `#out`. */
-  #shared: Buffer | undefined;
-  #sharedStart = 0;
-  #sharedEnd = 0;
-  #outBytes = 0;
-  /** Of `#outBytes`, the application's (data frame payloads, before compression). */
-  #outPayload = 0;
-  #outDone: WriteCallback[] | undefined;
+  /** This turn's output, while there is some. */
+  #turn: Turn | undefined;
   /** Output the transport has not finished with, while it is slow (see outbox.ts). */
   #outbox: Outbox | undefined;
 
@@ -99,41 +145,45 @@ export abstract class Output implements FrameOutput {
       if (done) process.nextTick(done, new WebSocketError(ErrorCode.InvalidState, 'the transport is closed'));
       return;
     }
+    const t = (this.#turn ??= spareTurns.pop() ?? new Turn());
     if (data.length <= SMALL_WRITE) {
       const buf = this.reserve(data.length);
-      buf.set(data, this.#outFill);
-      this.#outFill += data.length;
+      buf.set(data, t.fill);
+      t.fill += data.length;
     } else {
-      this.seal();
-      (this.#out ??= []).push(data);
+      seal(t);
+      (t.out ??= []).push(data);
     }
-    this.#outBytes += data.length;
-    if (payload) this.#outPayload += payload;
-    if (done) (this.#outDone ??= []).push(done);
+    t.bytes += data.length;
+    if (payload) t.payload += payload;
+    if (done) (t.done ??= []).push(done);
     this.scheduleFlush();
   }
 
   /** The output buffer being filled, with room for `n` more bytes at `reservedAt`. */
   reserve(n: number): Buffer {
-    const out = this.#out;
-    if (this.#outFill !== 0) {
+    const t = (this.#turn ??= spareTurns.pop() ?? new Turn());
+    const out = t.out;
+    if (t.fill !== 0) {
       const buf = out![out!.length - 1] as Buffer;
-      if (buf.length - this.#outFill >= n) return buf;
-      this.seal();
-    } else if (this.#shared !== undefined) this.seal();
+      if (buf.length - t.fill >= n) return buf;
+      seal(t);
+    } else if (t.shared !== undefined) seal(t);
     const buf = Buffer.allocUnsafe(Math.max(n, OUTPUT_BUFFER));
-    (this.#out ??= []).push(buf);
+    (t.out ??= []).push(buf);
     return buf;
   }
 
   get reservedAt(): number {
-    return this.#outFill;
+    return this.#turn?.fill ?? 0;
   }
 
+  /** After `reserve`: `bytes` were written at `reservedAt`. */
   commit(bytes: number, payload: number): void {
-    this.#outFill += bytes;
-    this.#outBytes += bytes;
-    this.#outPayload += payload;
+    const t = this.#turn!;
+    t.fill += bytes;
+    t.bytes += bytes;
+    t.payload += payload;
     this.scheduleFlush();
   }
 
@@ -153,16 +203,17 @@ export abstract class Output implements FrameOutput {
       }
       return;
     }
-    if (this.#shared === shared && this.#sharedEnd === f.start) this.#sharedEnd = f.end;
+    const t = (this.#turn ??= spareTurns.pop() ?? new Turn());
+    if (t.shared === shared && t.sharedEnd === f.start) t.sharedEnd = f.end;
     else {
-      this.seal();
-      this.#shared = shared;
-      this.#sharedStart = f.start;
-      this.#sharedEnd = f.end;
+      seal(t);
+      t.shared = shared;
+      t.sharedStart = f.start;
+      t.sharedEnd = f.end;
     }
-    this.#outBytes += f.end - f.start;
-    this.#outPayload += n;
-    if (done) (this.#outDone ??= []).push(done);
+    t.bytes += f.end - f.start;
+    t.payload += n;
+    if (done) (t.done ??= []).push(done);
     this.scheduleFlush();
   }
 
@@ -173,35 +224,20 @@ export abstract class Output implements FrameOutput {
     }
   }
 
-  /** Cuts the output buffer being filled to what it holds (or closes the run of shared frames). */
-  private seal(): void {
-    const shared = this.#shared;
-    if (shared !== undefined) {
-      // (No output buffer is being filled while a run of shared frames is open.)
-      (this.#out ??= []).push(shared.subarray(this.#sharedStart, this.#sharedEnd));
-      this.#shared = undefined;
-      return;
-    }
-    if (this.#outFill === 0) return;
-    const out = this.#out!;
-    out[out.length - 1] = out[out.length - 1]!.subarray(0, this.#outFill);
-    this.#outFill = 0;
-  }
-
   /** Hands this turn's frames to the transport now. */
   flush(): void {
     this.set(FLUSH_QUEUED, false);
-    this.seal();
-    const parts = this.#out;
+    const t = this.#turn;
+    if (t === undefined) return;
+    seal(t);
+    const parts = t.out;
+    const size = t.bytes;
+    const payload = t.payload;
+    const dones = t.done;
+    this.#turn = undefined;
+    giveBack(t);
     if (parts === undefined) return;
-    const size = this.#outBytes;
     diag.wrote(this, size);
-    const payload = this.#outPayload;
-    const dones = this.#outDone;
-    this.#out = undefined;
-    this.#outBytes = 0;
-    this.#outPayload = 0;
-    this.#outDone = undefined;
     const socket = this.socket;
     const cb = dones && ((err?: Error | null) => {
       for (const f of dones) f(err);
@@ -244,7 +280,7 @@ export abstract class Output implements FrameOutput {
    */
   get bufferedPayload(): number {
     const box = this.#outbox;
-    return this.conn.queuedPayload + this.#outPayload + (box ? box.payload(this.socket.writableLength) : 0);
+    return this.conn.queuedPayload + (this.#turn?.payload ?? 0) + (box ? box.payload(this.socket.writableLength) : 0);
   }
 
   /** What the transport has not taken from earlier turns (a broadcast's backlog). */
@@ -254,7 +290,7 @@ export abstract class Output implements FrameOutput {
 
   /** Bytes waiting to go out, headers included: what `maxBackpressure` weighs. */
   private backlog(): number {
-    return this.conn.queuedPayload + this.#outBytes + this.socket.writableLength + (this.#outbox?.waitingBytes ?? 0);
+    return this.conn.queuedPayload + (this.#turn?.bytes ?? 0) + this.socket.writableLength + (this.#outbox?.waitingBytes ?? 0);
   }
 
   /**

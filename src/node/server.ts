@@ -35,8 +35,11 @@ import { heartbeatInterval, resolveSettings, type ResolvedSettings } from './opt
 import { attachHttp2, goawayHttp2, isHttp2Server, type Http2Host } from './http2/server.js';
 
 export type { ServerOptions, UpgradeDecision, Refusal, UpgradeRequest } from './server-options.js';
-import type { ServerOptions, UpgradeRequest } from './server-options.js';
+import type { ServerOptions, UpgradeDecision, UpgradeRequest } from './server-options.js';
 
+
+/** The bytes after a request head, when there are none. */
+const NO_BYTES = new Uint8Array(0);
 
 /** Time a refused peer gets to read the answer before its socket is destroyed. */
 const REFUSAL_LINGER = 1000;
@@ -170,16 +173,11 @@ export class WebSocketServer extends EventEmitter {
     throw r;
   }
 
-  #fromHttp(req: http.IncomingMessage, socket: Duplex, head: Buffer, emit: boolean): Promise<WebSocket | HandshakeError> {
+  #fromHttp(req: http.IncomingMessage, socket: Duplex, head: Buffer, emit: boolean): Outcome | Promise<Outcome> {
     socket.on('error', ignore);
     const timer = this.#handshakeTimer(socket, () => true);
-    return this.#upgrade(
-      req,
-      { method: req.method ?? '', httpVersion: req.httpVersion, headers: HeaderList.fromRaw(req.rawHeaders), target: req.url ?? '/' },
-      socket,
-      head,
-      emit,
-    ).finally(() => clearTimeout(timer));
+    const requestHead = { method: req.method ?? '', httpVersion: req.httpVersion, headers: HeaderList.fromRaw(req.rawHeaders), target: req.url ?? '/' };
+    return afterwards(this.#upgrade(req, requestHead, socket, head, emit), () => clearTimeout(timer));
   }
 
   /** Standalone: read the request head ourselves, bounded in size and time. */
@@ -199,7 +197,6 @@ export class WebSocketServer extends EventEmitter {
   readonly #onHead = (p: PendingHandshake, r: Exclude<HeadResult, { kind: 'more' }>): void => {
     const { socket, timer } = p;
     this.#pending.delete(socket);
-    socket.pause();
     if (r.kind === 'malformed') {
       clearTimeout(timer);
       this.#refuse(socket, refusalError(400, ErrorCode.BadRequest, 'lines must end with CRLF'));
@@ -225,11 +222,16 @@ export class WebSocketServer extends EventEmitter {
       this.#refuse(socket, refusalError(404, ErrorCode.NotFound, 'no WebSocket endpoint at this path'), req);
       return;
     }
-    void this.#upgrade(req, head, socket, Buffer.from(r.rest), true).finally(() => clearTimeout(timer));
+    // The bytes after the head are copied off the read's buffer (usually there are none).
+    const rest = r.rest.length === 0 ? NO_BYTES : Buffer.from(r.rest);
+    const outcome = this.#upgrade(req, head, socket, rest, true);
+    if (outcome instanceof Promise) void outcome.finally(() => clearTimeout(timer));
+    else clearTimeout(timer);
   };
 
   readonly #onGone = (p: PendingHandshake): void => {
     this.#pending.delete(p.socket);
+    clearTimeout(p.timer);
   };
 
   #handshakeTimer(socket: Duplex, headDone: () => boolean): NodeJS.Timeout {
@@ -242,7 +244,8 @@ export class WebSocketServer extends EventEmitter {
           : refusalError(408, ErrorCode.RequestTimeout, 'request head not received in time'),
       );
     }, this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT);
-    t.unref();
+    // Not unref'd: every path clears it, and the socket it guards keeps the process alive anyway
+    // (unref'ing each one flips Node's timer handle on and off, a call into C++ each time).
     return t;
   }
 
@@ -250,9 +253,16 @@ export class WebSocketServer extends EventEmitter {
    * Answers a parsed request with 101 or a refusal, as the core decides (protocol/handshake/
    * server.ts); runs `beforeUpgrade` between its two steps and builds the WebSocket.
    */
-  async #upgrade(req: UpgradeRequest, head: RequestHead, socket: Duplex, rest: Uint8Array, emit: boolean): Promise<WebSocket | HandshakeError> {
+  #upgrade(req: UpgradeRequest, head: RequestHead, socket: Duplex, rest: Uint8Array, emit: boolean): Outcome | Promise<Outcome> {
     const o = this.options;
-    const decision = await this.#decide(req, () => negotiate(head, o, req));
+    const decision = this.#decide(req, () => negotiate(head, o, req));
+    if (!(decision instanceof Promise)) return this.#answer(decision, req, head, socket, rest, emit);
+    // A hook that answers later: what the client sends meanwhile waits in the socket.
+    socket.pause();
+    return decision.then((d) => this.#answer(d, req, head, socket, rest, emit));
+  }
+
+  #answer(decision: ServerAccept | ServerRefusal, req: UpgradeRequest, head: RequestHead, socket: Duplex, rest: Uint8Array, emit: boolean): Outcome {
     if (decision.kind === 'refuse') {
       this.#refuse(socket, decision.error, req, decision.response);
       return decision.error;
@@ -269,7 +279,8 @@ export class WebSocketServer extends EventEmitter {
     socket.write(decision.response);
     const settings = this.#settings;
     const codec = decision.deflate ? new NodeDeflateCodec(decision.deflate, settings.deflate) : undefined;
-    const ws = acceptConnection(socket, head.target, decision.protocol, decision.extensions, codec, settings) as WebSocket;
+    // `emit`: the WebSocket starts reading in this same call (#adopt), so its transport is not paused.
+    const ws = acceptConnection(socket, head.target, decision.protocol, decision.extensions, codec, settings, emit) as WebSocket;
     this.#adopt(ws, req, emit, rest);
     return ws;
   }
@@ -278,21 +289,26 @@ export class WebSocketServer extends EventEmitter {
    * The core's decision for a request, with `beforeUpgrade` run between its two steps: one
    * sequence for both transports (`first` is `negotiate` or `negotiateConnect`).
    */
-  async #decide(req: UpgradeRequest, first: () => PendingAccept | ServerRefusal): Promise<ServerAccept | ServerRefusal> {
+  #decide(req: UpgradeRequest, first: () => PendingAccept | ServerRefusal): Decision | Promise<Decision> {
     const o = this.options;
-    let decision: PendingAccept | ServerAccept | ServerRefusal;
     try {
       if (this.#closing) throw refusalError(503, ErrorCode.Rejected, 'the server is shutting down');
-      decision = first();
-      if (decision.kind === 'pending') {
-        const pending = decision;
-        const r = o.beforeUpgrade ? await o.beforeUpgrade(req, { protocol: pending.protocol, origin: pending.origin }) : undefined;
-        decision = r && r.status !== undefined ? pending.refuse({ ...r, status: r.status }) : pending.finish(r?.headers);
-      }
+      const pending = first();
+      if (pending.kind !== 'pending') return pending;
+      if (!o.beforeUpgrade) return pending.finish(undefined);
+      const r = o.beforeUpgrade(req, { protocol: pending.protocol, origin: pending.origin });
+      // Without a promise the handshake goes on in this call: no microtask, no pause.
+      if (!isThenable(r)) return conclude(pending, r);
+      return Promise.resolve(r).then((v) => {
+        try {
+          return conclude(pending, v);
+        } catch (err) {
+          return failure(err);
+        }
+      }, failure);
     } catch (err) {
-      decision = err instanceof HandshakeError && err.status !== undefined ? refusal(err) : internal(err);
+      return failure(err);
     }
-    return decision;
   }
 
   /** Takes an accepted WebSocket in: tracked, announced, then reading. */
@@ -323,7 +339,7 @@ export class WebSocketServer extends EventEmitter {
       accept: (stream, url, decision, req) => {
         const settings = this.#settings;
         const codec = decision.deflate ? new NodeDeflateCodec(decision.deflate, settings.deflate) : undefined;
-        const ws = acceptConnection(stream, url, decision.protocol, decision.extensions, codec, settings) as WebSocket;
+        const ws = acceptConnection(stream, url, decision.protocol, decision.extensions, codec, settings, false) as WebSocket;
         this.#adopt(ws, req, true, new Uint8Array(0));
       },
       refused: (err, req) => this.#refused(err, req),
@@ -417,6 +433,30 @@ export class WebSocketServer extends EventEmitter {
     })();
     return this.#closing;
   }
+}
+
+type Decision = ServerAccept | ServerRefusal;
+type Outcome = WebSocket | HandshakeError;
+
+/** What `beforeUpgrade` returned, applied to the core's pending acceptance. */
+function conclude(pending: PendingAccept, r: UpgradeDecision | void | undefined): Decision {
+  return r && r.status !== undefined ? pending.refuse({ ...r, status: r.status }) : pending.finish(r?.headers);
+}
+
+/** A refusal for what a hook or the core threw: its own status, else 500. */
+function failure(err: unknown): Decision {
+  return err instanceof HandshakeError && err.status !== undefined ? refusal(err) : internal(err);
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
+/** Runs `then` once `r` is settled: at once for a value, after the promise otherwise. */
+function afterwards<T>(r: T | Promise<T>, then: () => void): T | Promise<T> {
+  if (r instanceof Promise) return r.finally(then);
+  then();
+  return r;
 }
 
 /** Error listener for sockets not yet (or no longer) owned by a WebSocket: errors end them anyway. */

@@ -4,6 +4,7 @@ import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { HeadReader, type HeadResult, type RequestHead } from '../protocol/handshake/http1.js';
 import type { SocketTarget } from './socket-routing.js';
+import { decodeLatin1 } from './internals.js';
 
 /**
  * A standalone connection until its request head is in. The socket's shared listeners
@@ -20,7 +21,7 @@ export class PendingHandshake implements SocketTarget {
     private readonly onHead: (p: PendingHandshake, r: Exclude<HeadResult, { kind: 'more' }>) => void,
     private readonly onGone: (p: PendingHandshake) => void,
   ) {
-    this.reader = new HeadReader(maxHeaderSize);
+    this.reader = new HeadReader(maxHeaderSize, decodeLatin1);
   }
   onData(chunk: Buffer): void {
     if (this.headDone) return;

@@ -70,8 +70,9 @@ export class WebSocket extends WebSocketEventTarget {
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
   static readonly CLOSED = 3;
-  // CONNECTING, OPEN, CLOSING and CLOSED are on the prototype too (below the class):
-  // instance fields would cost every connection 32 bytes.
+  // CONNECTING, OPEN, CLOSING and CLOSED are on the prototype too (below the class), and
+  // so are `protocol` and `extensions` while they are '': instance fields would cost every
+  // connection 8 bytes each.
   declare readonly CONNECTING: 0;
   declare readonly OPEN: 1;
   declare readonly CLOSING: 2;
@@ -80,9 +81,9 @@ export class WebSocket extends WebSocketEventTarget {
   /** The URL connected to (client), or the request target (server). */
   readonly url: string;
   /** The subprotocol agreed in the handshake, or ''. */
-  protocol = '';
+  declare protocol: string;
   /** The extensions agreed in the handshake, as in Sec-WebSocket-Extensions, or ''. */
-  extensions = '';
+  declare extensions: string;
   #binaryType: BinaryType = 'nodebuffer';
   /** How binary messages arrive. Other values are ignored, as browsers ignore them. */
   get binaryType(): BinaryType {
@@ -106,15 +107,15 @@ export class WebSocket extends WebSocketEventTarget {
     bindOwner({
       dispatch: (ws, type, ...args) => (ws as WebSocket).#dispatch(type, ...args),
       hostOf: (ws) => (ws as WebSocket).#host,
-      accept(socket, url, protocol, extensions, codec, settings) {
+      accept(socket, url, protocol, extensions, codec, settings, startsNow) {
         const ws = new WebSocket(kInternal as unknown as string);
         // Most connections ask for the same path: keep one copy of it, not one each.
         if (url === lastUrl) url = lastUrl;
         else lastUrl = url;
         (ws as { url: string }).url = url;
-        ws.protocol = protocol;
-        ws.extensions = extensions;
-        ws.#host = new ConnectionHost(ws, socket, 'server', settings, codec);
+        if (protocol !== '') ws.protocol = protocol;
+        if (extensions !== '') ws.extensions = extensions;
+        ws.#host = new ConnectionHost(ws, socket, 'server', settings, codec, startsNow);
         return ws;
       },
     });
@@ -190,7 +191,7 @@ export class WebSocket extends WebSocketEventTarget {
     }
     const ws = new WebSocket(kInternal as unknown as string);
     (ws as { url: string }).url = options.url ?? '';
-    ws.protocol = options.protocol ?? '';
+    if (options.protocol) ws.protocol = options.protocol;
     const host = (ws.#host = new ConnectionHost(ws, stream, options.role, resolveSettings(options), undefined));
     const head = options.head ?? new Uint8Array(0);
     setImmediate(() => host.start(head));
@@ -200,8 +201,8 @@ export class WebSocket extends WebSocketEventTarget {
   /** The client's handshake succeeded. */
   #open(socket: Duplex, rest: Uint8Array, a: Agreement): void {
     this.#dial = undefined;
-    this.protocol = a.protocol;
-    this.extensions = a.extensions;
+    if (a.protocol !== '') this.protocol = a.protocol;
+    if (a.extensions !== '') this.extensions = a.extensions;
     const host = (this.#host = new ConnectionHost(this, socket, 'client', a.settings, a.codec as NodeDeflateCodec | undefined));
     diag.opened(host);
     this.#dispatch('open');
@@ -453,6 +454,10 @@ export class WebSocket extends WebSocketEventTarget {
   }
 }
 
+// '' until a handshake agrees on one (an own property then).
+for (const name of ['protocol', 'extensions']) {
+  Object.defineProperty(WebSocket.prototype, name, { value: '', writable: true, enumerable: true, configurable: true });
+}
 for (const [name, value] of [['CONNECTING', 0], ['OPEN', 1], ['CLOSING', 2], ['CLOSED', 3]] as const) {
   Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
 }

@@ -1,9 +1,12 @@
-import { SIMD_SLICE, simdXor as simd, type SimdXor } from './simd-xor.js';
+import { SIMD_SLICE, simdXor, type SimdXor } from './simd-xor.js';
 
 /** Whether the platform stores 32-bit words little-endian (all current Node targets do). */
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 /** From this many bytes on, whole 32-bit words are XORed (four bytes per step). */
 const WORDS_FROM = 64;
+/** The SIMD kernel once first needed; false where there is none. */
+let simd: SimdXor | false | undefined;
+
 /** From this many bytes on, payloads go through the WebAssembly SIMD kernel (simd-xor.ts). */
 const SIMD_FROM = 1024;
 
@@ -25,7 +28,7 @@ export function maskWithWord(data: Uint8Array, key: number, phase: number, start
   // The key from byte `phase` on, rotated into place: the word for a 4-aligned position.
   const sh = (phase & 3) * 8;
   let k32 = sh === 0 ? key : ((key >>> sh) | (key << (32 - sh))) >>> 0;
-  if (simd !== undefined && end - start >= SIMD_FROM) {
+  if (end - start >= SIMD_FROM && (simd ??= simdXor() ?? false) !== false) {
     simdMask(simd, data, k32, start, end);
     return;
   }

@@ -2,7 +2,8 @@
 // (RFC 9110 §9.3.6), then TLS for wss:. The proxy comes from an option, or from
 // HTTPS_PROXY / HTTP_PROXY / NO_PROXY when the caller opts in to reading the environment.
 import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { lazyTls } from '../lazy-modules.js';
 import { ErrorCode, HandshakeError, WebSocketError } from '../../protocol/errors.js';
 import { HeadReader, parseResponseHead } from '../../protocol/handshake/http1.js';
 
@@ -114,7 +115,7 @@ export function dial(target: DialTarget, proxy: URL | undefined, done: DialCallb
       return void (raw ? finish(undefined, raw) : undefined);
     }
     const host = target.host;
-    const s = tls.connect({
+    const s = lazyTls().connect({
       ...(raw ? { socket: raw } : { host, port: target.port, ...from }),
       ...(net.isIP(host) ? {} : { servername: host }),
       ALPNProtocols: ['http/1.1'],
@@ -146,7 +147,7 @@ export function dial(target: DialTarget, proxy: URL | undefined, done: DialCallb
   const pPort = Number(proxy.port || (proxy.protocol === 'https:' ? 443 : 80));
   const toProxy: net.Socket =
     proxy.protocol === 'https:'
-      ? tls.connect({ host: pHost, port: pPort, ...from, ...(net.isIP(pHost) ? {} : { servername: pHost }), ...(target.tls?.ca ? { ca: target.tls.ca } : {}) })
+      ? lazyTls().connect({ host: pHost, port: pPort, ...from, ...(net.isIP(pHost) ? {} : { servername: pHost }), ...(target.tls?.ca ? { ca: target.tls.ca } : {}) })
       : net.connect({ host: pHost, port: pPort, ...from });
   current = toProxy;
   toProxy.setNoDelay(true);

@@ -4,9 +4,9 @@
 // (Node's client sends `:protocol` regardless, and the server resets the stream). Otherwise it
 // falls back to HTTP/1.1, unless HTTP/2 is required. WebSockets to one origin share a session.
 import type http2 from 'node:http2';
-import { createRequire } from 'node:module';
 import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { lazyHttp2, lazyTls } from '../lazy-modules.js';
 import { ErrorCode, HandshakeError, type WebSocketError } from '../../protocol/errors.js';
 import { HeaderList } from '../../protocol/handshake/http1.js';
 import type { ClientHandshake } from '../../protocol/handshake/client.js';
@@ -19,12 +19,6 @@ import { DEFAULT_HANDSHAKE_TIMEOUT, heartbeatInterval, resolveSettings } from '.
 // RFC 9113 §7 error codes.
 const NGHTTP2_REFUSED_STREAM = 7;
 const NGHTTP2_CANCEL = 8;
-
-/** node:http2, loaded when a client first dials over HTTP/2 (it costs every process about 1 MB otherwise). */
-let http2Module: typeof http2 | undefined;
-function loadHttp2(): typeof http2 {
-  return (http2Module ??= createRequire(import.meta.url)('node:http2') as typeof http2);
-}
 
 /** An HTTP/2 response's status and its regular fields as name/value pairs (repeated ones apart). */
 export function responseFields(h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader): { status: number; pairs: Array<[string, string]> } {
@@ -201,11 +195,11 @@ async function acquire(origin: string, url: URL, secure: boolean, opts: ClientOp
   }
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const port = Number(url.port || (secure ? 443 : 80));
-  const session = loadHttp2().connect(origin, {
+  const session = lazyHttp2().connect(origin, {
     createConnection: () => {
       const from = opts.localAddress === undefined ? {} : { localAddress: opts.localAddress };
       const sock = secure
-        ? tls.connect({ host, port, ...from, ...(net.isIP(host) ? {} : { servername: host }), ...opts.tls, ALPNProtocols: ['h2'] })
+        ? lazyTls().connect({ host, port, ...from, ...(net.isIP(host) ? {} : { servername: host }), ...opts.tls, ALPNProtocols: ['h2'] })
         : net.connect({ host, port, ...from });
       sock.setNoDelay(true);
       return sock;

@@ -21,7 +21,7 @@ export interface Http2Host {
   /** Whether the server's `close()` was called. */
   closing(): boolean;
   /** The core's decision, with `beforeUpgrade` between its steps (as for HTTP/1.1). */
-  decide(req: UpgradeRequest, first: () => PendingAccept | ServerRefusal): Promise<ServerAccept | ServerRefusal>;
+  decide(req: UpgradeRequest, first: () => PendingAccept | ServerRefusal): ServerAccept | ServerRefusal | Promise<ServerAccept | ServerRefusal>;
   /** The 200 was sent: the WebSocket over `stream` is the server's (tracked, 'connection'). */
   accept(stream: http2.ServerHttp2Stream, url: string, decision: ServerAccept, req: UpgradeRequest): void;
   /** A refusal was sent: counted and reported ('handshakeError'). */

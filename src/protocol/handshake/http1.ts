@@ -3,12 +3,12 @@
 import { WEBSOCKET_GUID, WEBSOCKET_VERSION } from '../constants.js';
 import { ErrorCode, HandshakeError, WebSocketError } from '../errors.js';
 import { concatBytes } from '../bytes.js';
-import { asciiBytes, base64Encode, sha1 } from '../sha1.js';
+import { base64Encode, sha1Of60 } from '../sha1.js';
 import { TCHAR, hasToken, isToken, parseExtensions, parseSubprotocols, trimOws, type ExtensionOffer } from './negotiate.js';
 
 /** Sec-WebSocket-Accept for a key (RFC 6455 §4.2.2 item 5.4): base64(SHA-1(key + GUID)). */
 export function acceptKey(key: string): string {
-  return base64Encode(sha1(asciiBytes(key + WEBSOCKET_GUID)));
+  return base64Encode(sha1Of60(key, WEBSOCKET_GUID));
 }
 
 /** A key is base64 of 16 bytes: 22 base64 characters and "==" (RFC 6455 §4.1 item 7). */
@@ -28,14 +28,21 @@ export class HeaderList {
   }
 
   get(name: string): string | undefined {
-    for (const [n, v] of this.entries) if (n === name) return v;
+    const e = this.entries;
+    for (let i = 0; i < e.length; i++) if (e[i]![0] === name) return e[i]![1];
     return undefined;
   }
 
   all(name: string): string[] {
-    const out: string[] = [];
-    for (const [n, v] of this.entries) if (n === name) out.push(v);
-    return out;
+    const e = this.entries;
+    let out: string[] | undefined;
+    for (let i = 0; i < e.length; i++) {
+      if (e[i]![0] !== name) continue;
+      // One value is the usual case: an array of exactly one (a pushed-to array reserves 17).
+      if (out === undefined) out = [e[i]![1]];
+      else out.push(e[i]![1]);
+    }
+    return out ?? [];
   }
 
   /** As a plain object; repeated fields joined with ", ". */
@@ -74,45 +81,68 @@ export type HeadResult =
  * with the bytes that followed (the first WebSocket frames, which must not be lost).
  */
 export class HeadReader {
-  private parts: Uint8Array[] = [];
+  /** The chunks so far; most heads come in one. */
+  private parts: Uint8Array[] | undefined;
   private size = 0;
   /** The last bytes seen, to find a CRLFCRLF split across chunks. */
   private tail = 0;
-  constructor(private readonly maxSize: number) {}
+  /**
+   * @param decode Latin-1 text of bytes `start` to `end`: a host's faster decoder, if it has one.
+   */
+  constructor(
+    private readonly maxSize: number,
+    private readonly decode: (b: Uint8Array, start: number, end: number) => string = latin1,
+  ) {}
 
   push(chunk: Uint8Array): HeadResult {
     const before = this.size;
-    this.parts.push(chunk);
+    if (this.parts === undefined) this.parts = [chunk];
+    else this.parts.push(chunk);
     this.size += chunk.length;
-    // Scan only the new bytes (linear overall, whatever the chunking).
-    let tail = this.tail;
+    // Scan only the new bytes (linear overall, whatever the chunking), from one LF to the next.
     const limit = Math.min(chunk.length, this.maxSize + 4 - before);
-    for (let i = 0; i < limit; i++) {
-      const b = chunk[i]!;
-      if (b === 0x0a && (tail & 0xff) !== 0x0d) return { kind: 'malformed' };
-      tail = ((tail << 8) | b) >>> 0;
-      if (tail === 0x0d0a0d0a && before + i + 1 >= 4) {
-        const all = this.joined();
-        const end = before + i + 1;
-        return { kind: 'done', head: latin1(all.subarray(0, end - 4)), rest: all.subarray(end) };
+    let tail = this.tail;
+    let from = 0;
+    for (;;) {
+      const lf = chunk.indexOf(0x0a, from);
+      if (lf < 0 || lf >= limit) break;
+      // The bytes up to and including this LF, after what was seen before.
+      tail = lastFour(tail, chunk, from, lf + 1);
+      // RFC 9112 §2.2: lines end with CRLF here; a bare LF is refused.
+      if ((tail & 0xffff) !== 0x0d0a) return { kind: 'malformed' };
+      if (tail === 0x0d0a0d0a && before + lf + 1 >= 4) {
+        const end = before + lf + 1;
+        const all = this.parts.length === 1 ? chunk : this.joined();
+        // Most heads come alone: no view is made for nothing after them.
+        return { kind: 'done', head: this.decode(all, 0, end - 4), rest: end === all.length ? NOTHING_AFTER : all.subarray(end) };
       }
+      from = lf + 1;
     }
-    this.tail = tail;
+    this.tail = lastFour(tail, chunk, from, limit);
     // The head may take `maxSize` bytes plus its closing CRLFCRLF, whatever the chunking.
     return this.size >= this.maxSize + 4 ? { kind: 'too-large' } : { kind: 'more' };
   }
 
   private joined(): Uint8Array {
-    const out = concatBytes(this.parts, this.size);
+    const out = concatBytes(this.parts!, this.size);
     this.parts = [out];
     return out;
   }
 }
 
-function latin1(b: Uint8Array): string {
+const NOTHING_AFTER = new Uint8Array(0);
+
+/** The last four bytes seen once `chunk[from..end)` follows the bytes that gave `tail`. */
+function lastFour(tail: number, chunk: Uint8Array, from: number, end: number): number {
+  if (end - from >= 4) return ((chunk[end - 4]! << 24) | (chunk[end - 3]! << 16) | (chunk[end - 2]! << 8) | chunk[end - 1]!) >>> 0;
+  for (let i = from; i < end; i++) tail = ((tail << 8) | chunk[i]!) >>> 0;
+  return tail;
+}
+
+function latin1(b: Uint8Array, start: number, end: number): string {
   let s = '';
-  for (let i = 0; i < b.length; i += 4096) {
-    s += String.fromCharCode.apply(null, b.subarray(i, i + 4096) as unknown as number[]);
+  for (let i = start; i < end; i += 4096) {
+    s += String.fromCharCode.apply(null, b.subarray(i, Math.min(i + 4096, end)) as unknown as number[]);
   }
   return s;
 }
@@ -122,9 +152,10 @@ const REQUEST_LINE = new RegExp(`^(${TCHAR}+) ([\\x21-\\x7e]+) HTTP/(\\d)\\.(\\d
 // Field values: visible characters, obs-text, space and tab (RFC 9110 §5.5); no CR, LF, NUL.
 export const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
-function parseFields(lines: string[]): HeaderList | undefined {
+function parseFields(lines: string[], first: number): HeaderList | undefined {
   const e: Array<[string, string]> = [];
-  for (const line of lines) {
+  for (let i = first; i < lines.length; i++) {
+    const line = lines[i]!;
     const colon = line.indexOf(':');
     if (colon <= 0) return undefined;
     const name = line.slice(0, colon);
@@ -144,9 +175,9 @@ function parseFields(lines: string[]): HeaderList | undefined {
 export function parseRequestHead(head: string): RequestHead {
   const lines = head.split('\r\n');
   const m = REQUEST_LINE.exec(lines[0]!);
-  const headers = m && parseFields(lines.slice(1));
+  const headers = m && parseFields(lines, 1);
   if (!m || !headers) throw refusalError(400, ErrorCode.BadRequest, 'malformed HTTP request');
-  return { method: m[1]!, target: m[2]!, httpVersion: `${m[3]}.${m[4]}`, headers };
+  return { method: m[1]!, target: m[2]!, httpVersion: m[3] === '1' && m[4] === '1' ? '1.1' : `${m[3]}.${m[4]}`, headers };
 }
 
 /**
@@ -156,7 +187,7 @@ export function parseRequestHead(head: string): RequestHead {
 export function parseResponseHead(head: string): ResponseHead {
   const lines = head.split('\r\n');
   const m = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/.exec(lines[0]!);
-  const headers = m && parseFields(lines.slice(1));
+  const headers = m && parseFields(lines, 1);
   if (!m || !headers) {
     throw new HandshakeError(ErrorCode.HandshakeMalformed, `malformed HTTP response: ${JSON.stringify(lines[0]!.slice(0, 80))}`);
   }
@@ -227,7 +258,7 @@ export function checkUpgradeRequest(req: { method: string; httpVersion: string; 
   if (req.method !== 'GET') {
     throw refusalError(405, ErrorCode.MethodNotAllowed, 'a WebSocket handshake is a GET request', { Allow: 'GET' });
   }
-  const [major, minor] = req.httpVersion.split('.').map(Number) as [number, number];
+  const [major, minor] = req.httpVersion === '1.1' ? [1, 1] : (req.httpVersion.split('.').map(Number) as [number, number]);
   if (major < 1 || (major === 1 && minor < 1)) throw refusalError(400, ErrorCode.BadRequest, 'HTTP/1.1 or later is required');
   // §4.2.1 item 2: a Host header field.
   const hosts = h.all('host');

@@ -38,7 +38,11 @@ export function trimOws(s: string): string {
 /** Whether the token list `values` holds `token`, compared ASCII case-insensitively. */
 export function hasToken(values: readonly string[], token: string): boolean {
   const want = token.toLowerCase();
-  for (const v of values) for (const t of splitList(v)) if (t.toLowerCase() === want) return true;
+  for (const v of values) {
+    // The usual field is the token alone: no list to split.
+    if (v.length === want.length && v.toLowerCase() === want) return true;
+    for (const t of splitList(v)) if (t.toLowerCase() === want) return true;
+  }
   return false;
 }
 
