@@ -14,9 +14,12 @@ export interface Http2ConnectOptions {
   /** Fail with WS_ERR_HTTP2_UNAVAILABLE instead of falling back to HTTP/1.1. Default false. */
   require?: boolean;
   /**
-   * A session to open the stream on (the caller keeps it: it is not closed here). By default
-   * a session per origin is dialed, shared, and closed when its last WebSocket closes.
+   * An HTTP/2 connection of the caller's (`http2.connect(…)`) to open the stream on; it is
+   * kept open here. By default one per origin is dialed, shared, and closed when its last
+   * WebSocket closes.
    */
+  connection?: http2.ClientHttp2Session;
+  /** The same as `connection`, named after Node's `ClientHttp2Session` (used when `connection` is not given). */
   session?: http2.ClientHttp2Session;
 }
 
@@ -41,7 +44,7 @@ export interface ClientOptions extends ConnectionSettings, ProxyOptions {
   heartbeat?: { interval?: number } | false;
   /**
    * Open the WebSocket as an HTTP/2 stream (RFC 8441) when the server offers it, else over
-   * HTTP/1.1; `{ require: true }` fails instead, `{ session }` uses that session. See http2/client.ts.
+   * HTTP/1.1; `{ require: true }` fails instead, `{ connection }` uses that HTTP/2 connection. See http2/client.ts.
    */
   http2?: boolean | Http2ConnectOptions;
   /**

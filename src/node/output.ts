@@ -59,12 +59,6 @@ function join(parts: Uint8Array[], size: number): Uint8Array {
 }
 
 /**
- * The batching half of a connection's host: implements the core's `FrameOutput` over a
- * Node `Duplex`. Small writes of one turn are copied into one buffer and one `write` (a
- * stream write costs more than copying a few KiB), large ones go under cork (one writev,
- * no copy); a slow transport gets the rest as it drains (outbox.ts).
- */
-/**
  * What one connection wrote in one turn and has not handed to the transport yet. Lent from
  * a pool for the turn and given back at the flush, so an idle connection holds none.
  */
@@ -86,6 +80,10 @@ class Turn {
 const spareTurns: Turn[] = [];
 /** Turns kept for reuse: enough for the connections that write in one turn of a busy server (a broadcast). */
 const MAX_SPARE_TURNS = 1024;
+
+function takeTurn(): Turn {
+  return spareTurns.pop() ?? new Turn();
+}
 
 function giveBack(t: Turn): void {
   t.out = undefined;
@@ -145,7 +143,7 @@ export abstract class Output implements FrameOutput {
       if (done) process.nextTick(done, new WebSocketError(ErrorCode.InvalidState, 'the transport is closed'));
       return;
     }
-    const t = (this.#turn ??= spareTurns.pop() ?? new Turn());
+    const t = (this.#turn ??= takeTurn());
     if (data.length <= SMALL_WRITE) {
       const buf = this.reserve(data.length);
       buf.set(data, t.fill);
@@ -162,7 +160,7 @@ export abstract class Output implements FrameOutput {
 
   /** The output buffer being filled, with room for `n` more bytes at `reservedAt`. */
   reserve(n: number): Buffer {
-    const t = (this.#turn ??= spareTurns.pop() ?? new Turn());
+    const t = (this.#turn ??= takeTurn());
     const out = t.out;
     if (t.fill !== 0) {
       const buf = out![out!.length - 1] as Buffer;
@@ -203,7 +201,7 @@ export abstract class Output implements FrameOutput {
       }
       return;
     }
-    const t = (this.#turn ??= spareTurns.pop() ?? new Turn());
+    const t = (this.#turn ??= takeTurn());
     if (t.shared === shared && t.sharedEnd === f.start) t.sharedEnd = f.end;
     else {
       seal(t);

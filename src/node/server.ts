@@ -177,7 +177,7 @@ export class WebSocketServer extends EventEmitter {
     socket.on('error', ignore);
     const timer = this.#handshakeTimer(socket, () => true);
     const requestHead = { method: req.method ?? '', httpVersion: req.httpVersion, headers: HeaderList.fromRaw(req.rawHeaders), target: req.url ?? '/' };
-    return afterwards(this.#upgrade(req, requestHead, socket, head, emit), () => clearTimeout(timer));
+    return clearWhenSettled(this.#upgrade(req, requestHead, socket, head, emit), timer);
   }
 
   /** Standalone: read the request head ourselves, bounded in size and time. */
@@ -224,9 +224,7 @@ export class WebSocketServer extends EventEmitter {
     }
     // The bytes after the head are copied off the read's buffer (usually there are none).
     const rest = r.rest.length === 0 ? NO_BYTES : Buffer.from(r.rest);
-    const outcome = this.#upgrade(req, head, socket, rest, true);
-    if (outcome instanceof Promise) void outcome.finally(() => clearTimeout(timer));
-    else clearTimeout(timer);
+    void clearWhenSettled(this.#upgrade(req, head, socket, rest, true), timer);
   };
 
   readonly #onGone = (p: PendingHandshake): void => {
@@ -452,10 +450,10 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
-/** Runs `then` once `r` is settled: at once for a value, after the promise otherwise. */
-function afterwards<T>(r: T | Promise<T>, then: () => void): T | Promise<T> {
-  if (r instanceof Promise) return r.finally(then);
-  then();
+/** Clears the handshake timer once `r` is settled: at once for a value, after the promise otherwise. */
+function clearWhenSettled<T>(r: T | Promise<T>, timer: NodeJS.Timeout | undefined): T | Promise<T> {
+  if (r instanceof Promise) return r.finally(() => clearTimeout(timer));
+  clearTimeout(timer);
   return r;
 }
 

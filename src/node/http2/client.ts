@@ -53,7 +53,9 @@ const passed = new WeakMap<http2.ClientHttp2Session, Entry>();
 /** Normalizes the `http2` option: undefined when HTTP/2 is not asked for. */
 export function http2Option(o: ClientOptions['http2']): Http2ConnectOptions | undefined {
   if (!o) return undefined;
-  return o === true ? {} : o;
+  if (o === true) return {};
+  // One name inside: `session` is what the rest of this file reads.
+  return o.connection ? { ...o, session: o.connection } : o;
 }
 
 /**

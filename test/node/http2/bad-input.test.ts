@@ -38,7 +38,7 @@ async function withWitness(settings: http2.Settings, fn: (port: number, session:
   session.on('error', () => {});
   try {
     await next(session, 'remoteSettings');
-    const witness = await WebSocket.connect(`ws://127.0.0.1:${port}/`, { http2: { require: true, session } });
+    const witness = await WebSocket.connect(`ws://127.0.0.1:${port}/`, { http2: { require: true, connection: session } });
     await fn(port, session, witness);
     // The WebSocket opened before the bad input still echoes.
     witness.send('still alive');

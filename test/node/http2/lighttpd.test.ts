@@ -65,7 +65,7 @@ test('the ws13 client over RFC 8441 to lighttpd: 12 WebSockets over sessions of 
     assert.equal(session.remoteSettings.enableConnectProtocol, true, 'lighttpd advertises RFC 8441');
     assert.equal(session.remoteSettings.maxConcurrentStreams, 8);
     // One WebSocket on our own session: the extended CONNECT path, for certain.
-    const mine = await WebSocket.connect(`ws://127.0.0.1:${lt.port}/a`, { http2: { require: true, session } });
+    const mine = await WebSocket.connect(`ws://127.0.0.1:${lt.port}/a`, { http2: { require: true, connection: session } });
     mine.send('on my session');
     assert.equal(String((await next<[unknown]>(mine, 'message'))[0]), 'on my session');
     const closedByBackend = next<[number, string, boolean]>(mine, 'close', 10_000);

@@ -257,7 +257,7 @@ test('graceful close: 1001 on every stream, then GOAWAY to the session', T, asyn
   const s = await setup();
   try {
     // Our own session, passed in, so that the test sees its GOAWAY.
-    const opts = { http2: { require: true, session: s.session } };
+    const opts = { http2: { require: true, connection: s.session } };
     const a = await WebSocket.connect(`ws://127.0.0.1:${s.port}/ws`, opts);
     const b = await WebSocket.connect(`ws://127.0.0.1:${s.port}/ws`, opts);
     const order: string[] = [];
