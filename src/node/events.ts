@@ -3,6 +3,7 @@
 // and dispatchEvent (https://dom.spec.whatwg.org/#concept-event-dispatch, for a target with no
 // parent: no capture or bubble phase).
 import { EventEmitter } from 'node:events';
+import { initEmitter } from './internals.js';
 import type { MessageData } from './types.js';
 
 /** `CloseEvent`'s init dictionary (https://websockets.spec.whatwg.org/#the-closeevent-interface). */
@@ -233,9 +234,18 @@ export function reportUnhandledError(err: Error, role: 'client' | 'server' | und
  * An EventEmitter that is also the WHATWG EventTarget of a WebSocket: `addEventListener`,
  * `removeEventListener`, `dispatchEvent` and the `on…` handlers, over one listener list made on
  * first use (most connections have none). Subclasses emit through `whatwg()`.
+ *
+ * An EventEmitter by its prototype chain (`instanceof EventEmitter` holds, and every method is
+ * EventEmitter's), set up by `initEmitter` rather than EventEmitter's constructor, whose
+ * per-instance fields would cost each connection 24 bytes (internals.ts).
  */
-export class WebSocketEventTarget extends EventEmitter {
+export interface WebSocketEventTarget extends EventEmitter {}
+export class WebSocketEventTarget {
   #listeners: Listeners | undefined;
+
+  constructor() {
+    initEmitter(this);
+  }
 
   /** The WHATWG listeners and handlers, if any was added. */
   protected whatwg(): Listeners | undefined {
@@ -285,3 +295,6 @@ export class WebSocketEventTarget extends EventEmitter {
     (this.#listeners ??= new Listeners()).setHandler('error', f);
   }
 }
+Object.setPrototypeOf(WebSocketEventTarget.prototype, EventEmitter.prototype);
+// Static members too (`WebSocket.defaultMaxListeners`, `WebSocket.once`, …), as with `extends`.
+Object.setPrototypeOf(WebSocketEventTarget, EventEmitter);

@@ -116,11 +116,12 @@ const ListenerTable = function ListenerTable(this: object) {} as unknown as new 
 ListenerTable.prototype = Object.create(null) as object;
 
 const hasEvents = detect('events', () => {
-  const e = new EventEmitter();
-  const own = Object.getOwnPropertyDescriptor(e, '_events');
-  if (!own || !own.writable || typeof own.value !== 'object' || Object.getPrototypeOf(own.value) !== null) return false;
+  // An emitter made as `initEmitter` makes them: EventEmitter's prototype, our table, and
+  // EventEmitter's constructor not run.
+  const e = Object.create(EventEmitter.prototype) as EventEmitter & { _events: object; _eventsCount: number };
   const table = new ListenerTable();
-  (e as unknown as { _events: object })._events = table;
+  e._events = table;
+  e._eventsCount = 0;
   let calls = 0;
   const f = (): void => {
     calls++;
@@ -137,21 +138,29 @@ const hasEvents = detect('events', () => {
   e.emit('toString');
   const names = e.eventNames();
   if (calls !== 4 || e.listenerCount('message') !== 2 || names.length !== 2 || names[0] !== 'message' || names[1] !== 'toString') return false;
+  if (e.getMaxListeners() !== EventEmitter.defaultMaxListeners) return false;
   e.removeAllListeners('message');
   e.off('toString', f);
-  return e.eventNames().length === 0 && e.listenerCount('message') === 0;
+  return e.eventNames().length === 0 && e.listenerCount('message') === 0 && !Object.hasOwn(e, 'toString');
 });
-if (!hasEvents) warn('events', "EventEmitter's _events store", "WebSocket objects keep EventEmitter's dictionary-mode listener object (about 200 bytes more per connection)");
+if (!hasEvents) warn('events', "EventEmitter's _events store", "WebSocket objects keep EventEmitter's dictionary-mode listener object and its per-instance fields (about 220 bytes more per connection)");
 
 /**
- * Gives a freshly constructed emitter (no listeners yet) a fast-mode listener store; with
- * the fallback, leaves EventEmitter's own. Call right after `super()`.
+ * Sets up an object whose prototype chain has EventEmitter's as an emitter with no
+ * listeners, in place of EventEmitter's constructor: a fast-mode listener store and the
+ * count. The constructor would also give every instance `_maxListeners` and two symbol
+ * fields, which EventEmitter's prototype answers for already (24 bytes each connection).
+ * With the fallback, EventEmitter's constructor.
  */
-export const useListenerTable: (emitter: EventEmitter) => void = hasEvents
+export const initEmitter: (emitter: object) => void = hasEvents
   ? (emitter) => {
-      (emitter as unknown as { _events: object })._events = new ListenerTable();
+      const e = emitter as { _events: object; _eventsCount: number };
+      e._events = new ListenerTable();
+      e._eventsCount = 0;
     }
-  : () => {};
+  : (emitter) => {
+      Reflect.apply(EventEmitter, emitter, []);
+    };
 
 export const internals: Readonly<Record<InternalName, boolean>> = Object.freeze({
   zlib: hasZlib,

@@ -8,7 +8,6 @@ import { startClient, type Agreement, type ClientOptions } from './client.js';
 import { WebSocketEventTarget, eventFor, reportUnhandledError } from './events.js';
 import { SendQueue } from './send-queue.js';
 import { messages } from './messages.js';
-import { useListenerTable } from './internals.js';
 import { APP_PAUSED, HELD_BACK, toBytes, type SendData } from './output.js';
 import { CLOSED, CLOSING, CONNECTING, ConnectionHost, OPEN, bindOwner, warnListenerThrew } from './host.js';
 import { startHeartbeat } from './heartbeat.js';
@@ -96,16 +95,18 @@ export class WebSocket extends WebSocketEventTarget {
   /** The open connection (undefined while connecting, or when the handshake failed). */
   #host: ConnectionHost | undefined;
   /**
-   * Client, before the host: the handshake under way, or why it failed (then CLOSED).
-   * One field, so that server connections, which never dial, pay for one.
+   * What never coexists, in one field (idle connections are many): a client's handshake
+   * under way, or why it failed (then CLOSED), before there is a host; once open, the sends
+   * waiting behind a Blob being read (send-queue.ts), or undefined when none.
    */
-  #dial: Dialing | WebSocketError | undefined;
-  /** Sends waiting behind a Blob being read (send-queue.ts); undefined when none. */
-  #queue: SendQueue | undefined;
+  #side: Dialing | WebSocketError | SendQueue | undefined;
+
+  // The private methods are static: an instance method (#m) would give every connection a
+  // field of its own (V8's class brand), 8 bytes.
 
   static {
     bindOwner({
-      dispatch: (ws, type, ...args) => (ws as WebSocket).#dispatch(type, ...args),
+      dispatch: (ws, type, ...args) => WebSocket.#dispatch(ws as WebSocket, type, ...args),
       hostOf: (ws) => (ws as WebSocket).#host,
       accept(socket, url, protocol, extensions, codec, settings, startsNow) {
         const ws = new WebSocket(kInternal as unknown as string);
@@ -129,8 +130,6 @@ export class WebSocket extends WebSocketEventTarget {
    */
   constructor(url: string | URL, protocols?: string | string[] | ClientOptions, options?: ClientOptions) {
     super();
-    // A fast-mode listener table instead of EventEmitter's dictionary (internals.ts).
-    useListenerTable(this);
     if ((url as unknown) === kInternal) {
       this.url = '';
       return;
@@ -143,12 +142,12 @@ export class WebSocket extends WebSocketEventTarget {
     if (opts.protocols && protos.length === 0) protos = [...opts.protocols];
     const dial = startClient(url, protos, opts, {
       upgrade: (handshake) => this.emit('upgrade', handshake),
-      open: (socket, rest, agreement) => this.#open(socket, rest, agreement),
-      fail: (err) => this.#failHandshake(err),
+      open: (socket, rest, agreement) => WebSocket.#open(this, socket, rest, agreement),
+      fail: (err) => WebSocket.#failHandshake(this, err),
       redirect: (to, status) => this.emit('redirect', to, status),
     });
     this.url = dial.url;
-    this.#dial = { abort: dial.abort, aborting: false };
+    this.#side = { abort: dial.abort, aborting: false };
   }
 
   /**
@@ -170,7 +169,7 @@ export class WebSocket extends WebSocketEventTarget {
       };
       const onClose = (): void => {
         ws.off('open', onOpen);
-        reject(ws.#error ?? new WebSocketError(ErrorCode.HandshakeNetwork, 'connection closed during the handshake'));
+        reject(WebSocket.#error(ws) ?? new WebSocketError(ErrorCode.HandshakeNetwork, 'connection closed during the handshake'));
       };
       ws.once('open', onOpen);
       ws.once('close', onClose);
@@ -199,13 +198,13 @@ export class WebSocket extends WebSocketEventTarget {
   }
 
   /** The client's handshake succeeded. */
-  #open(socket: Duplex, rest: Uint8Array, a: Agreement): void {
-    this.#dial = undefined;
-    if (a.protocol !== '') this.protocol = a.protocol;
-    if (a.extensions !== '') this.extensions = a.extensions;
-    const host = (this.#host = new ConnectionHost(this, socket, 'client', a.settings, a.codec as NodeDeflateCodec | undefined));
+  static #open(ws: WebSocket, socket: Duplex, rest: Uint8Array, a: Agreement): void {
+    ws.#side = undefined;
+    if (a.protocol !== '') ws.protocol = a.protocol;
+    if (a.extensions !== '') ws.extensions = a.extensions;
+    const host = (ws.#host = new ConnectionHost(ws, socket, 'client', a.settings, a.codec as NodeDeflateCodec | undefined));
     diag.opened(host);
-    this.#dispatch('open');
+    WebSocket.#dispatch(ws, 'open');
     // After `await WebSocket.connect()` has returned too, so that frames that came with
     // the 101 reach listeners attached then.
     setImmediate(() => host.start(rest));
@@ -213,38 +212,38 @@ export class WebSocket extends WebSocketEventTarget {
   }
 
   /** The client's handshake failed: CLOSED, 'error' then 'close' (1006). */
-  #failHandshake(err: WebSocketError): void {
-    this.#dial = err;
-    this.#dispatch('error', err);
-    diag.closed({ owner: this }, CloseCode.Abnormal, '', false);
-    this.#dispatch('close', CloseCode.Abnormal, '', false);
+  static #failHandshake(ws: WebSocket, err: WebSocketError): void {
+    ws.#side = err;
+    WebSocket.#dispatch(ws, 'error', err);
+    diag.closed({ owner: ws }, CloseCode.Abnormal, '', false);
+    WebSocket.#dispatch(ws, 'close', CloseCode.Abnormal, '', false);
   }
 
   /** Client: why the handshake failed. */
-  get #failed(): WebSocketError | undefined {
-    const d = this.#dial;
+  static #failed(ws: WebSocket): WebSocketError | undefined {
+    const d = ws.#side;
     return d instanceof WebSocketError ? d : undefined;
   }
 
   /** Client, connecting: gives up the handshake (WHATWG: CLOSING until 'error' and 'close' come). */
-  #abortDial(): void {
-    const d = this.#dial;
-    if (d === undefined || d instanceof WebSocketError) return;
+  static #abortDial(ws: WebSocket): void {
+    const d = ws.#side;
+    if (d === undefined || d instanceof WebSocketError || d instanceof SendQueue) return;
     d.aborting = true;
     d.abort();
   }
 
   /** What closed the connection, if an error did. */
-  get #error(): WebSocketError | undefined {
-    return this.#host?.closedBy ?? this.#failed;
+  static #error(ws: WebSocket): WebSocketError | undefined {
+    return ws.#host?.closedBy ?? WebSocket.#failed(ws);
   }
 
   /** CONNECTING until the handshake is done; then as the core's state and the transport say. */
   get readyState(): number {
     const host = this.#host;
     if (host === undefined) {
-      const d = this.#dial;
-      return d instanceof WebSocketError ? CLOSED : d?.aborting ? CLOSING : CONNECTING;
+      const d = this.#side;
+      return d instanceof WebSocketError ? CLOSED : (d as Dialing | undefined)?.aborting ? CLOSING : CONNECTING;
     }
     return host.readyState;
   }
@@ -255,7 +254,8 @@ export class WebSocket extends WebSocketEventTarget {
    * bytes (before compression); frame headers and control frames are not counted.
    */
   get bufferedAmount(): number {
-    return (this.#host?.bufferedPayload ?? 0) + (this.#queue?.bytes ?? 0);
+    const q = this.#side;
+    return (this.#host?.bufferedPayload ?? 0) + (q instanceof SendQueue ? q.bytes : 0);
   }
 
   /** Whether reading is paused (`pause()`). */
@@ -276,7 +276,7 @@ export class WebSocket extends WebSocketEventTarget {
     }
     const host = this.#host;
     if (host === undefined) {
-      if (this.#failed === undefined) throw stillConnecting();
+      if (WebSocket.#failed(this) === undefined) throw stillConnecting();
       if (callback) process.nextTick(callback, notOpen());
       return;
     }
@@ -285,8 +285,10 @@ export class WebSocket extends WebSocketEventTarget {
       return;
     }
     // A Blob is read first; what is sent after it waits behind it (send-queue.ts).
-    if ((this.#queue !== undefined && !this.#queue.draining) || data instanceof Blob) {
-      const q = (this.#queue ??= new SendQueue((d, o, cb) => this.send(d, o ?? {}, cb), () => (this.#queue = undefined)));
+    // (Open: the side field holds nothing but a SendQueue.)
+    const queued = this.#side as SendQueue | undefined;
+    if ((queued !== undefined && !queued.draining) || data instanceof Blob) {
+      const q = queued ?? (this.#side = new SendQueue((d, o, cb) => this.send(d, o ?? {}, cb), () => (this.#side = undefined)));
       q.push(data, options, callback);
       return;
     }
@@ -356,19 +358,19 @@ export class WebSocket extends WebSocketEventTarget {
    * @throws WebSocketError WS_ERR_INVALID_ARGUMENT over 125 bytes; WS_ERR_INVALID_STATE while CONNECTING.
    */
   ping(data: SendData = '', callback?: WriteCallback): void {
-    this.#sendControl(Opcode.Ping, data, callback);
+    WebSocket.#sendControl(this, Opcode.Ping, data, callback);
   }
 
   /** Sends an unsolicited pong (RFC 6455 §5.5.3). @throws as `ping`. */
   pong(data: SendData = '', callback?: WriteCallback): void {
-    this.#sendControl(Opcode.Pong, data, callback);
+    WebSocket.#sendControl(this, Opcode.Pong, data, callback);
   }
 
-  #sendControl(opcode: number, data: SendData, callback?: WriteCallback): void {
-    if (this.readyState === CONNECTING) throw stillConnecting();
+  static #sendControl(ws: WebSocket, opcode: number, data: SendData, callback?: WriteCallback): void {
+    if (ws.readyState === CONNECTING) throw stillConnecting();
     const bytes = toBytes(data);
     if (bytes.length > 125) throw new WebSocketError(ErrorCode.InvalidArgument, 'control frame payload over 125 bytes');
-    const conn = this.#host?.conn;
+    const conn = ws.#host?.conn;
     if (!conn || conn.state.kind !== 'open') {
       if (callback) process.nextTick(callback, notOpen());
       return;
@@ -389,7 +391,7 @@ export class WebSocket extends WebSocketEventTarget {
     if (!host) {
       // Still connecting: give up the handshake (WHATWG: fail the connection, CLOSING until
       // 'error' and 'close' come, after this returns).
-      this.#abortDial();
+      WebSocket.#abortDial(this);
       return;
     }
     host.conn.close(code, reason ?? '');
@@ -401,7 +403,7 @@ export class WebSocket extends WebSocketEventTarget {
     if (this.readyState === CLOSED) return;
     const host = this.#host;
     if (!host) {
-      this.#abortDial();
+      WebSocket.#abortDial(this);
       return;
     }
     host.socket.destroy();
@@ -428,17 +430,17 @@ export class WebSocket extends WebSocketEventTarget {
   // ---- events --------------------------------------------------------------------------
 
   /** Emits to EventEmitter listeners, then to the WHATWG listeners and `on…` handlers (events.ts). */
-  #dispatch(type: string, ...args: unknown[]): void {
+  static #dispatch(ws: WebSocket, type: string, ...args: unknown[]): void {
     try {
-      const l = this.whatwg();
+      const l = ws.whatwg();
       // 'error' without a listener would throw: a peer's mistake must never crash the process.
-      if (type !== 'error' || this.listenerCount('error') > 0) this.emit(type, ...args);
-      else if (!l?.has('error') && !l?.has('close') && this.listenerCount('close') === 0) reportUnhandledError(args[0] as Error, this.#host?.conn.role);
-      if (l !== undefined && l.has(type)) l.dispatch(this, eventFor(this.url, type, args), true);
+      if (type !== 'error' || ws.listenerCount('error') > 0) ws.emit(type, ...args);
+      else if (!l?.has('error') && !l?.has('close') && ws.listenerCount('close') === 0) reportUnhandledError(args[0] as Error, ws.#host?.conn.role);
+      if (l !== undefined && l.has(type)) l.dispatch(ws, eventFor(ws.url, type, args), true);
     } catch (err) {
       // A 'message' listener's throw is the core's to handle (it fails with 1011).
       if (type === 'message') throw err;
-      if (this.#host) this.#host.listenerThrew(err, type);
+      if (ws.#host) ws.#host.listenerThrew(err, type);
       else warnListenerThrew(err, type);
     }
   }
@@ -450,7 +452,7 @@ export class WebSocket extends WebSocketEventTarget {
    * wait to be taken.
    */
   [Symbol.asyncIterator](): AsyncGenerator<MessageData, void, undefined> {
-    return messages<MessageData>(this, () => this.#error);
+    return messages<MessageData>(this, () => WebSocket.#error(this));
   }
 }
 

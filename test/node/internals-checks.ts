@@ -14,7 +14,7 @@ import {
   createSyncInflate,
   decodeLatin1,
   decodeUtf8,
-  useListenerTable,
+  initEmitter,
   writeUtf8,
   Z_FULL_FLUSH,
   Z_NO_FLUSH,
@@ -112,10 +112,13 @@ export function checkAdapter(): string[] {
     }
   }
 
-  // useListenerTable: the emitter behaves as one without it.
+  // initEmitter: an object on EventEmitter's prototype set up by it behaves as an EventEmitter.
   for (const install of [true, false]) {
-    const e = new EventEmitter();
-    if (install) useListenerTable(e);
+    let e: EventEmitter;
+    if (install) {
+      e = Object.create(EventEmitter.prototype) as EventEmitter;
+      initEmitter(e);
+    } else e = new EventEmitter();
     const log: string[] = [];
     e.on('message', (x: string) => log.push(`m${x}`));
     e.once('close', () => log.push('c'));
@@ -131,6 +134,9 @@ export function checkAdapter(): string[] {
     check(e.eventNames().join() === 'message,__proto__,toString', `events (${install}): names ${e.eventNames().join()}`);
     e.removeAllListeners();
     check(e.eventNames().length === 0, `events (${install}): not removed`);
+    check(e.getMaxListeners() === EventEmitter.defaultMaxListeners, `events (${install}): max listeners ${e.getMaxListeners()}`);
+    e.setMaxListeners(1);
+    check(e.getMaxListeners() === 1, `events (${install}): setMaxListeners`);
   }
 
   bad.push(...checkZlib());
