@@ -6,11 +6,16 @@
 // subscriptions (a subscribed connection can send no other commands in RESP2).
 //
 // On the wire, each message on channel `prefix + topic` is:
-//   byte 0      flags: bit 0 set for binary, clear for text; the other bits 0 (a message with
-//               another bit set comes from a later format and is ignored)
+//   byte 0      flags: bit 0 set for binary, clear for text; bit 1 set for a batch; the other
+//               bits 0 (a message with another bit set comes from a later format and is ignored)
 //   bytes 1–8   the publishing broker's origin id (random), so a process drops its own echo:
 //               its server already delivered the message locally
-//   bytes 9…    the payload, as published (binary-safe)
+//   bytes 9…    the payload, as published (binary-safe); in a batch (flags exactly 2), the
+//               messages one after another, each a flags byte (bit 0: binary; the others 0),
+//               its length (4 bytes, big-endian) and its payload
+// The publishes of one topic in one turn of the event loop go out as one batch: one Redis
+// message and one delivery to each other process, instead of one per publish. A turn with a
+// single publish on a topic sends the plain form.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Broker, BrokerHandler } from '../node/topics.js';
@@ -20,6 +25,21 @@ import { ErrorCode, WebSocketError } from '../protocol/errors.js';
 /** Bytes before the payload: flags and origin id. */
 const HEADER = 9;
 const BINARY = 1;
+const BATCH = 2;
+/** Bytes before each payload in a batch: its flags and its length. */
+const ITEM_HEADER = 5;
+/** A batch that reached this many bytes goes out at once; later publishes of the turn start another. */
+const BATCH_LIMIT = 64 * 1024;
+
+/** The publishes of one topic in this turn, not yet handed to the client. */
+interface Batch {
+  items: Buffer[];
+  bytes: number;
+  /** Settles with the Redis publish of the batch. */
+  sent: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
 
 type PubSubListener = (message: Buffer, channel: Buffer) => void;
 
@@ -153,18 +173,68 @@ export class RedisBroker extends EventEmitter implements Broker {
     if (this.#closed || !this.#pub.isReady) {
       return Promise.reject(this.#drop(topic, new WebSocketError(ErrorCode.BrokerUnavailable, 'not connected to Redis: publish dropped')));
     }
-    const msg = Buffer.allocUnsafe(HEADER + payload.length);
-    msg[0] = binary ? BINARY : 0;
+    // Copied now: the caller may reuse its buffer once publish returns.
+    const item = Buffer.allocUnsafe(ITEM_HEADER + payload.length);
+    item[0] = binary ? BINARY : 0;
+    item.writeUInt32BE(payload.length, 1);
+    item.set(payload, ITEM_HEADER);
+    let batch = this.#batches.get(topic);
+    if (batch && batch.bytes + item.length > BATCH_LIMIT) {
+      this.#send(topic, batch);
+      batch = undefined;
+    }
+    if (!batch) {
+      let resolve!: () => void;
+      let reject!: (err: unknown) => void;
+      const sent = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      this.#batches.set(topic, (batch = { items: [], bytes: 0, sent, resolve, reject }));
+      if (this.#batches.size === 1) process.nextTick(this.#flush);
+    }
+    batch.items.push(item);
+    batch.bytes += item.length;
+    return batch.sent.then(undefined, (cause: unknown) => {
+      throw this.#drop(topic, new WebSocketError(ErrorCode.BrokerUnavailable, 'Redis did not take the publish', { cause }));
+    });
+  }
+
+  /** Topic → the publishes of this turn. */
+  readonly #batches = new Map<string, Batch>();
+
+  /** End of the turn: each topic's publishes go out, as one message. */
+  readonly #flush = (): void => {
+    for (const [topic, batch] of this.#batches) this.#send(topic, batch);
+  };
+
+  #send(topic: string, batch: Batch): void {
+    this.#batches.delete(topic);
+    const items = batch.items;
+    let msg: Buffer;
+    if (items.length === 1) {
+      // The plain form: flags, origin, payload.
+      const item = items[0]!;
+      msg = Buffer.allocUnsafe(HEADER + item.length - ITEM_HEADER);
+      msg[0] = item[0]!;
+      item.copy(msg, HEADER, ITEM_HEADER);
+    } else {
+      msg = Buffer.allocUnsafe(HEADER + batch.bytes);
+      msg[0] = BATCH;
+      let at = HEADER;
+      for (const item of items) at += item.copy(msg, at);
+    }
     this.#origin.copy(msg, 1);
-    msg.set(payload, HEADER);
     const channel = this.#prefix + topic;
-    const sent = this.#sharded ? this.#pub.sPublish!(channel, msg) : this.#pub.publish(channel, msg);
-    return sent.then(
-      () => undefined,
-      (cause: unknown) => {
-        throw this.#drop(topic, new WebSocketError(ErrorCode.BrokerUnavailable, 'Redis did not take the publish', { cause }));
-      },
-    );
+    let sent: Promise<unknown>;
+    try {
+      sent = this.#closed || !this.#pub.isReady
+        ? Promise.reject(new WebSocketError(ErrorCode.BrokerUnavailable, 'not connected to Redis: publish dropped'))
+        : this.#sharded ? this.#pub.sPublish!(channel, msg) : this.#pub.publish(channel, msg);
+    } catch (err) {
+      sent = Promise.reject(err);
+    }
+    sent.then(batch.resolve, batch.reject);
   }
 
   #drop(topic: string, err: WebSocketError): WebSocketError {
@@ -186,14 +256,23 @@ export class RedisBroker extends EventEmitter implements Broker {
   }
 
   #receive(topic: string, message: Buffer): void {
-    if (message.length < HEADER || (message[0]! & ~BINARY) !== 0) {
+    const flags = message.length < HEADER ? 0 : message[0]!;
+    const batch = flags === BATCH;
+    if (message.length < HEADER || (!batch && (flags & ~BINARY) !== 0) || (batch && !wellFormedBatch(message))) {
       // Another application on the channel, or a later format: counted, never delivered.
       this.ignored++;
-      ignored(undefined, topic, message.length, message.length < HEADER ? 'too short' : 'unknown flags');
+      ignored(undefined, topic, message.length, message.length < HEADER ? 'too short' : batch ? 'malformed batch' : 'unknown flags');
       return;
     }
     if (this.#origin.equals(message.subarray(1, HEADER))) return; // our own: delivered locally already
-    this.#handler?.(topic, message.subarray(HEADER), (message[0]! & BINARY) !== 0);
+    const handler = this.#handler;
+    if (!handler) return;
+    if (!batch) return handler(topic, message.subarray(HEADER), (flags & BINARY) !== 0);
+    for (let at = HEADER; at < message.length; ) {
+      const end = at + ITEM_HEADER + message.readUInt32BE(at + 1);
+      handler(topic, message.subarray(at + ITEM_HEADER, end), message[at] === BINARY);
+      at = end;
+    }
   }
 
   onMessage(handler: BrokerHandler): void {
@@ -207,6 +286,17 @@ export class RedisBroker extends EventEmitter implements Broker {
     const clients = this.#ownPub ? [this.#sub, this.#pub] : [this.#sub];
     await Promise.all(clients.map((c) => closeClient(c)));
   }
+}
+
+/** A batch's messages fill it exactly, each with flags 0 or 1. */
+function wellFormedBatch(message: Buffer): boolean {
+  let at = HEADER;
+  if (at === message.length) return false;
+  while (at < message.length) {
+    if (message.length - at < ITEM_HEADER || (message[at]! & ~BINARY) !== 0) return false;
+    at += ITEM_HEADER + message.readUInt32BE(at + 1);
+  }
+  return at === message.length;
 }
 
 async function closeClient(c: RedisClientLike): Promise<void> {

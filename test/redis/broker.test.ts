@@ -100,6 +100,48 @@ for (const sharded of [false, true]) {
   });
 }
 
+peerTest(['redis'], 'the publishes of one turn on a topic travel as one Redis message (a batch), cut at 64 KiB; a lone publish in the plain form', T, async () => {
+  const port = await freePort();
+  const redis = await startRedis(port);
+  const url = `redis://127.0.0.1:${port}`;
+  const admin = createClient({ url });
+  await admin.connect();
+  // What travels on the channel, seen by a plain Redis subscriber.
+  const raw = createClient({ url });
+  await raw.connect();
+  const wire: Buffer[] = [];
+  await raw.subscribe('ws13:turn', (m: Buffer) => void wire.push(m), true);
+  const [a, b] = await Promise.all([node(url, []), node(url, ['turn'])]);
+  try {
+    await subscribers(admin, 'ws13:turn', 2);
+    const sent: Array<[string | Buffer, boolean]> = [];
+    for (let i = 0; i < 10; i++) sent.push(i % 2 ? [Buffer.from([i, 0xff]), true] : [`t${i}`, false]);
+    for (const [m] of sent) a.server.publish('turn', m);
+    await until(() => b.got.length === 10, 5000, 'the batch');
+    assert.equal(wire.length, 1, 'one Redis message');
+    assert.equal(wire[0]![0], 2, 'a batch');
+    assert.deepEqual(b.got, sent, 'each message with its flags, in order');
+    a.server.publish('turn', 'alone');
+    await until(() => b.got.length === 11, 5000, 'the lone message');
+    assert.equal(wire.length, 2);
+    assert.equal(wire[1]![0], 0, 'plain form, text');
+    assert.equal(wire[1]!.subarray(9).toString(), 'alone');
+    // 40 messages of 4 KiB in one turn: batches of at most 64 KiB of messages (15, 15, 10).
+    const big = Array.from({ length: 40 }, (_, i) => Buffer.alloc(4096, i));
+    for (const m of big) a.server.publish('turn', m);
+    await until(() => b.got.length === 51, 5000, 'the large turn');
+    assert.equal(wire.length, 5);
+    assert.ok(wire.slice(2).every((m) => m[0] === 2 && m.length <= 9 + 64 * 1024), 'each batch within 64 KiB');
+    b.got.slice(11).forEach(([d, bin], i) => assert.ok(bin && (d as Buffer).equals(big[i]!), `large message ${i} in order`));
+  } finally {
+    for (const n of [a, b]) n.client.close();
+    await Promise.all([a.server.close(), b.server.close()]);
+    await raw.close();
+    await admin.close();
+    await stopRedis(redis);
+  }
+});
+
 peerTest(['redis'], 'binary-exact: messages with every byte value and sizes up to 1 MiB cross intact', T, async () => {
   const port = await freePort();
   const redis = await startRedis(port);

@@ -53,20 +53,26 @@ peerTest(['redis'], 'malformed messages on a topic channel are ignored and count
       Buffer.concat([Buffer.from([0x80]), origin, Buffer.from('a later format')]), // a flag bit ws13 does not know
       Buffer.concat([Buffer.from([0]), origin, Buffer.from([0xff, 0xfe, 0x41])]), // text that is not UTF-8
       randomBytes(64 * 1024).fill(0xff, 0, 1), // 64 KiB of noise
+      Buffer.concat([Buffer.from([2]), origin]), // a batch with nothing in it
+      Buffer.concat([Buffer.from([2]), origin, Buffer.from([0, 0, 0, 0, 10]), Buffer.from('short')]), // a batched message cut short
+      Buffer.concat([Buffer.from([2]), origin, Buffer.from([0, 0, 0, 0, 1, 0x41, 4, 0, 0, 0, 1, 0x42])]), // a batched message with unknown flags
+      Buffer.concat([Buffer.from([3]), origin, Buffer.from([0, 0, 0, 0, 1, 0x41])]), // batch and binary: no such format
     ];
     for (const g of garbage) await other.publish('ws13:room', g);
     // A well-formed message from another publisher (a ws13 format header, text flag) after them.
     await other.publish('ws13:room', Buffer.concat([Buffer.from([0]), origin, Buffer.from('valid')]));
-    await within((async () => { while (got.length === 0) await sleep(5); })(), 5000, 'the valid message');
+    // And a well-formed batch: a text message and a binary one.
+    await other.publish('ws13:room', Buffer.concat([Buffer.from([2]), origin, Buffer.from([0, 0, 0, 0, 2]), Buffer.from('b1'), Buffer.from([1, 0, 0, 0, 1, 0x42])]));
+    await within((async () => { while (got.length < 3) await sleep(5); })(), 5000, 'the valid messages');
     await sleep(100);
-    assert.deepEqual(got, ['valid'], 'only the well-formed message reached the client');
+    assert.deepEqual(got, ['valid', 'b1', 'B'], 'only the well-formed messages reached the client');
     assert.equal(client.readyState, WebSocket.OPEN);
-    assert.equal(broker.ignored, 5, 'counted by the broker: the malformed frames');
-    assert.equal(server.stats().broker.ignored, 6, 'and by the server: the text that is not UTF-8');
-    assert.equal(seen.length, 6);
+    assert.equal(broker.ignored, 9, 'counted by the broker: the malformed frames');
+    assert.equal(server.stats().broker.ignored, 10, 'and by the server: the text that is not UTF-8');
+    assert.equal(seen.length, 10);
     assert.deepEqual(
       seen.map((m) => m['reason']),
-      ['too short', 'too short', 'unknown flags', 'unknown flags', 'text not UTF-8', 'unknown flags'],
+      ['too short', 'too short', 'unknown flags', 'unknown flags', 'text not UTF-8', 'unknown flags', 'malformed batch', 'malformed batch', 'malformed batch', 'unknown flags'],
     );
     assert.ok(seen.every((m) => m['topic'] === 'room'));
     assert.equal(seen[5]!['size'], 64 * 1024);
