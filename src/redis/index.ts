@@ -33,7 +33,9 @@ const BATCH_LIMIT = 64 * 1024;
 
 /** The publishes of one topic in this turn, not yet handed to the client. */
 interface Batch {
+  /** Each in the plain form, its origin not yet written: a lone one goes out as it is. */
   items: Buffer[];
+  /** The batch form's bytes after the header: each item's flags, length and payload. */
   bytes: number;
   /** Settles with the Redis publish of the batch. */
   sent: Promise<void>;
@@ -173,13 +175,14 @@ export class RedisBroker extends EventEmitter implements Broker {
     if (this.#closed || !this.#pub.isReady) {
       return Promise.reject(this.#drop(topic, new WebSocketError(ErrorCode.BrokerUnavailable, 'not connected to Redis: publish dropped')));
     }
-    // Copied now: the caller may reuse its buffer once publish returns.
-    const item = Buffer.allocUnsafe(ITEM_HEADER + payload.length);
+    // Copied now (the caller may reuse its buffer once publish returns), in the plain form,
+    // so that a turn's lone publish is sent without a second copy.
+    const item = Buffer.allocUnsafe(HEADER + payload.length);
     item[0] = binary ? BINARY : 0;
-    item.writeUInt32BE(payload.length, 1);
-    item.set(payload, ITEM_HEADER);
+    item.set(payload, HEADER);
+    const size = ITEM_HEADER + payload.length;
     let batch = this.#batches.get(topic);
-    if (batch && batch.bytes + item.length > BATCH_LIMIT) {
+    if (batch && batch.bytes + size > BATCH_LIMIT) {
       this.#send(topic, batch);
       batch = undefined;
     }
@@ -194,7 +197,7 @@ export class RedisBroker extends EventEmitter implements Broker {
       if (this.#batches.size === 1) process.nextTick(this.#flush);
     }
     batch.items.push(item);
-    batch.bytes += item.length;
+    batch.bytes += size;
     return batch.sent.then(undefined, (cause: unknown) => {
       throw this.#drop(topic, new WebSocketError(ErrorCode.BrokerUnavailable, 'Redis did not take the publish', { cause }));
     });
@@ -213,16 +216,16 @@ export class RedisBroker extends EventEmitter implements Broker {
     const items = batch.items;
     let msg: Buffer;
     if (items.length === 1) {
-      // The plain form: flags, origin, payload.
-      const item = items[0]!;
-      msg = Buffer.allocUnsafe(HEADER + item.length - ITEM_HEADER);
-      msg[0] = item[0]!;
-      item.copy(msg, HEADER, ITEM_HEADER);
+      msg = items[0]!;
     } else {
       msg = Buffer.allocUnsafe(HEADER + batch.bytes);
       msg[0] = BATCH;
       let at = HEADER;
-      for (const item of items) at += item.copy(msg, at);
+      for (const item of items) {
+        msg[at] = item[0]!;
+        msg.writeUInt32BE(item.length - HEADER, at + 1);
+        at += ITEM_HEADER + item.copy(msg, at + ITEM_HEADER, HEADER);
+      }
     }
     this.#origin.copy(msg, 1);
     const channel = this.#prefix + topic;
